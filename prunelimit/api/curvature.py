@@ -32,7 +32,7 @@ from prunelimit.api.options import (
 )
 from prunelimit.cache import Store
 from prunelimit.curvature.adaptive import AdaptiveResult, Afterwards, Stage
-from prunelimit.curvature.exact import MAX_DIM
+from prunelimit.remedies import exact_unfit
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.trace import TraceEstimate
 from prunelimit.data.subsample import Subsample
@@ -769,7 +769,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         ratio = None if target is None else _limit_ratio(target, quad, options)
         uncertainty = EXACT if target is None else exact_uncertainty(target, quad, ratio)
     if target is not None:
-        notes.extend(_rounding_note(quad, uncertainty.rounding, target.epsilon, op.dtype))
+        notes.extend(_rounding_note(quad, uncertainty.rounding, target.epsilon, op.dtype, inputs, options, dim))
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
@@ -788,8 +788,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         stopped_by=stopped_by, trail=tuple(stated), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
         uncertainty=uncertainty, dense=dense, epsilon=None if target is None else target.epsilon,
         epsilon_source=None if target is None else target.epsilon_source,
-        tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
-                                                                          uncertainty, options),
+        tolerance_note=None if uncertainty is None else tolerance_warning(
+            choice.solver, stopped_by, dim, ratio, uncertainty, options, rounding_fix(inputs, options, dim, op.dtype)),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
         over_budget=over,
@@ -843,21 +843,23 @@ def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[.
 ROUNDING_NOTE = "ρ* depends on curvature below the"  # how the note starts: never stored, as it depends on ε
 
 
-def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[str, ...]:
+def _rounding_note(quad, reach: float | None, epsilon: float, dtype, inputs: Inputs, options: CurvatureOptions,
+                   dim: int) -> tuple[str, ...]:
     """A warning where ρ* depends on eigenvalues below the rounding of the products (of
     ``dtype``: float64 for the exact spectrum) it was solved from: ``reach``, the ±'s
-    rounding part (``Uncertainty.rounding``; ``None``: below the noted level). It depends on
+    rounding part (``Uncertainty.rounding``; ``None``: below the noted level), and what this
+    run of ``dim`` parameters can do about it (``remedies.float64_products``). It depends on
     ε, which a stored fixed plan is solved again for: it is not stored, but made again on a
     read (``_stored_rounding_note``)."""
+    from prunelimit.remedies import float64_products
     from prunelimit.theory.epsilon import larger_epsilon
     from prunelimit.theory.uncertainty import rounding_floor
 
     if reach is None:
         return ()
     name = str(dtype).removeprefix("torch.")
-    fix = (f"run {option('method', 'exact')} (float64 columns, D ≤ 16,384), or give the model and its data in "
-           "float64" if dtype != torch.float64 else
-           f"ε is at the loss's rounding: {larger_epsilon()}")
+    fix = (f"it needs {float64_products(dim, _precision(inputs), basis_memory_bytes(options))}"
+           if dtype != torch.float64 else f"ε is at the loss's rounding: {larger_epsilon()}")
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
     measured = quad.product_error > torch.finfo(dtype).eps * float(np.abs(quad.nodes).max(initial=0.0))
     source = (f"the {name} products' error measured against float64 ones" if measured
@@ -866,6 +868,21 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
             f"could move it by up to {reach:.2g}, "
             f"stated in its ± as its rounding part, which more steps or probes cannot shrink "
             f"(ε = {loss_text(epsilon)}); {fix}",)
+
+
+def _precision(inputs: Inputs) -> dict:
+    """The float precision this run's products are computed at (its ``precision`` record)."""
+    from prunelimit.baseline import precision_now
+
+    return precision_now(inputs.device)
+
+
+def rounding_fix(inputs: Inputs, options: CurvatureOptions, dim: int, dtype) -> str:
+    """What narrows a ± mostly its rounding part in this run (products of ``dtype``, ``dim``
+    parameters): ``remedies.rounding_remedy``, for the tolerance warning."""
+    from prunelimit.remedies import rounding_remedy
+
+    return rounding_remedy(dim, dtype == torch.float64, _precision(inputs), basis_memory_bytes(options))
 
 
 def products_dtype(rep: "SpectrumReport", inputs: Inputs):
@@ -883,7 +900,8 @@ def _stored_rounding_note(rep: "SpectrumReport", inputs: Inputs, options: Curvat
     target, _ = target_or_reason(inputs, options, rep.batch_losses)
     if target is None:
         return ()
-    return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep, inputs))
+    return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep, inputs), inputs,
+                          options, rep.params_hessian)
 
 
 # how the exact spectrum's note on an unused subset reads (``samples_notes``): read back by --from, its remedy
@@ -1317,9 +1335,12 @@ TOLERANCE_MISSED = "is not within the tolerance"
 
 
 def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: float, u: "Uncertainty",
-                      options: CurvatureOptions) -> str | None:
+                      options: CurvatureOptions, rounding: str | None = None) -> str | None:
     """Why ``ratio ± u`` is not within ``options.tolerance`` and what would bring it there,
-    or ``None`` when it is (or the spectrum is exact)."""
+    or ``None`` when it is (or the spectrum is exact). ``rounding``: what narrows its rounding
+    part in this run (``rounding_fix``); ``None``, float32 products of a precision not known."""
+    from prunelimit.remedies import rounding_remedy
+
     if solver == "exact" or u.plus_minus <= options.tolerance:
         return None
     cause = {"max-hvps": f"the product budget ({option('max_hvps', options.product_budget)}) ran out",
@@ -1355,9 +1376,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
               "grid": f"the continuous root ({option('method', 'default')})",
-              # what the products were is not known here: the rounding note names the one that applies
-              "rounding": f"a larger {option('epsilon')}, or float64 products where they were float32 "
-                          f"({option('method', 'exact')}, or the model and its data in float64)"}[largest]
+              "rounding": rounding or rounding_remedy(dim, False, None)}[largest]
     # ρ* in the units of its headline line (it read "ρ* = 0.9187 ± 0.0198" under "ρ* = 91.87 % ± 2.0 pt")
     return (f"ρ* = {estimate_text(ratio, u.plus_minus)} {TOLERANCE_MISSED} {options.tolerance:g} "
             f"({100 * options.tolerance:g} pt): {cause}; "
@@ -1408,7 +1427,7 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
     if stopped_by is None:
         return f"a larger {option('runs')}"
     if stopped_by == "converged":
-        return f"{option('method', 'exact')}, which computes every eigenvalue" if dim <= MAX_DIM else \
+        return f"{option('method', 'exact')}, which computes every eigenvalue" if exact_unfit(dim) is None else \
             said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
     return larger_budget(stopped_by)
 
@@ -1694,7 +1713,8 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
     data = path_data(target, rep.curvature_data, options)
     u = exact_uncertainty(target, rep.quadrature, ratio) if rep.solver == "exact" else \
         slq_uncertainty(target, rep.quadrature, options, ratio, data, products_dtype(rep, inputs))
-    note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options)
+    note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options,
+                             rounding_fix(inputs, options, rep.params_hessian, products_dtype(rep, inputs)))
     return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note,
                    epsilon=target.epsilon, epsilon_source=target.epsilon_source)
 
@@ -1810,7 +1830,8 @@ def _worded_here(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions)
     if (fresh.solver, fresh.predicted_exact_seconds, choice.predicted_exact_seconds) == (choice.solver, None, None):
         choice = replace(choice, reason=fresh.reason)
     note = rep.tolerance_note if rep.uncertainty is None or rep.limit_ratio is None else \
-        tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, rep.limit_ratio, rep.uncertainty, options)
+        tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, rep.limit_ratio, rep.uncertainty, options,
+                          rounding_fix(inputs, options, rep.params_hessian, products_dtype(rep, inputs)))
     data = rep.curvature_data  # a subset note is there only where the curvature was subsampled
     notes = tuple(_subsample_note(data.used, data.total) if n.startswith(SUBSAMPLE_NOTE) else n for n in rep.notes)
     return replace(rep, choice=choice, tolerance_note=note, notes=notes)
