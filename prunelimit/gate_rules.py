@@ -661,7 +661,8 @@ def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:
     stopped_by, choice = spectrum.get("stopped_by"), spectrum.get("choice")
     exact = with_exact(dim)
     if stopped_by in ("max-hvps", "time-budget", "memory"):  # a budget stopped the runs short of the tolerance
-        how = f"{larger_budget(stopped_by)}{exact}"
+        recorded = report.get("options") if isinstance(report.get("options"), dict) else {}
+        how = f"{larger_budget(stopped_by, recorded.get('basis_dtype', 'auto'))}{exact}"
     elif isinstance(choice, dict) and choice.get("adaptive") is False and spectrum.get("solver") != "exact":
         how = f"a larger {option('iterations')} or {option('runs')}{exact}"  # a fixed plan never reads the tolerance
     else:

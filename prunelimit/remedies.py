@@ -31,9 +31,8 @@ REDUCED_SWITCHES: tuple[tuple[str, tuple[Any, ...], str, str, str], ...] = (
     ("matmul", ("medium",), "cpu", "bfloat16", 'torch.set_float32_matmul_precision("highest")'),
 )
 # ``NVIDIA_TF32_OVERRIDE=0`` turns TF32 off beneath torch's switches (a command line cannot set
-# them); bfloat16 products on a CPU are only set by the model's module or a library caller
-REDUCED_OFF_COMMAND_LINE = {"TF32": "NVIDIA_TF32_OVERRIDE=0 in the environment",
-                            "bfloat16": "set it back to ieee where the model's module sets it"}
+# them); bfloat16 products on a CPU are only set by the model's module (or a library caller)
+REDUCED_OFF_COMMAND_LINE = {"TF32": "NVIDIA_TF32_OVERRIDE=0 in the environment", "bfloat16": "{} in the model's module"}
 # how finely each rounds a value (its unit roundoff: 10 and 7 stored mantissa bits), against float32's ~1e-7
 REDUCED_ROUNDING = {"TF32": "~1e-3", "bfloat16": "~4e-3"}
 
@@ -88,7 +87,7 @@ def _reduced_off(precision: Any) -> str | None:
     for narrow, keys in found.items():
         library = dict.fromkeys(off for key, values, device, name, off in REDUCED_SWITCHES
                                 if name == narrow and any(k.startswith(f"{key} ") for k in keys))
-        how = said(REDUCED_OFF_COMMAND_LINE[narrow], ", ".join(library))
+        how = said(REDUCED_OFF_COMMAND_LINE[narrow].format(", ".join(library)), ", ".join(library))
         parts.append(f"{narrow} off ({how}): this run's precision records {', '.join(keys)}, so its float32 "
                      f"products may have rounded in {narrow}, {REDUCED_ROUNDING[narrow]} of a value rather than ~1e-7")
     return ", or ".join(parts)
@@ -123,3 +122,14 @@ def report_facts(report: Any) -> tuple[int, bool, Any]:
     spectrum = spectrum if isinstance(spectrum, dict) else {}
     float64 = spectrum.get("solver") == "exact" or spectrum.get("float64_products") is True
     return (dim if isinstance(dim, int) and not isinstance(dim, bool) else 0), float64, report.get("precision")
+
+
+# Lanczos basis storages no other is narrower than (``curvature.lanczos.BASIS_DTYPES``' 16-bit ones)
+NARROWEST_BASES = ("bfloat16", "float16")
+
+
+def narrower_basis(basis_dtype: Any) -> bool:
+    """Whether a narrower ``--basis-dtype`` than ``basis_dtype`` (an option's value, ``auto``:
+    float32 or float64, or the torch dtype the bases are stored in) exists: not past the 16-bit
+    ones (a run stopped by memory at bfloat16 was told "a narrower --basis-dtype")."""
+    return str(basis_dtype).removeprefix("torch.") not in NARROWEST_BASES

@@ -107,7 +107,7 @@ def test_tf32_is_named_only_where_the_precision_record_shows_it_on() -> None:
     bf16 = {**CUDA_TF32, "device": "cpu", "fp32_precision_mkldnn_matmul": "bf16"}
     assert reduced_float32(bf16) == {"bfloat16": ["fp32_precision_mkldnn_matmul bf16"]}
     with options_named(_flag):
-        assert "bfloat16 off (set it back to ieee where the model's module sets it)" in float64_products(2_410, bf16)
+        assert 'bfloat16 off (torch.backends.mkldnn.matmul.fp32_precision = "ieee" in the model\'s module)' in float64_products(2_410, bf16)
     with library_call():
         assert 'bfloat16 off (torch.backends.mkldnn.matmul.fp32_precision = "ieee")' in float64_products(2_410, bf16)
 
@@ -143,3 +143,31 @@ def test_a_drop_inside_the_noise_names_the_exact_method_only_where_both_reports_
         small = resolution_notes(_report(2_410, None), [("base.json", _report(2_410, None))], rule)
     assert big[0].endswith("(a smaller --tolerance)")
     assert small[0].endswith("(a smaller --tolerance, or --method exact)")
+
+
+def test_runs_stopped_by_memory_at_the_narrowest_basis_are_not_told_to_narrow_it() -> None:
+    """--basis-dtype bfloat16 --basis-memory 0.1 (MB) stops 3 probes at 7 steps: the warning
+    said "a narrower --basis-dtype", which bfloat16 has none of; float32 bases have."""
+    model, data = _interpolating_mlp(200)
+
+    def missed(basis_dtype: str) -> str:
+        result = prunelimit.bounds(model, data, method="slq", batch_size=32, tolerance=0.001,
+                                   basis_dtype=basis_dtype, basis_memory_mb=0.1)
+        assert result.spectrum.stopped_by == "memory"
+        (warning,) = [w for w in result.warnings if "is not within the tolerance" in w]
+        return warning
+
+    assert "(a larger basis_memory_mb= or more host memory)" in missed("bfloat16")
+    assert "(a narrower basis_dtype=, a larger basis_memory_mb= or more host memory)" in missed("float32")
+
+
+@pytest.mark.parametrize("kwargs", [{"iterations": 200, "basis_memory_mb": 0.5},  # a fixed plan's bases
+                                    {"basis_memory_mb": 0.007},  # room for 1 Lanczos vector
+                                    {"per_layer": True, "basis_memory_mb": 0.02}])  # a layer's block
+def test_a_refusal_for_memory_names_a_narrower_basis_only_where_there_is_one(kwargs) -> None:
+    """Refused at --basis-dtype bfloat16, the errors said "use … a narrower --basis-dtype"."""
+    model, data = _interpolating_mlp(200)
+    for basis_dtype, narrower in (("bfloat16", False), ("float32", True)):
+        with pytest.raises(UsageError, match="host memory") as refused:
+            prunelimit.bounds(model, data, method="slq", batch_size=32, basis_dtype=basis_dtype, **kwargs)
+        assert ("a narrower basis_dtype" in str(refused.value)) is narrower

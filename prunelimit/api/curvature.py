@@ -32,7 +32,7 @@ from prunelimit.api.options import (
 )
 from prunelimit.cache import Store
 from prunelimit.curvature.adaptive import AdaptiveResult, Afterwards, Stage
-from prunelimit.remedies import exact_unfit
+from prunelimit.remedies import exact_unfit, narrower_basis
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.trace import TraceEstimate
 from prunelimit.data.subsample import Subsample
@@ -976,15 +976,17 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         return again is not None and not again.products and room >= WHOLE_ERROR_PRODUCTS \
             and rounding >= WHOLE_ERROR_SHARE * options.tolerance
 
+    # bases stored at 16 bits have no narrower storage to name
+    narrower = [f"a narrower {said(option_flag('basis_dtype'), 'basis_dtype')}"] if narrower_basis(storage) else []
     if not choice.adaptive:
         rows = min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0])  # one lockstep group's
         if rows > max_rows:
             raise UsageError(
                 f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(rows * vector)} of host memory, "
                 f"more than the {byte_size(budget)} they may hold; "
-                + said(f"use fewer {option_flag('iterations')}, a narrower {option_flag('basis_dtype')}, a larger "
+                + said(f"use fewer {option_flag('iterations')}, {''.join(f'{n}, ' for n in narrower)}a larger "
                        f"{option_flag('basis_memory_mb', '--basis-memory')}, or adaptive SLQ (no --iterations/--runs)",
-                       "use fewer iterations, a narrower basis_dtype, a larger "
+                       f"use fewer iterations, {''.join(f'{n}, ' for n in narrower)}a larger "
                        "basis_memory_mb, or adaptive SLQ (no iterations or runs)") + ", which stops where memory ends")
         # the latest count, and the ρ* ± of the runs so far: a fixed plan's status had no estimate
         # at all. Each estimate solves over every run so far, so one is made after the first group,
@@ -1042,8 +1044,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         raise UsageError(
             f"one Lanczos vector needs {byte_size(vector)} of host memory and the bases may "
             f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host memory, "
-            + said(f"use a narrower {option_flag('basis_dtype')} or a larger {option_flag('basis_memory_mb', '--basis-memory')}",
-                   "use a narrower basis_dtype or a larger basis_memory_mb"))
+            + "use " + " or ".join([*narrower, f"a larger {said(option_flag('basis_memory_mb', '--basis-memory'), 'basis_memory_mb')}"]))
     plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
@@ -1371,8 +1372,8 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
                       ("data", level * (u.data or 0.0)), ("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0),
                       key=lambda item: item[1])[0]
         which = f"the largest part is {largest}"
-    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
-              "probes": f"more probes ({_more_probes(stopped_by, dim)})",
+    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by, options.basis_dtype)})",
+              "probes": f"more probes ({_more_probes(stopped_by, dim, options.basis_dtype)})",
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
               "grid": f"the continuous root ({option('method', 'default')})",
@@ -1394,9 +1395,11 @@ def _rounding_stop(u: "Uncertainty", tolerance: float) -> str:
             "did not fit")
 
 
-def larger_budget(stopped_by: str) -> str:
-    """The limit that stopped adaptive SLQ, raised: what gives it more products."""
-    return {"memory": f"a narrower {option('basis_dtype')}, a larger {_basis_memory()} or more host memory",
+def larger_budget(stopped_by: str, basis_dtype: str = "auto") -> str:
+    """The limit that stopped adaptive SLQ, raised: what gives it more products (for bases
+    stored in ``basis_dtype``, a narrower storage where there is one)."""
+    narrower = f"a narrower {option('basis_dtype')}, " if narrower_basis(basis_dtype) else ""
+    return {"memory": f"{narrower}a larger {_basis_memory()} or more host memory",
             "time-budget": f"a larger {option('time_budget')}", "max-hvps": f"a larger {option('max_hvps')}",
             # no budget stopped the runs: they stopped where their parts met the tolerance
             "tolerance": f"a smaller {option('tolerance')}"}.get(
@@ -1407,9 +1410,9 @@ def _basis_memory() -> str:
     return option("basis_memory_mb", flag="--basis-memory")
 
 
-def _more_steps(stopped_by: str | None) -> str:
+def _more_steps(stopped_by: str | None, basis_dtype: str = "auto") -> str:
     """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
-    return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by)
+    return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by, basis_dtype)
 
 
 def _fixed_part_alone(u: "Uncertainty", tolerance: float) -> str | None:
@@ -1421,7 +1424,7 @@ def _fixed_part_alone(u: "Uncertainty", tolerance: float) -> str | None:
     return part if value >= tolerance else None
 
 
-def _more_probes(stopped_by: str | None, dim: int) -> str:
+def _more_probes(stopped_by: str | None, dim: int, basis_dtype: str = "auto") -> str:
     """What gives more probes: after runs that took every step, the exact spectrum where it
     fits (``curvature.exact.MAX_DIM``), else more runs of D steps."""
     if stopped_by is None:
@@ -1429,7 +1432,7 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
     if stopped_by == "converged":
         return f"{option('method', 'exact')}, which computes every eigenvalue" if exact_unfit(dim) is None else \
             said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
-    return larger_budget(stopped_by)
+    return larger_budget(stopped_by, basis_dtype)
 
 
 SUBSAMPLE_NOTE = "curvature over "  # how the note starts: worded again when read from the cache
