@@ -171,3 +171,16 @@ def test_a_refusal_for_memory_names_a_narrower_basis_only_where_there_is_one(kwa
         with pytest.raises(UsageError, match="host memory") as refused:
             prunelimit.bounds(model, data, method="slq", batch_size=32, basis_dtype=basis_dtype, **kwargs)
         assert ("a narrower basis_dtype" in str(refused.value)) is narrower
+
+
+def test_the_paper_grids_fix_names_the_exact_method_only_where_the_report_fits_it() -> None:
+    """A --method paper report whose reference density aliases onto the grid: its min_ratio
+    fix said "use --method slq or exact" at any D."""
+    def fix(dim: int) -> str:
+        report = _report(dim, None)
+        report["prediction"]["reference_density"] = {"aliased": True, "weight_moved": 1.0}
+        with options_named(_flag):
+            return evaluate_gate(report, [GateRule("r", use="predicted", min_ratio=0.70)]).outcomes[0].fix
+
+    assert fix(RESNET18) == "use --method slq"
+    assert fix(2_410) == "use --method slq or exact"
