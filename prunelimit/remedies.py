@@ -13,22 +13,28 @@ from prunelimit.curvature.exact import MAX_DIM, exact_host_bytes
 from prunelimit.errors import option, option_flag, said
 
 # Recorded float settings (``baseline.precision_now``'s keys) that let float32 products round
-# through TF32 or bfloat16 on a device type: the values that do, which precision, and how a
-# library caller sets it back (the command line's own words are ``REDUCED_OFF_COMMAND_LINE``).
-REDUCED_SWITCHES: tuple[tuple[str, tuple[Any, ...], str, str, str], ...] = (
-    ("cudnn_tf32", (True,), "cuda", "TF32", "torch.backends.cudnn.allow_tf32 = False"),
-    ("fp32_precision_cudnn_conv", ("tf32",), "cuda", "TF32", "torch.backends.cudnn.allow_tf32 = False"),
-    ("fp32_precision_cudnn_rnn", ("tf32",), "cuda", "TF32", "torch.backends.cudnn.allow_tf32 = False"),
-    ("cuda_matmul_tf32", (True,), "cuda", "TF32", 'torch.set_float32_matmul_precision("highest")'),
-    ("fp32_precision_cuda_matmul", ("tf32",), "cuda", "TF32", 'torch.set_float32_matmul_precision("highest")'),
-    ("matmul", ("high", "medium"), "cuda", "TF32", 'torch.set_float32_matmul_precision("highest")'),
-    ("fp32_precision_mkldnn_matmul", ("bf16", "tf32"), "cpu", "bfloat16",
+# through TF32 or bfloat16 on a device type: the values that do, which precision, the backend
+# they set and how a library caller sets it back (the command line's own words are
+# ``REDUCED_OFF_COMMAND_LINE``). torch's legacy switches and its per-operation ``fp32_precision``
+# ones do not mix ("a mix of the legacy and new APIs" raises): where a backend's legacy switch
+# shows it on (torch's default), its legacy setter is named, which sets the others too; else
+# each per-operation one that does.
+REDUCED_SWITCHES: tuple[tuple[str, tuple[Any, ...], str, str, str, str], ...] = (
+    ("cudnn_tf32", (True,), "cuda", "TF32", "cudnn", "torch.backends.cudnn.allow_tf32 = False"),
+    ("fp32_precision_cudnn_conv", ("tf32",), "cuda", "TF32", "cudnn",
+     'torch.backends.cudnn.conv.fp32_precision = "ieee"'),
+    ("fp32_precision_cudnn_rnn", ("tf32",), "cuda", "TF32", "cudnn", 'torch.backends.cudnn.rnn.fp32_precision = "ieee"'),
+    ("cuda_matmul_tf32", (True,), "cuda", "TF32", "matmul", 'torch.set_float32_matmul_precision("highest")'),
+    ("matmul", ("high", "medium"), "cuda", "TF32", "matmul", 'torch.set_float32_matmul_precision("highest")'),
+    ("fp32_precision_cuda_matmul", ("tf32",), "cuda", "TF32", "matmul",
+     'torch.backends.cuda.matmul.fp32_precision = "ieee"'),
+    ("matmul", ("medium",), "cpu", "bfloat16", "mkldnn", 'torch.set_float32_matmul_precision("highest")'),
+    ("fp32_precision_mkldnn_matmul", ("bf16", "tf32"), "cpu", "bfloat16", "mkldnn",
      'torch.backends.mkldnn.matmul.fp32_precision = "ieee"'),
-    ("fp32_precision_mkldnn_conv", ("bf16", "tf32"), "cpu", "bfloat16",
+    ("fp32_precision_mkldnn_conv", ("bf16", "tf32"), "cpu", "bfloat16", "mkldnn",
      'torch.backends.mkldnn.conv.fp32_precision = "ieee"'),
-    ("fp32_precision_mkldnn_rnn", ("bf16", "tf32"), "cpu", "bfloat16",
+    ("fp32_precision_mkldnn_rnn", ("bf16", "tf32"), "cpu", "bfloat16", "mkldnn",
      'torch.backends.mkldnn.rnn.fp32_precision = "ieee"'),
-    ("matmul", ("medium",), "cpu", "bfloat16", 'torch.set_float32_matmul_precision("highest")'),
 )
 # ``NVIDIA_TF32_OVERRIDE=0`` turns TF32 off beneath torch's switches (a command line cannot set
 # them); bfloat16 products on a CPU are only set by the model's module (or a library caller)
@@ -57,40 +63,46 @@ def with_exact(dim: int, host_bytes: float | None = None) -> str:
     return "" if exact_unfit(dim, host_bytes) else f", or {option('method', 'exact')}"
 
 
-def reduced_float32(precision: Any) -> dict[str, list[str]]:
-    """The switches a ``precision`` record shows letting its device's float32 products round
-    through a narrower precision, by that precision (``{"TF32": ["cudnn_tf32 true", …]}``):
-    none where it records none (an older report), on another device type, or for TF32 under
-    ``NVIDIA_TF32_OVERRIDE=0``."""
+def _reduced(precision: Any) -> list[tuple[str, str, str, str, str]]:
+    """The ``REDUCED_SWITCHES`` rows a ``precision`` record shows on, as (key and value shown,
+    precision, backend, setter, key): none where it records none (an older report), on
+    another device type, or for TF32 under ``NVIDIA_TF32_OVERRIDE=0``."""
     if not isinstance(precision, dict):
-        return {}
-    found: dict[str, list[str]] = {}
-    for key, values, device, narrow, _ in REDUCED_SWITCHES:
+        return []
+    found = []
+    for key, values, device, narrow, backend, off in REDUCED_SWITCHES:
         value = precision.get(key)
         if precision.get("device") != device or (narrow == "TF32" and precision.get("tf32_override") == "0"):
             continue
         if any(value is v if isinstance(v, bool) else value == v for v in values):
-            shown = str(value).lower() if isinstance(value, bool) else value
-            found.setdefault(narrow, [])
-            if f"{key} {shown}" not in found[narrow]:
-                found[narrow].append(f"{key} {shown}")
+            found.append((f"{key} {str(value).lower() if isinstance(value, bool) else value}", narrow, backend, off,
+                          key))
+    return found
+
+
+def reduced_float32(precision: Any) -> dict[str, list[str]]:
+    """The switches a ``precision`` record shows letting its device's float32 products round
+    through a narrower precision, by that precision (``{"TF32": ["cudnn_tf32 true", …]}``)."""
+    found: dict[str, list[str]] = {}
+    for shown, narrow, *_ in _reduced(precision):
+        found.setdefault(narrow, []).append(shown)
     return found
 
 
 def _reduced_off(precision: Any) -> str | None:
     """Turning off the narrower float32 precision ``precision`` records (``reduced_float32``),
     said as a possibility: the record shows the switch, not that it moved this result."""
-    found = reduced_float32(precision)
-    if not found:
-        return None
+    rows = _reduced(precision)
+    # a backend whose legacy switch is on is set back by its legacy setter alone
+    legacy = {backend for _, _, backend, _, key in rows if not key.startswith("fp32_precision_")}
     parts = []
-    for narrow, keys in found.items():
-        library = dict.fromkeys(off for key, values, device, name, off in REDUCED_SWITCHES
-                                if name == narrow and any(k.startswith(f"{key} ") for k in keys))
-        how = said(REDUCED_OFF_COMMAND_LINE[narrow].format(", ".join(library)), ", ".join(library))
+    for narrow, keys in reduced_float32(precision).items():
+        library = dict.fromkeys(off for _, name, backend, off, key in rows if name == narrow and (
+            backend not in legacy or not key.startswith("fp32_precision_")))
+        how = said(REDUCED_OFF_COMMAND_LINE[narrow].format(" and ".join(library)), " and ".join(library))
         parts.append(f"{narrow} off ({how}): this run's precision records {', '.join(keys)}, so its float32 "
                      f"products may have rounded in {narrow}, {REDUCED_ROUNDING[narrow]} of a value rather than ~1e-7")
-    return ", or ".join(parts)
+    return ", or ".join(parts) or None
 
 
 def float64_products(dim: int, precision: Any, host_bytes: float | None = None) -> str:

@@ -110,6 +110,12 @@ def test_tf32_is_named_only_where_the_precision_record_shows_it_on() -> None:
         assert 'bfloat16 off (torch.backends.mkldnn.matmul.fp32_precision = "ieee" in the model\'s module)' in float64_products(2_410, bf16)
     with library_call():
         assert 'bfloat16 off (torch.backends.mkldnn.matmul.fp32_precision = "ieee")' in float64_products(2_410, bf16)
+        # set by torch's per-operation API, whose legacy getter then reads none: its own setter, not
+        # allow_tf32 (torch refuses "a mix of the legacy and new APIs")
+        conv = {**CUDA_TF32, "cudnn_tf32": None, "fp32_precision_cudnn_rnn": "ieee"}
+        assert float64_products(2_410, conv).startswith(
+            'TF32 off (torch.backends.cudnn.conv.fp32_precision = "ieee"): this run\'s precision records '
+            "fp32_precision_cudnn_conv tf32, so")
 
 
 def _report(dim: int, rounding: float, float64: bool = False) -> dict:
