@@ -190,3 +190,18 @@ def test_the_paper_grids_fix_names_the_exact_method_only_where_the_report_fits_i
 
     assert fix(RESNET18) == "use --method slq"
     assert fix(2_410) == "use --method slq or exact"
+
+
+def test_runs_that_took_every_step_name_the_exact_method_only_where_it_fits_memory() -> None:
+    """Krylov space exhausted, the probe part largest: "more probes (--method exact, which
+    computes every eigenvalue)" was said at D = 4,000 under --basis-memory 100, which refuses
+    the exact spectrum's 256 MB; now more runs of D steps, as past MAX_DIM."""
+    u = Uncertainty(probes=0.05, steps=0.0, data=None, runs=3, probes_kind="bound")
+
+    def remedy(basis_memory_mb: float) -> str:
+        options = api.CurvatureOptions(tolerance=0.01, basis_memory_mb=basis_memory_mb)
+        with options_named(_flag):
+            return tolerance_warning("slq-h", "converged", 4_000, 0.5, u, options).rpartition("which needs ")[2]
+
+    assert remedy(100) == "more probes (--runs K --iterations 4000)"
+    assert remedy(1_000) == "more probes (--method exact, which computes every eigenvalue)"

@@ -1373,7 +1373,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
                       key=lambda item: item[1])[0]
         which = f"the largest part is {largest}"
     remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by, options.basis_dtype)})",
-              "probes": f"more probes ({_more_probes(stopped_by, dim, options.basis_dtype)})",
+              "probes": f"more probes ({_more_probes(stopped_by, dim, options)})",
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
               "grid": f"the continuous root ({option('method', 'default')})",
@@ -1424,15 +1424,17 @@ def _fixed_part_alone(u: "Uncertainty", tolerance: float) -> str | None:
     return part if value >= tolerance else None
 
 
-def _more_probes(stopped_by: str | None, dim: int, basis_dtype: str = "auto") -> str:
+def _more_probes(stopped_by: str | None, dim: int, options: CurvatureOptions = CurvatureOptions()) -> str:
     """What gives more probes: after runs that took every step, the exact spectrum where it
-    fits (``curvature.exact.MAX_DIM``), else more runs of D steps."""
+    fits (``remedies.exact_unfit``: D and the host memory ``options`` let the solver hold),
+    else more runs of D steps."""
     if stopped_by is None:
         return f"a larger {option('runs')}"
     if stopped_by == "converged":
-        return f"{option('method', 'exact')}, which computes every eigenvalue" if exact_unfit(dim) is None else \
+        fits = exact_unfit(dim, basis_memory_bytes(options)) is None
+        return f"{option('method', 'exact')}, which computes every eigenvalue" if fits else \
             said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
-    return larger_budget(stopped_by, basis_dtype)
+    return larger_budget(stopped_by, options.basis_dtype)
 
 
 SUBSAMPLE_NOTE = "curvature over "  # how the note starts: worded again when read from the cache
