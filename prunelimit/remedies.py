@@ -11,6 +11,7 @@ from typing import Any
 
 from prunelimit.curvature.exact import MAX_DIM, exact_host_bytes
 from prunelimit.errors import option, option_flag, said
+from prunelimit.limits import byte_size
 
 # Recorded float settings (``baseline.precision_now``'s keys) that let float32 products round
 # through TF32 or bfloat16 on a device type: the values that do, which precision, the backend
@@ -50,17 +51,17 @@ def exact_unfit(dim: int, host_bytes: float | None = None) -> str | None:
     if dim > MAX_DIM:
         return f"{option('method', 'exact')} takes D ≤ {MAX_DIM:,}, not {dim:,}"
     if host_bytes is not None and exact_host_bytes(dim) > host_bytes:
-        from prunelimit.limits import byte_size
-
         return (f"{option('method', 'exact')} at D = {dim:,} holds {byte_size(exact_host_bytes(dim))}, more than the "
-                f"{byte_size(host_bytes)} of host memory the solver may hold")
+                f"{byte_size(host_bytes)} of host memory the solver may hold, "
+                f"{option('basis_memory_mb', flag='--basis-memory')}")
     return None
 
 
-def with_exact(dim: int, host_bytes: float | None = None) -> str:
-    """``, or --method exact`` where it can run at ``dim`` parameters, else nothing: the end of
-    a remedy that narrows the ± by more products."""
-    return "" if exact_unfit(dim, host_bytes) else f", or {option('method', 'exact')}"
+def with_exact(dim: int) -> str:
+    """``, or --method exact`` where it can run at ``dim`` parameters (a saved report's: the host
+    memory of the run that stores it is not known), else nothing: the end of a remedy that
+    narrows the ± by more products."""
+    return "" if exact_unfit(dim) else f", or {option('method', 'exact')}"
 
 
 def _reduced(precision: Any) -> list[tuple[str, str, str, str, str]]:
@@ -133,7 +134,8 @@ def report_facts(report: Any) -> tuple[int, bool, Any]:
     dim = params.get("hessian") if isinstance(params, dict) else None
     spectrum = spectrum if isinstance(spectrum, dict) else {}
     float64 = spectrum.get("solver") == "exact" or spectrum.get("float64_products") is True
-    return (dim if isinstance(dim, int) and not isinstance(dim, bool) else 0), float64, report.get("precision")
+    precision = report.get("precision") if isinstance(report, dict) else None
+    return (dim if isinstance(dim, int) and not isinstance(dim, bool) else 0), float64, precision
 
 
 # Lanczos basis storages no other is narrower than (``curvature.lanczos.BASIS_DTYPES``' 16-bit ones)
