@@ -858,7 +858,7 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype, inputs: Inp
     if reach is None:
         return ()
     name = str(dtype).removeprefix("torch.")
-    fix = (f"it needs {float64_products(dim, _precision(inputs), basis_memory_bytes(options))}"
+    fix = (f"it needs {float64_products(dim, _precision(inputs), given_host_bytes(options))}"
            if dtype != torch.float64 else f"ε is at the loss's rounding: {larger_epsilon()}")
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
     measured = quad.product_error > torch.finfo(dtype).eps * float(np.abs(quad.nodes).max(initial=0.0))
@@ -877,12 +877,20 @@ def _precision(inputs: Inputs) -> dict:
     return precision_now(inputs.device)
 
 
+def given_host_bytes(options: CurvatureOptions) -> float | None:
+    """The host memory a given ``--basis-memory`` lets the solver hold, for a remedy to weigh
+    the exact spectrum against; ``None`` for ``auto`` (half the memory available), which
+    ``basis_memory_bytes`` agrees over the ranks by a collective that a warning, made where
+    the ranks' paths differ, must not call (two ranks' collectives stopped matching)."""
+    return None if options.basis_memory_mb is None else options.basis_memory_mb * 2**20
+
+
 def rounding_fix(inputs: Inputs, options: CurvatureOptions, dim: int, dtype) -> str:
     """What narrows a ± mostly its rounding part in this run (products of ``dtype``, ``dim``
     parameters): ``remedies.rounding_remedy``, for the tolerance warning."""
     from prunelimit.remedies import rounding_remedy
 
-    return rounding_remedy(dim, dtype == torch.float64, _precision(inputs), basis_memory_bytes(options))
+    return rounding_remedy(dim, dtype == torch.float64, _precision(inputs), given_host_bytes(options))
 
 
 def products_dtype(rep: "SpectrumReport", inputs: Inputs):
@@ -1426,12 +1434,12 @@ def _fixed_part_alone(u: "Uncertainty", tolerance: float) -> str | None:
 
 def _more_probes(stopped_by: str | None, dim: int, options: CurvatureOptions = CurvatureOptions()) -> str:
     """What gives more probes: after runs that took every step, the exact spectrum where it
-    fits (``remedies.exact_unfit``: D and the host memory ``options`` let the solver hold),
+    fits (``remedies.exact_unfit``: D and a given ``--basis-memory``, ``given_host_bytes``),
     else more runs of D steps."""
     if stopped_by is None:
         return f"a larger {option('runs')}"
     if stopped_by == "converged":
-        fits = exact_unfit(dim, basis_memory_bytes(options)) is None
+        fits = exact_unfit(dim, given_host_bytes(options)) is None
         return f"{option('method', 'exact')}, which computes every eigenvalue" if fits else \
             said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
     return larger_budget(stopped_by, options.basis_dtype)
