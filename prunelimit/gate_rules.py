@@ -30,6 +30,7 @@ from prunelimit.errors import (
     yaml_quoted,
 )
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
+from prunelimit.remedies import exact_unfit, report_facts, rounding_remedy, with_exact
 from prunelimit.report.rounding import (
     AT_LEAST, AT_MOST, MOST_DECIMALS, apart, change_text, decimals, half_width_text,
 )
@@ -289,8 +290,10 @@ def margin(report: dict[str, Any], source: str | None = None) -> tuple[float | N
         if aliased or off_grid:
             why = "its reference density aliases onto the grid" if aliased else \
                 f"the grid ρ* lies {abs(grid - continuous):.4f} from the continuous ρ*"
+            slq_or_exact = "slq" if exact_unfit(report_facts(report)[0]) else "slq or exact"
             return None, f"the paper arithmetic's grid error is left out: {why}", \
-                said(f"use {option('method', 'slq', shown='slq or exact')}", "use method='slq' or method='exact'")
+                said(f"use {option('method', 'slq', shown=slq_or_exact)}",
+                     "use " + " or ".join(f"method={m!r}" for m in slq_or_exact.split(" or ")))
     return float(value), "", ""
 
 
@@ -647,26 +650,23 @@ def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:
     u = prediction.get("uncertainty")
     rounding = u.get("rounding") if isinstance(u, dict) else None
     stated = f"its stated ± {half_width_text(pm, least=4)}"
+    dim, float64, precision = report_facts(report)
     if isinstance(rounding, (int, float)) and not isinstance(rounding, bool) and rounding >= pm / 2:
-        exact = spectrum.get("solver") == "exact"  # float64 products already
-        wider = said(f"a larger {option_flag('epsilon')}", "a larger epsilon")
-        how = wider if exact else said(
-            f"{wider}, or float64 products where they were float32: {option('method', 'exact')} or the model and "
-            "its data in float64", f"{wider}, or float64 products where they were float32: method='exact' or the "
-            "model and its data in float64")
+        how = rounding_remedy(dim, float64, precision)
         return _read_fix(f"{stated} is mostly its products' rounding part ({half_width_text(rounding, least=4)}), "
                          f"which no tolerance narrows, and leaves the conservative side short: narrow it ({how})",
                          source)
     from prunelimit.api.curvature import larger_budget
 
     stopped_by, choice = spectrum.get("stopped_by"), spectrum.get("choice")
-    exact = option("method", "exact")
+    exact = with_exact(dim)
     if stopped_by in ("max-hvps", "time-budget", "memory"):  # a budget stopped the runs short of the tolerance
-        how = f"{larger_budget(stopped_by)}, or {exact}"
+        recorded = report.get("options") if isinstance(report.get("options"), dict) else {}
+        how = f"{larger_budget(stopped_by, recorded.get('basis_dtype', 'auto'))}{exact}"
     elif isinstance(choice, dict) and choice.get("adaptive") is False and spectrum.get("solver") != "exact":
-        how = f"a larger {option('iterations')} or {option('runs')}, or {exact}"  # a fixed plan never reads the tolerance
+        how = f"a larger {option('iterations')} or {option('runs')}{exact}"  # a fixed plan never reads the tolerance
     else:
-        how = said(f"a smaller {option_flag('tolerance')}, or {exact}", "a smaller tolerance, or method='exact'")
+        how = f"a smaller {said(option_flag('tolerance'), 'tolerance')}{exact}"
     return _read_fix(f"{stated} leaves the conservative side short: narrow it ({how})", source)
 
 
@@ -742,6 +742,7 @@ def resolution_notes(report: dict[str, Any], baselines: Sequence[tuple[str, dict
             notes.append(f"gate rule {rule.name!r}: max_drop {rule.max_drop:g} is within the noise of the difference "
                          f"(± {stated[0]} from the stated ± {stated[1]} of {rule.baseline} and {stated[2]} here), so the "
                          "verdict can flip on estimation noise alone; allow a larger drop or make both ± smaller "
-                         f"(a smaller {said(option_flag('tolerance'), 'tolerance')}, or {option('method', 'exact')})")
+                         f"(a smaller {said(option_flag('tolerance'), 'tolerance')}"
+                         f"{with_exact(max(report_facts(report)[0], report_facts(documents[rule.baseline])[0]))})")
     return notes
 

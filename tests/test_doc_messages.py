@@ -44,3 +44,14 @@ def test_prunes_summary_names_every_scope_it_prunes_with():
     summary = typer.main.get_command(app).commands["prune"].help.splitlines()[0]
     words = {"global": "global", "layer": "per layer", "2:4": "2:4"}
     assert [scope for scope in PRUNE_SCOPES if words[scope] not in summary] == []
+
+
+def test_the_quoted_rounding_remedy_past_the_exact_limit_is_printed():
+    """The guide's rounding remedy for a model past --method exact's D (the CIFAR ResNet-18 of
+    the first GPU run) is what the rounding note ends with there, word for word."""
+    from prunelimit.errors import options_named
+    from prunelimit.remedies import float64_products
+
+    with options_named(lambda name: "--" + name.replace("_", "-")):
+        fix = float64_products(11_164_362, None)
+    assert _quoted("it needs float64 products") == f"it needs {fix}"

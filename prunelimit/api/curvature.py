@@ -32,7 +32,7 @@ from prunelimit.api.options import (
 )
 from prunelimit.cache import Store
 from prunelimit.curvature.adaptive import AdaptiveResult, Afterwards, Stage
-from prunelimit.curvature.exact import MAX_DIM
+from prunelimit.remedies import exact_unfit, narrower_basis
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.trace import TraceEstimate
 from prunelimit.data.subsample import Subsample
@@ -787,7 +787,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         ratio = None if target is None else _limit_ratio(target, quad, options)
         uncertainty = EXACT if target is None else exact_uncertainty(target, quad, ratio)
     if target is not None:
-        notes.extend(_rounding_note(quad, uncertainty.rounding, target.epsilon, op.dtype))
+        notes.extend(_rounding_note(quad, uncertainty.rounding, target.epsilon, op.dtype, inputs, options, dim))
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
@@ -806,8 +806,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         stopped_by=stopped_by, trail=tuple(stated), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
         uncertainty=uncertainty, dense=dense, epsilon=None if target is None else target.epsilon,
         epsilon_source=None if target is None else target.epsilon_source,
-        tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
-                                                                          uncertainty, options),
+        tolerance_note=None if uncertainty is None else tolerance_warning(
+            choice.solver, stopped_by, dim, ratio, uncertainty, options, rounding_fix(inputs, options, dim, op.dtype)),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
         over_budget=over,
@@ -881,21 +881,23 @@ def _priced(progress: Callable[..., None] | None) -> Callable[..., None] | None:
 ROUNDING_NOTE = "ρ* depends on curvature below the"  # how the note starts: never stored, as it depends on ε
 
 
-def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[str, ...]:
+def _rounding_note(quad, reach: float | None, epsilon: float, dtype, inputs: Inputs, options: CurvatureOptions,
+                   dim: int) -> tuple[str, ...]:
     """A warning where ρ* depends on eigenvalues below the rounding of the products (of
     ``dtype``: float64 for the exact spectrum) it was solved from: ``reach``, the ±'s
-    rounding part (``Uncertainty.rounding``; ``None``: below the noted level). It depends on
+    rounding part (``Uncertainty.rounding``; ``None``: below the noted level), and what this
+    run of ``dim`` parameters can do about it (``remedies.float64_products``). It depends on
     ε, which a stored fixed plan is solved again for: it is not stored, but made again on a
     read (``_stored_rounding_note``)."""
+    from prunelimit.remedies import float64_products
     from prunelimit.theory.epsilon import larger_epsilon
     from prunelimit.theory.uncertainty import rounding_floor
 
     if reach is None:
         return ()
     name = str(dtype).removeprefix("torch.")
-    fix = (f"run {option('method', 'exact')} (float64 columns, D ≤ 16,384), or give the model and its data in "
-           "float64" if dtype != torch.float64 else
-           f"ε is at the loss's rounding: {larger_epsilon()}")
+    fix = (f"it needs {float64_products(dim, _precision(inputs), given_host_bytes(options))}"
+           if dtype != torch.float64 else f"ε is at the loss's rounding: {larger_epsilon()}")
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
     measured = quad.product_error > torch.finfo(dtype).eps * float(np.abs(quad.nodes).max(initial=0.0))
     source = (f"the {name} products' error measured against float64 ones" if measured
@@ -904,6 +906,29 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
             f"could move it by up to {reach:.2g}, "
             f"stated in its ± as its rounding part, which more steps or probes cannot shrink "
             f"(ε = {loss_text(epsilon)}); {fix}",)
+
+
+def _precision(inputs: Inputs) -> dict:
+    """The float precision this run's products are computed at (its ``precision`` record)."""
+    from prunelimit.baseline import precision_now
+
+    return precision_now(inputs.device)
+
+
+def given_host_bytes(options: CurvatureOptions) -> float | None:
+    """The host memory a given ``--basis-memory`` lets the solver hold, for a remedy to weigh
+    the exact spectrum against; ``None`` for ``auto`` (half the memory available), which
+    ``basis_memory_bytes`` agrees over the ranks by a collective that a warning, made where
+    the ranks' paths differ, must not call (two ranks' collectives stopped matching)."""
+    return None if options.basis_memory_mb is None else options.basis_memory_mb * 2**20
+
+
+def rounding_fix(inputs: Inputs, options: CurvatureOptions, dim: int, dtype) -> str:
+    """What narrows a ± mostly its rounding part in this run (products of ``dtype``, ``dim``
+    parameters): ``remedies.rounding_remedy``, for the tolerance warning."""
+    from prunelimit.remedies import rounding_remedy
+
+    return rounding_remedy(dim, dtype == torch.float64, _precision(inputs), given_host_bytes(options))
 
 
 def products_dtype(rep: "SpectrumReport", inputs: Inputs):
@@ -921,7 +946,8 @@ def _stored_rounding_note(rep: "SpectrumReport", inputs: Inputs, options: Curvat
     target, _ = target_or_reason(inputs, options, rep.batch_losses)
     if target is None:
         return ()
-    return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep, inputs))
+    return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep, inputs), inputs,
+                          options, rep.params_hessian)
 
 
 # how the exact spectrum's note on an unused subset reads (``samples_notes``): read back by --from, its remedy
@@ -996,15 +1022,17 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         return again is not None and not again.products and room >= WHOLE_ERROR_PRODUCTS \
             and rounding >= WHOLE_ERROR_SHARE * options.tolerance
 
+    # bases stored at 16 bits have no narrower storage to name
+    narrower = [f"a narrower {said(option_flag('basis_dtype'), 'basis_dtype')}"] if narrower_basis(storage) else []
     if not choice.adaptive:
         rows = min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0])  # one lockstep group's
         if rows > max_rows:
             raise UsageError(
                 f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(rows * vector)} of host memory, "
                 f"more than the {byte_size(budget)} they may hold; "
-                + said(f"use fewer {option_flag('iterations')}, a narrower {option_flag('basis_dtype')}, a larger "
+                + said(f"use fewer {option_flag('iterations')}, {''.join(f'{n}, ' for n in narrower)}a larger "
                        f"{option_flag('basis_memory_mb', '--basis-memory')}, or adaptive SLQ (no --iterations/--runs)",
-                       "use fewer iterations, a narrower basis_dtype, a larger "
+                       f"use fewer iterations, {''.join(f'{n}, ' for n in narrower)}a larger "
                        "basis_memory_mb, or adaptive SLQ (no iterations or runs)") + ", which stops where memory ends")
         # the latest count, and the ρ* ± of the runs so far: a fixed plan's status had no estimate
         # at all. Each estimate solves over every run so far, so one is made after the first group,
@@ -1062,8 +1090,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         raise UsageError(
             f"one Lanczos vector needs {byte_size(vector)} of host memory and the bases may "
             f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host memory, "
-            + said(f"use a narrower {option_flag('basis_dtype')} or a larger {option_flag('basis_memory_mb', '--basis-memory')}",
-                   "use a narrower basis_dtype or a larger basis_memory_mb"))
+            + "use " + " or ".join([*narrower, f"a larger {said(option_flag('basis_memory_mb', '--basis-memory'), 'basis_memory_mb')}"]))
     plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
@@ -1364,9 +1391,12 @@ TOLERANCE_MISSED = "is not within the tolerance"
 
 
 def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: float, u: "Uncertainty",
-                      options: CurvatureOptions) -> str | None:
+                      options: CurvatureOptions, rounding: str | None = None) -> str | None:
     """Why ``ratio ± u`` is not within ``options.tolerance`` and what would bring it there,
-    or ``None`` when it is (or the spectrum is exact)."""
+    or ``None`` when it is (or the spectrum is exact). ``rounding``: what narrows its rounding
+    part in this run (``rounding_fix``); ``None``, float32 products of a precision not known."""
+    from prunelimit.remedies import rounding_remedy
+
     if solver == "exact" or u.plus_minus <= options.tolerance:
         return None
     cause = {"max-hvps": f"the product budget ({option('max_hvps', options.product_budget)}) ran out",
@@ -1397,14 +1427,12 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
                       ("data", level * (u.data or 0.0)), ("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0),
                       key=lambda item: item[1])[0]
         which = f"the largest part is {largest}"
-    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
-              "probes": f"more probes ({_more_probes(stopped_by, dim)})",
+    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by, options.basis_dtype)})",
+              "probes": f"more probes ({_more_probes(stopped_by, dim, options)})",
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
               "grid": f"the continuous root ({option('method', 'default')})",
-              # what the products were is not known here: the rounding note names the one that applies
-              "rounding": f"a larger {option('epsilon')}, or float64 products where they were float32 "
-                          f"({option('method', 'exact')}, or the model and its data in float64)"}[largest]
+              "rounding": rounding or rounding_remedy(dim, False, None)}[largest]
     # ρ* in the units of its headline line (it read "ρ* = 0.9187 ± 0.0198" under "ρ* = 91.87 % ± 2.0 pt")
     return (f"ρ* = {estimate_text(ratio, u.plus_minus)} {TOLERANCE_MISSED} {options.tolerance:g} "
             f"({100 * options.tolerance:g} pt): {cause}; "
@@ -1422,9 +1450,11 @@ def _rounding_stop(u: "Uncertainty", tolerance: float) -> str:
             "did not fit")
 
 
-def larger_budget(stopped_by: str) -> str:
-    """The limit that stopped adaptive SLQ, raised: what gives it more products."""
-    return {"memory": f"a narrower {option('basis_dtype')}, a larger {_basis_memory()} or more host memory",
+def larger_budget(stopped_by: str, basis_dtype: str = "auto") -> str:
+    """The limit that stopped adaptive SLQ, raised: what gives it more products (for bases
+    stored in ``basis_dtype``, a narrower storage where there is one)."""
+    narrower = f"a narrower {option('basis_dtype')}, " if narrower_basis(basis_dtype) else ""
+    return {"memory": f"{narrower}a larger {_basis_memory()} or more host memory",
             "time-budget": f"a larger {option('time_budget')}", "max-hvps": f"a larger {option('max_hvps')}",
             # no budget stopped the runs: they stopped where their parts met the tolerance
             "tolerance": f"a smaller {option('tolerance')}"}.get(
@@ -1435,9 +1465,9 @@ def _basis_memory() -> str:
     return option("basis_memory_mb", flag="--basis-memory")
 
 
-def _more_steps(stopped_by: str | None) -> str:
+def _more_steps(stopped_by: str | None, basis_dtype: str = "auto") -> str:
     """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
-    return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by)
+    return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by, basis_dtype)
 
 
 def _fixed_part_alone(u: "Uncertainty", tolerance: float) -> str | None:
@@ -1449,15 +1479,17 @@ def _fixed_part_alone(u: "Uncertainty", tolerance: float) -> str | None:
     return part if value >= tolerance else None
 
 
-def _more_probes(stopped_by: str | None, dim: int) -> str:
+def _more_probes(stopped_by: str | None, dim: int, options: CurvatureOptions = CurvatureOptions()) -> str:
     """What gives more probes: after runs that took every step, the exact spectrum where it
-    fits (``curvature.exact.MAX_DIM``), else more runs of D steps."""
+    fits (``remedies.exact_unfit``: D and a given ``--basis-memory``, ``given_host_bytes``),
+    else more runs of D steps."""
     if stopped_by is None:
         return f"a larger {option('runs')}"
     if stopped_by == "converged":
-        return f"{option('method', 'exact')}, which computes every eigenvalue" if dim <= MAX_DIM else \
+        fits = exact_unfit(dim, given_host_bytes(options)) is None
+        return f"{option('method', 'exact')}, which computes every eigenvalue" if fits else \
             said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
-    return larger_budget(stopped_by)
+    return larger_budget(stopped_by, options.basis_dtype)
 
 
 SUBSAMPLE_NOTE = "curvature over "  # how the note starts: worded again when read from the cache
@@ -1767,7 +1799,8 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
     data = path_data(target, rep.curvature_data, options)
     u = exact_uncertainty(target, rep.quadrature, ratio) if rep.solver == "exact" else \
         slq_uncertainty(target, rep.quadrature, options, ratio, data, products_dtype(rep, inputs))
-    note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options)
+    note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options,
+                             rounding_fix(inputs, options, rep.params_hessian, products_dtype(rep, inputs)))
     return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note,
                    epsilon=target.epsilon, epsilon_source=target.epsilon_source)
 
@@ -1883,7 +1916,8 @@ def _worded_here(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions)
     if (fresh.solver, fresh.predicted_exact_seconds, choice.predicted_exact_seconds) == (choice.solver, None, None):
         choice = replace(choice, reason=fresh.reason)
     note = rep.tolerance_note if rep.uncertainty is None or rep.limit_ratio is None else \
-        tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, rep.limit_ratio, rep.uncertainty, options)
+        tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, rep.limit_ratio, rep.uncertainty, options,
+                          rounding_fix(inputs, options, rep.params_hessian, products_dtype(rep, inputs)))
     data = rep.curvature_data  # a subset note is there only where the curvature was subsampled
     notes = tuple(_subsample_note(data.used, data.total) if n.startswith(SUBSAMPLE_NOTE) else n for n in rep.notes)
     return replace(rep, choice=choice, tolerance_note=note, notes=notes)

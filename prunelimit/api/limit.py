@@ -16,6 +16,7 @@ from prunelimit.api.curvature import (
     path_data,
     products_dtype,
     require_limit_inputs,
+    rounding_fix,
     slq_uncertainty,
     stored_spectrum,
     tolerance_warning,
@@ -185,7 +186,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
     regime = assess_regime(weights)
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
-                             regime.l1_shaped)
+                             regime.l1_shaped, rounding_fix(inputs, options, spec.params_hessian,
+                                                            products_dtype(spec, inputs)))
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
@@ -413,7 +415,7 @@ def first_order_change(profile: PruningPath, names, weights, gradient: dict, rat
 
 def _bounds_warnings(
     spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
-    first_order: float | None, u: "Uncertainty", l1_shaped: bool = True,
+    first_order: float | None, u: "Uncertainty", l1_shaped: bool = True, rounding: str | None = None,
 ) -> list[str]:
     from prunelimit.theory.epsilon import rounding_epsilon_warning
 
@@ -421,7 +423,7 @@ def _bounds_warnings(
     unresolved = rounding_epsilon_warning(epsilon, spec.loss)  # a given ε; a derived one that small is refused
     if unresolved is not None:
         warns.append(unresolved)
-    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options)
+    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options, rounding)
     if missed is not None:
         warns.append(missed)
     # a fixed plan's only: adaptive SLQ counts this change in its ± and says so in the tolerance warning

@@ -200,17 +200,20 @@ def _lanczos_blocks(op, blocks, steps, probes, seed, storage_dtype, callback, sp
     draws = {b.name: [rademacher(b.size, generator) for _ in range(probes)] for b in blocks}
     run_bytes = steps * torch.empty(0, dtype=storage_dtype or torch.float64).element_size()  # a weight's share
     found = {}
-    for group in _lockstep_groups(blocks, probes * run_bytes, basis_bytes):
+    for group in _lockstep_groups(blocks, probes * run_bytes, basis_bytes, storage_dtype or torch.float64):
         results, products = _lanczos_group(op, group, draws, steps, probes, storage_dtype, callback, spent)
         found.update(results)
         spent += products
     return [found[b.name] for b in blocks]
 
 
-def _lockstep_groups(blocks: Sequence[Block], block_bytes: int, budget: float) -> list[list[Block]]:
+def _lockstep_groups(blocks: Sequence[Block], block_bytes: int, budget: float,
+                     storage: torch.dtype = torch.float64) -> list[list[Block]]:
     """Blocks that run together, their bases padded to the group's widest block within
-    ``budget`` (``block_bytes``: a block's bases per weight of width): all in block order when
-    they fit, else largest first, as many a group as fit."""
+    ``budget`` (``block_bytes``: a block's bases per weight of width, stored in ``storage``):
+    all in block order when they fit, else largest first, as many a group as fit."""
+    from prunelimit.remedies import narrower_basis
+
     def need(group: Sequence[Block]) -> int:
         return len(group) * block_bytes * max(b.size for b in group)
 
@@ -222,7 +225,8 @@ def _lockstep_groups(blocks: Sequence[Block], block_bytes: int, budget: float) -
             raise UsageError.naming(
                 f"per-layer curvature of {block.name} ({block.size:,} weights): its Lanczos bases need "
                 f"{byte_size(need([block]))} of host memory, more than the {byte_size(budget)} they may hold; "
-                "use a larger {0} or a narrower {1}", "basis_memory_mb", "basis_dtype")
+                "use a larger {0}" + (" or a narrower {1}" if narrower_basis(storage) else ""),
+                "basis_memory_mb", "basis_dtype")
         if groups and need([*groups[-1], block]) <= budget:
             groups[-1].append(block)
         else:
