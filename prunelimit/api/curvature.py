@@ -167,7 +167,8 @@ class SpectrumReport:
     @property
     def tolerance_met(self) -> bool | None:
         """Whether ρ*'s whole ± meets the tolerance adaptive SLQ aimed at (``tolerance_note`` is
-        why not); ``None`` where nothing aimed at one: an exact spectrum, a fixed plan, no ρ*.
+        why not; in a ``bounds`` report, its path's ρ*, whose note it holds); ``None`` where
+        nothing aimed at one: an exact spectrum, a fixed plan, no ρ*.
         Its runs stop "tolerance" on their steps and probe parts, before a subset's data part
         (a 17,226-parameter MLP's on 400 samples: 0.85 pt from the runs, 1.13 pt in all against 1 pt)."""
         aimed = self.choice is not None and self.choice.adaptive and self.solver != "exact"

@@ -290,10 +290,11 @@ STOP_OPTIONS = {"max-hvps": ("--max-hvps", "max_hvps"), "time-budget": ("--time-
                 "memory": ("--basis-memory", "basis_memory_mb")}
 
 
-# a "tolerance" stop whose whole ± is over the tolerance (``spectrum.tolerance_met`` false): the
+# a "tolerance" stop whose stated ± is over the tolerance (``spectrum.tolerance_met`` false): the
 # runs stopped where their steps and probe parts met it, and a part measured after them (a
-# subset's data part) took the ± over it: "reached the tolerance" claimed what did not happen
-TOLERANCE_PARTS_ONLY = "reached the tolerance in its steps and probe parts, not in its whole ± (see the warning)"
+# subset's data part), or another path's ρ* (bounds --scope layer), took the ± over it:
+# "reached the tolerance" claimed what did not happen
+TOLERANCE_PARTS_ONLY = "reached the tolerance in the runs' steps and probe parts, not in the stated ± (see the warning)"
 
 
 def stop_text(stopped_by: str | None, met: bool | None = None) -> str | None:

@@ -21,7 +21,7 @@ def _doc(plus_minus: float, met: bool | None = None) -> dict:
             "prediction": {"ratio": 0.396, "uncertainty": {"plus_minus": plus_minus}}}
 
 
-MISSED = "reached the tolerance in its steps and probe parts, not in its whole ± (see the warning)"
+MISSED = "reached the tolerance in the runs' steps and probe parts, not in the stated ± (see the warning)"
 
 
 @pytest.mark.parametrize("doc, words", [
