@@ -201,7 +201,11 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += inputs.load_warnings
     layers = layer_breakdown(inputs, options, spec, target, profile, ratio, scope, progress, store) if per_layer else None
     warns += [] if layers is None else layers.warnings
-    return BoundsReport(replace(spec, dense=None, curvature_data=data), profile.n, epsilon, source, prediction, ratio,
+    # the spectrum block's tolerance_met and solver: line are this path's ρ*'s, as its warning: --scope layer's
+    # ± 1.8 pt (the bundled example) stood under runs whose global ρ* met 1 pt, "reached the tolerance"
+    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, uncertainty, options)
+    return BoundsReport(replace(spec, dense=None, curvature_data=data, tolerance_note=missed), profile.n, epsilon,
+                        source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
                         uncertainty, provenance(inputs, options, scope), regime, layers, overshoot)
 

@@ -290,10 +290,21 @@ STOP_OPTIONS = {"max-hvps": ("--max-hvps", "max_hvps"), "time-budget": ("--time-
                 "memory": ("--basis-memory", "basis_memory_mb")}
 
 
-def stop_text(stopped_by: str | None) -> str | None:
+# a "tolerance" stop whose stated ± is over the tolerance (``spectrum.tolerance_met`` false): the
+# runs stopped where their steps and probe parts met it, and a part measured after them (a
+# subset's data part), or another path's ρ* (bounds --scope layer), took the ± over it:
+# "reached the tolerance" claimed what did not happen
+TOLERANCE_PARTS_ONLY = "reached the tolerance in the runs' steps and probe parts, not in the stated ± (see the warning)"
+
+
+def stop_text(stopped_by: str | None, met: bool | None = None) -> str | None:
     """What stopped a spectrum, its limit named as the reader sets it: ``stopped by --max-hvps``
     on the command line and its report, ``stopped by max_hvps=`` to a library caller (a result's
-    ``_repr_html_``, beside a reason that says ``method='slq'``); ``None`` where nothing did."""
+    ``_repr_html_``, beside a reason that says ``method='slq'``); ``None`` where nothing did.
+    ``met``: whether the whole ± meets the tolerance (``spectrum.tolerance_met``; ``None``: not
+    stated), which a ``"tolerance"`` stop's words must not claim where it does not."""
+    if stopped_by == "tolerance" and met is False:
+        return TOLERANCE_PARTS_ONLY
     words = STOPS.get(stopped_by)
     if words is None or stopped_by not in STOP_OPTIONS:
         return words
@@ -313,7 +324,8 @@ def solver_text(s) -> str | None:
     no choice is recorded."""
     if s.choice is None:
         return None
-    stop = stop_text(s.stopped_by)
+    # only a tolerance stop's words read whether the whole ± met it
+    stop = stop_text(s.stopped_by, s.tolerance_met if s.stopped_by == "tolerance" else None)
     samples = s.curvature_data
     subset = "" if samples is None else subset_text(samples.used, samples.total)
     # the answer's runs alone: float32 runs that float64 ones replaced are stages of the trail too
@@ -347,9 +359,24 @@ def stated_solver_text(doc: Mapping) -> str | None:
     reason = lookup(doc, "spectrum.choice.reason")
     if not isinstance(reason, str):
         return None
-    plan, stop = stated_plan(doc), stop_text(lookup(doc, "spectrum.stopped_by"))
+    plan, stop = stated_plan(doc), stated_stop(doc)
     stopped = None if plan is None else plan + (f", {stop}" if stop else "")
     return solver_words(reason, stated_exact_predicted(doc), stopped, stated_subset(doc))
+
+
+def stated_stop(doc: Mapping) -> str | None:
+    """What stopped a saved report's spectrum (``spectrum.stopped_by``), as its ``solver:`` line
+    states it: a ``"tolerance"`` stop whose whole ± missed the tolerance says so, by
+    ``spectrum.tolerance_met`` or, in a report from before it, by ``prediction.uncertainty``'s
+    ``plus_minus`` against ``options.tolerance``; ``None`` where nothing stopped it."""
+    stopped_by, met = lookup(doc, "spectrum.stopped_by"), lookup(doc, "spectrum.tolerance_met")
+    if stopped_by is None:
+        return None
+    if not isinstance(met, bool):
+        pm, tolerance = lookup(doc, "prediction.uncertainty.plus_minus"), lookup(doc, "options.tolerance")
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (pm, tolerance))
+        met = pm <= tolerance if numbers else None
+    return stop_text(str(stopped_by), met) or str(stopped_by)
 
 
 def lookup(body: Mapping, path: str) -> Any:

@@ -23,7 +23,7 @@ from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
     LAYER_METHODS, READ_FROM, blocks_text, delta_text, epsilon_text, fmt, lookup, memory_line, read_from_text,
-    shape_text, stated_exact_predicted, stated_plan, stated_subset, stop_text, subset_incomplete, times_text,
+    shape_text, stated_exact_predicted, stated_plan, stated_stop, stated_subset, subset_incomplete, times_text,
     trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
@@ -46,8 +46,7 @@ FigureLike = Union["Figure", bytes]
 # every console line that states it (``0.01729 (std of per-batch losses)``); "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
-# pair of densities (both as the console prints them); "stop" what stopped a spectrum, in its
-# ``solver:`` line's words (``console.stop_text``); "read from" the saved report a prediction was
+# pair of densities (both as the console prints them); "read from" the saved report a prediction was
 # read from, in the words of the console's line (``console.read_from_text``); "composed" a
 # console line's part made of several of the document's values (``COMPOSED``).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -120,7 +119,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("spectrum.choice.reason", "solver choice", "number"),
     ("timing.predicted_exact_seconds", "exact spectrum predicted", "composed"),
     ("spectrum.runs", "probes × steps", "composed"),
-    ("spectrum.stopped_by", "what stopped the spectrum", "stop"),
+    ("spectrum.stopped_by", "what stopped the spectrum", "composed"),
     ("spectrum.hessian_samples", "curvature samples", "composed"),
     ("timing.hvps", "curvature products (HVPs)", "count"),
     ("layer_curvature", "per-layer blocks (--per-layer)", "composed"),
@@ -269,8 +268,6 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         if kind == "times":
             return times_text(value)
         return signed(value, ",") if isinstance(value, int) else signed(value, ".6g")
-    if kind == "stop":
-        return stop_text(value) or str(value)
     if kind == "read from":
         return read_from_text(str(value)).removeprefix(READ_FROM)
     return str(value)
@@ -300,11 +297,13 @@ def _memory(doc: Mapping) -> str | None:
 
 # a "composed" row → its text from the whole document, in the words of the console's line it is
 # a part of, or ``None`` where that line states no such part (the ``solver:`` line: no solver
-# choice recorded, an exact spectrum's plan, all samples; no ``blocks:`` line without --per-layer;
+# choice recorded, an exact spectrum's plan, all samples, nothing that stopped it (what did, in its
+# words: a "tolerance" stop whose whole ± missed it says so); no ``blocks:`` line without --per-layer;
 # no ``memory:`` line where none was measured)
 COMPOSED: dict[str, Callable[[Mapping], "str | None"]] = {
     "timing.predicted_exact_seconds": stated_exact_predicted,
     "spectrum.runs": stated_plan,
+    "spectrum.stopped_by": stated_stop,
     "spectrum.hessian_samples": stated_subset,
     "layer_curvature": _blocks,
     "memory": _memory,

@@ -86,7 +86,9 @@ def _warned(warnings: Any) -> list[str]:
 def _solver(s: Any) -> list[str]:
     """The solver that ran and what stopped it (``stopped_by``: none where nothing did), as the
     JSON's ``spectrum.solver`` and ``spectrum.stopped_by`` name them."""
-    return [f"solver={s.solver!r}", *([] if s.stopped_by is None else [f"stopped_by={s.stopped_by!r}"])]
+    # a "tolerance" stop whose whole ± missed it (a subset's data part, measured after the runs) says so
+    missed = ["tolerance_met=False"] if s.stopped_by == "tolerance" and s.tolerance_met is False else []
+    return [f"solver={s.solver!r}", *([] if s.stopped_by is None else [f"stopped_by={s.stopped_by!r}"]), *missed]
 
 
 def spectrum_summary(s: Any) -> list[str]:
