@@ -1581,7 +1581,7 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     run.extend(DATA_CHECK_TIMING, lambda products: marks.append(clock()))
     steps = [end - start for start, end in zip(marks, marks[1:])]
     parts = len(subsample.parts)
-    row = reorthogonalisation_seconds(op.shape[0], storage, clock)
+    row = reorthogonalisation_seconds(op.shape[0], storage, clock, basis_memory_bytes(options))  # within --basis-memory
     return parts * (built - began), parts * max(steps[1:] or steps), parts * row, op.hvps
 
 
