@@ -69,3 +69,22 @@ def test_a_check_cut_by_the_time_budget_states_its_parts(monkeypatch, small_mode
     assert data.data_parts == rep.uncertainty.data_parts == 3
     assert rep.uncertainty.data == part_sd(data.part_ratios, data.used, data.total, 4)
     assert any("ran on 3 of the subset's 4 parts" in note for note in rep.notes)
+
+
+def test_the_whole_datas_measuring_is_priced_from_the_data_checks_timing(monkeypatch, small_model, train) -> None:
+    """The measuring of the products' error again over all the subset builds two operators
+    of its own and takes a product on each, recomputing its graphs; priced at the runs'
+    seconds a product (1 + cost of them) it fell 4-5× short on CPU convolution nets. Where
+    the data check timed a part's recomputing operator (``fixed``: its builds, ``step``: a
+    step on each part, here 1 s and 2 s), the plan holds (1 + cost) × (fixed + step)
+    seconds for it (cost 3: 12 s) and no products' price beside them."""
+    from prunelimit.curvature import adaptive
+
+    plans = []
+    adaptive_slq = adaptive.adaptive_slq
+    monkeypatch.setattr(adaptive, "adaptive_slq", lambda op, plan, *a, **k: plans.append(plan)
+                        or adaptive_slq(op, plan, *a, **k))
+    monkeypatch.setattr(curvature, "_product_error", lambda *a, **k: (1e-3, 2, 128, 3.0))
+    monkeypatch.setattr(curvature, "_data_check_seconds", lambda *a, **k: (1.0, 2.0, 0.0, 3))
+    prunelimit.spectrum(small_model, train, method="slq", hessian_samples=200, time_budget=3600.0)
+    assert (plans[0].measuring, plans[0].measuring_seconds) == (0.0, 12.0)
