@@ -543,6 +543,10 @@ class _Laps:
         """Every stage lapped, in ``STAGES`` order (which stages run depends on the plan, not the clock)."""
         return tuple((name, *self._spent[name]) for name in STAGES if name in self._spent)
 
+    def seconds(self, name: str) -> float:
+        """Seconds stage ``name`` took so far (0: not lapped)."""
+        return self._spent.get(name, (0.0, 0))[0]
+
     def per_product(self, name: str) -> float | None:
         """Seconds a product of stage ``name`` took so far (``None``: none made)."""
         seconds, products = self._spent.get(name, (0.0, 0))
@@ -589,6 +593,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
     stopped_by, stated, data = None, (), CurvatureData(total, total)
+    check: tuple[float, float] | None = None  # the data check's seconds and its price (``_over_budget_note``)
     measured = parts = 0  # SLQ's products measuring float32 ones against float64, the data check's parts
     notes: list[str] = []
     wide = None  # a float64 operator already built, for ``_product_error``
@@ -758,6 +763,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             prices = None if top_up_seconds is None else (check_seconds, top_up_seconds)
             # cut at a part where the time budget stopped the runs, as the top-ups are: a run it did
             # not stop keeps its parts, whatever the clock read
+            timed_before = laps.seconds("data_check")  # its timing's, before the runs
             spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype,
                                            _top_ups(quad), prices, until=_next_past(elapsed, options.time_budget)
                                            if stopped_by == "time-budget" else None)
@@ -768,6 +774,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             hvps += spent
             passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
             laps.lap("data_check", spent)
+            if options.time_budget is not None:  # what it took and was priced at (top-ups apart), where priced
+                check = (laps.seconds("data_check") - timed_before, after.seconds(quad.runs, quad.steps, 0.0))
         lam_max, lam_min = _extreme_nodes(quad)
         # the answer and its whole ± (the data part with it) before the top-up, which changes neither:
         # the status shows it from the data check's end on, not the runs' alone
@@ -802,7 +810,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     loss, batch_losses = stats.loss(), losses
     # elapsed() is a collective under torchrun: every rank reads it here
-    over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0, _smallest_plan(measured, parts))
+    over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0, _smallest_plan(measured, parts),
+                             check)
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
@@ -1513,7 +1522,8 @@ def _smallest_plan(measured: int, parts: int) -> str:
 
 
 def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h",
-                      setup: float = 0.0, smallest: str = "one Lanczos step") -> str | None:
+                      setup: float = 0.0, smallest: str = "one Lanczos step",
+                      check: tuple[float, float] | None = None) -> str | None:
     """Where the spectrum (``hvps`` products; ``seconds`` since the time budget's origin, of
     which ``setup`` before the spectrum: start-up and loading) went past a given
     ``--max-hvps`` or ``--time-budget``: the runs leave what follows them its share of both,
@@ -1527,7 +1537,9 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     spectrum, so a copy read back from the cache, which spent neither, leaves it out (it keeps
     the tolerance warning, which says the spectrum stopped early). The exact
     spectrum (``solver``) has no Lanczos runs: its eigenvalues, or columns formed before
-    their watch judges them, took longer than predicted."""
+    their watch judges them, took longer than predicted. ``check``: the data check's seconds
+    and the plan's price of them, named where it took longer (its products, timed before
+    the runs, ran slower: on a loaded machine by half again)."""
     over = []  # (how far over, why, the option to raise)
     if options.max_hvps is not None and hvps > options.max_hvps:
         extra = hvps - options.max_hvps
@@ -1543,6 +1555,9 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
                "than predicted" if solver == "exact" else
                "the work that must follow the Lanczos runs took longer than predicted, or even their first step and "
                "that work do not fit it")
+        if solver != "exact" and check is not None and check[0] > check[1]:
+            why = (f"the data check on the subset's parts took {check[0]:.1f} s where {check[1]:.1f} s was priced "
+                   "(its products, timed before the Lanczos runs, ran slower after them)")
         if setup >= options.time_budget:  # nothing was left for the spectrum: its smallest plan was made
             why = (f"starting up and loading the model and data took {setup:.1f} s of it before the spectrum began, "
                    f"and the smallest plan the rest: this command needs about {math.ceil(seconds):,} s here")
