@@ -1673,11 +1673,11 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     on ``clock``, which only the bar reads. The bar's rate, over its last 30 s, took the
     runs' dearer products for the check's: 'eta 0:00:18' with 10 s left on a CNN over 1,000
     of 4,000 samples. ``until`` (``_next_past`` over parts: the next at the last one's
-    seconds) is asked after each part, and from the second on stops the check where it is
-    true: the plan's price, timed on 3 products before the runs, erred by half either way
+    seconds) is asked after each part, and from the ``FEWEST_CHECKED_PARTS``-th on stops the
+    check where it is true: the plan's price, timed on 3 products before the runs, erred by half either way
     on a loaded machine (a 1,898-weight CNN's priced 12.7 s took 19.9 s and its spectrum
-    37 s of a 30 s budget), and a part's own seconds are the load of the moment. At least
-    ``FEWEST_CHECKED_PARTS``: the data part's spread is then taken over fewer parts, its
+    37 s of a 30 s budget), and a part's own seconds are the load of the moment. The data
+    part's spread is then taken over fewer parts, its
     fewer degrees of freedom widening the ± (``CurvatureData.drawn``), and the returned
     spectra say how many ran."""
     from prunelimit.curvature.operator import Columnwise
