@@ -55,19 +55,22 @@ class CurvatureData:
     """Samples the Hessian was taken over (``used`` of ``total``) and, when subsampled,
     ρ* from the same probe on each of the subset's parts (``part_ratios``, of the pruning
     path it was solved for) behind the data uncertainty, and the parts' spectra
-    (``parts``), from which another path's ρ* solves its own (``path_data``)."""
+    (``parts``), from which another path's ρ* solves its own (``path_data``). ``drawn``: the
+    parts the subset was split into where the time budget cut the data check short of them
+    (``_part_spectra``; ``None``: as many as ran)."""
 
     used: int
     total: int
     part_ratios: tuple[float, ...] | None = None
     parts: "tuple[SpectralQuadrature, ...] | None" = field(default=None, repr=False, compare=False)
+    drawn: int | None = None
 
     @property
     def part_sd(self) -> float | None:
         """The data part of ρ*'s uncertainty (1σ) from ``part_ratios``; ``None`` on the full data."""
         from prunelimit.theory.uncertainty import part_sd
 
-        return None if self.part_ratios is None else part_sd(self.part_ratios, self.used, self.total)
+        return None if self.part_ratios is None else part_sd(self.part_ratios, self.used, self.total, self.drawn)
 
     @property
     def data_parts(self) -> int | None:
@@ -551,6 +554,10 @@ class _Laps:
         """Every stage lapped, in ``STAGES`` order (which stages run depends on the plan, not the clock)."""
         return tuple((name, *self._spent[name]) for name in STAGES if name in self._spent)
 
+    def seconds(self, name: str) -> float:
+        """Seconds stage ``name`` took so far (0: not lapped)."""
+        return self._spent.get(name, (0.0, 0))[0]
+
     def per_product(self, name: str) -> float | None:
         """Seconds a product of stage ``name`` took so far (``None``: none made)."""
         seconds, products = self._spent.get(name, (0.0, 0))
@@ -597,6 +604,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
     stopped_by, stated, data = None, (), CurvatureData(total, total)
+    check: tuple[float, float] | None = None  # the data check's seconds and its price (``_over_budget_note``)
     measured = parts = 0  # SLQ's products measuring float32 ones against float64, the data check's parts
     notes: list[str] = []
     wide = None  # a float64 operator already built, for ``_product_error``
@@ -698,8 +706,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         counted = _counted_on(progress, hvps)
         wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
         follows = _float64_follows(options, op, error, budgets, elapsed, after, dim * wide_storage.itemsize, cost)
-        measured_again = _WholeError(inputs, options, subsample.batches, cost) if error and over < subsample.used \
-            else None
+        measured_again = _WholeError(inputs, options, subsample.batches, cost, fixed + step) \
+            if error and over < subsample.used else None
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
                                                 after, error, follows, measured_again)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
@@ -764,12 +772,21 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             check_seconds = None if options.time_budget is None or top_up_seconds is None else \
                 after.seconds(quad.runs, quad.steps, top_up_seconds, quad.exact)
             prices = None if top_up_seconds is None else (check_seconds, top_up_seconds)
+            # cut at a part where the time budget stopped the runs, as the top-ups are: a run it did
+            # not stop keeps its parts, whatever the clock read
+            timed_before = laps.seconds("data_check")  # its timing's, before the runs
             spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype,
-                                           _top_ups(quad), prices)
-            data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
+                                           _top_ups(quad), prices, until=_next_past(elapsed, options.time_budget)
+                                           if stopped_by == "time-budget" else None)
+            if len(spectra) < parts:
+                notes.append(_parts_cut_note(len(spectra), parts))
+            data = path_data(target, CurvatureData(subsample.used, total, parts=spectra,
+                                                   drawn=parts if len(spectra) < parts else None), options)
             hvps += spent
             passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
             laps.lap("data_check", spent)
+            if options.time_budget is not None:  # what it took and was priced at (top-ups apart), where priced
+                check = (laps.seconds("data_check") - timed_before, after.seconds(quad.runs, quad.steps, 0.0))
         lam_max, lam_min = _extreme_nodes(quad)
         # the answer and its whole ± (the data part with it) before the top-up, which changes neither:
         # the status shows it from the data check's end on, not the runs' alone
@@ -804,7 +821,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     loss, batch_losses = stats.loss(), losses
     # elapsed() is a collective under torchrun: every rank reads it here
-    over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0, _smallest_plan(measured, parts))
+    over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0, _smallest_plan(measured, parts),
+                             check)
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
@@ -1106,7 +1124,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
                         after=Afterwards() if after is None else after, remedy=remedy,
-                        measuring=0.0 if again is None or again.products else again.seconds)
+                        measuring=0.0 if again is None or again.products else again.seconds,
+                        measuring_seconds=0.0 if again is None or again.products else again.timed_seconds)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
     wide = op.dtype == torch.float64
@@ -1127,18 +1146,32 @@ class _WholeError:
     once, on ``measure()``, by operators of its own; ``error`` and ``products``: what it found
     (``None`` before, or where the float64 operator did not fit in memory) and took (0 before).
     ``cost``: a float64 product's seconds in float32 ones (``_product_error``'s), which prices
-    the measuring under a time budget (``seconds``)."""
+    the measuring under a time budget (``seconds``, ``timed_seconds``); ``timed``: the seconds
+    of a recomputing float32 operator's build and product over ``batches``, where the data
+    check timed them (its ``fixed`` and ``step``: a part's each, times the parts), else 0."""
 
-    def __init__(self, inputs: Inputs, options: CurvatureOptions, batches, cost: float = 1.0) -> None:
-        self.inputs, self.options, self.batches, self.cost = inputs, options, batches, cost
+    def __init__(self, inputs: Inputs, options: CurvatureOptions, batches, cost: float = 1.0,
+                 timed: float = 0.0) -> None:
+        self.inputs, self.options, self.batches, self.cost, self.timed = inputs, options, batches, cost, timed
         self.error: float | None = None
         self.products = 0
 
     @property
     def seconds(self) -> float:
-        """What measuring takes in float32 products' seconds over ``batches``: one float32
-        product and one float64 (the operators' builds not counted)."""
-        return 1.0 + self.cost
+        """What measuring takes in the runs' float32 products' seconds over ``batches``, where
+        nothing timed it: one float32 product and one float64 (the operators' builds not
+        counted)."""
+        return 0.0 if self.timed else 1.0 + self.cost
+
+    @property
+    def timed_seconds(self) -> float:
+        """What measuring takes in seconds where ``timed``: its own two operators, a float32 one
+        and a float64 one, built and a product each, the float64 at ``cost`` times the float32.
+        At the runs' products' seconds, as ``seconds`` prices it, it fell 4-5× short on two
+        CPU convolution nets (1,898 and 61,706 weights over 1,000 samples: priced 0.11 and
+        0.42 s, took 0.5 and 1.6 s): its products recompute their graphs, where the runs'
+        keep them, and the builds are a pass over the data each."""
+        return (1.0 + self.cost) * self.timed
 
     def measure(self) -> float | None:
         own = hessian_operator(self.inputs, replace(self.options, hvp="revrev"), batches=self.batches)
@@ -1532,7 +1565,8 @@ def _smallest_plan(measured: int, parts: int) -> str:
 
 
 def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h",
-                      setup: float = 0.0, smallest: str = "one Lanczos step") -> str | None:
+                      setup: float = 0.0, smallest: str = "one Lanczos step",
+                      check: tuple[float, float] | None = None) -> str | None:
     """Where the spectrum (``hvps`` products; ``seconds`` since the time budget's origin, of
     which ``setup`` before the spectrum: start-up and loading) went past a given
     ``--max-hvps`` or ``--time-budget``: the runs leave what follows them its share of both,
@@ -1546,7 +1580,9 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     spectrum, so a copy read back from the cache, which spent neither, leaves it out (it keeps
     the tolerance warning, which says the spectrum stopped early). The exact
     spectrum (``solver``) has no Lanczos runs: its eigenvalues, or columns formed before
-    their watch judges them, took longer than predicted."""
+    their watch judges them, took longer than predicted. ``check``: the data check's seconds
+    and the plan's price of them, named where it took longer (its products, timed before
+    the runs, ran slower: on a loaded machine by half again)."""
     over = []  # (how far over, why, the option to raise)
     if options.max_hvps is not None and hvps > options.max_hvps:
         extra = hvps - options.max_hvps
@@ -1562,6 +1598,9 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
                "than predicted" if solver == "exact" else
                "the work that must follow the Lanczos runs took longer than predicted, or even their first step and "
                "that work do not fit it")
+        if solver != "exact" and check is not None and check[0] > check[1]:
+            why = (f"the data check on the subset's parts took {check[0]:.1f} s where {check[1]:.1f} s was priced "
+                   "(its products, timed before the Lanczos runs, ran slower after them)")
         if setup >= options.time_budget:  # nothing was left for the spectrum: its smallest plan was made
             why = (f"starting up and loading the model and data took {setup:.1f} s of it before the spectrum began, "
                    f"and the smallest plan the rest: this command needs about {math.ceil(seconds):,} s here")
@@ -1624,7 +1663,7 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     run.extend(DATA_CHECK_TIMING, lambda products: marks.append(clock()))
     steps = [end - start for start, end in zip(marks, marks[1:])]
     parts = len(subsample.parts)
-    row = reorthogonalisation_seconds(op.shape[0], storage, clock)
+    row = reorthogonalisation_seconds(op.shape[0], storage, clock, basis_memory_bytes(options))  # within --basis-memory
     return parts * (built - began), parts * max(steps[1:] or steps), parts * row, op.hvps
 
 
@@ -1656,7 +1695,8 @@ def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOption
 def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", quad, storage,
                   progress=None, status: str | None = None, dtype=None, then: int = 0,
                   prices: tuple[float | None, float] | None = None,
-                  clock: "Callable[[], float]" = time.perf_counter) -> tuple[tuple["SpectralQuadrature", ...], int]:
+                  clock: "Callable[[], float]" = time.perf_counter,
+                  until: "Callable[[], bool] | None" = None) -> tuple[tuple["SpectralQuadrature", ...], int]:
     """The first probe's spectrum on each part of the subsample, at the steps the main run
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
     them and the products spent. ``progress`` goes on from the runs' products: the K runs
@@ -1675,7 +1715,14 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     check's own seconds a product so far (a part's operator built, each part builds one)
     on ``clock``, which only the bar reads. The bar's rate, over its last 30 s, took the
     runs' dearer products for the check's: 'eta 0:00:18' with 10 s left on a CNN over 1,000
-    of 4,000 samples."""
+    of 4,000 samples. ``until`` (``_next_past`` over parts: the next at the last one's
+    seconds) is asked after each part, and from the ``FEWEST_CHECKED_PARTS``-th on stops the
+    check where it is true: the plan's price, timed on 3 products before the runs, erred by half either way
+    on a loaded machine (a 1,898-weight CNN's priced 12.7 s took 19.9 s and its spectrum
+    37 s of a 30 s budget), and a part's own seconds are the load of the moment. The data
+    part's spread is then taken over fewer parts, its
+    fewer degrees of freedom widening the ± (``CurvatureData.drawn``), and the returned
+    spectra say how many ran."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
@@ -1702,7 +1749,23 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
                            callback=None if progress is None else callback))
         spent += op.hvps
         each = max(each if i else 0, op.hvps)
+        # asked after every part, so that its seconds are the last part's
+        if until is not None and until() and i + 1 >= FEWEST_CHECKED_PARTS and later:
+            break
     return tuple(spectra), spent
+
+
+# The fewest of the subset's parts a data check cut by the time budget runs: the data part's
+# spread over 2 has one degree of freedom, whose 95 % Student factor (12.7, against 3.2 over
+# 4 parts) took a LeNet-5's ± from 36 to 77 pt to save 1.7 s of a 30 s budget; over 3, 4.3.
+FEWEST_CHECKED_PARTS = 3
+
+
+def _parts_cut_note(ran: int, parts: int) -> str:
+    """Why the data part of ρ*'s ± comes from ``ran`` of the subset's ``parts`` parts."""
+    return (f"the data check ran on {ran} of the subset's {parts} parts: the time budget held no more, so the data "
+            f"part of the ± is taken over those {ran}, with fewer degrees of freedom, wider (raise "
+            f"{option('time_budget')} for all {parts})")
 
 
 def _check_left(prices: tuple[float | None, float], seconds: float, checked: int, unchecked: int, then: int,

@@ -165,7 +165,9 @@ class AdaptivePlan:
     the seconds, in the runs' products, an assessment may take beyond its bracket until one
     has taken products (``Assessment.products``: the caller's measuring of the products'
     error again over all the data, a float64 product among them), which the time budget
-    holds until then (0: none).
+    holds until then (0: none); ``measuring_seconds``: the seconds of that measuring where
+    the caller timed its like (the data check's operator over the subset's parts), held as
+    ``measuring`` is, beside it.
     """
 
     tolerance: float
@@ -178,6 +180,7 @@ class AdaptivePlan:
     after: Afterwards = Afterwards()
     remedy: "Callable[[AdaptiveResult], bool] | None" = None
     measuring: float = 0.0
+    measuring_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,7 @@ def adaptive_slq(
     live: list[LanczosRuns] = []  # every group so far and the stage's new ones
     assessing = 0.0  # seconds the latest assessment took per cubed step of its runs (``_assessed``)
     measuring = plan.measuring  # what an assessment may still measure, in the runs' products
+    measuring_seconds = plan.measuring_seconds  # ... and in seconds, where timed
     began = (start, 0)  # (clock, products) where the current stage's products began
     priced: float | None = None  # seconds the work left is priced at, after the next step (``past_deadline``)
     apart = (0.0, 0)  # (seconds, products) the assessments took: not the runs' rate
@@ -292,7 +296,7 @@ def adaptive_slq(
         per_product = (now - start - apart[0]) / products if products > 0 else 0.0
         counts = [s for g in live for s in g.steps][:kept]
         ahead = (after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
-                 + assessing * sum((s + 1) ** 3 for s in counts) + measuring * per_product)
+                 + assessing * sum((s + 1) ** 3 for s in counts) + measuring * per_product + measuring_seconds)
         if per_product > 0:
             lately = (now - began[0]) / (running - began[1]) if running > began[1] else 0.0
             rate = max(per_product, lately)
@@ -369,7 +373,7 @@ def adaptive_slq(
         if not verdict.products:  # one that measured products, once, prices no later one
             assessing = _assessed(now - assessed, [r.steps for r in results])
         else:  # measured, once: no later assessment measures again
-            measuring = 0.0
+            measuring = measuring_seconds = 0.0
         trail.append(Stage(spent, len(results), steps, elapsed, verdict.estimate, verdict.plus_minus))
         text = describe(verdict)
         if add_runs == 0 or not truncation:

@@ -14,6 +14,7 @@ returns the shorter tridiagonal (``len(alpha) < iterations``) rather than restar
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -361,7 +362,8 @@ def ritz_vectors(result: LanczosResult) -> tuple[np.ndarray, Tensor, np.ndarray]
 
 
 def reorthogonalisation_seconds(dim: int, storage_dtype: torch.dtype,
-                                clock: Callable[[], float] = time.perf_counter) -> float:
+                                clock: Callable[[], float] = time.perf_counter,
+                                max_bytes: float = math.inf) -> float:
     """Seconds a Lanczos step's reorthogonalisation takes per basis vector it projects
     against, on ``clock``: step j projects against j of them, so a run's m steps take
     m(m+1)/2 times this beyond their products (with thousands of parameters and hundreds
@@ -376,9 +378,13 @@ def reorthogonalisation_seconds(dim: int, storage_dtype: torch.dtype,
     made a row 100-140 ms where it takes 5-10 ms (D = 11.1 million on a CPU: an MLP's runs
     stopped after 5 steps of a 60 s --time-budget with about 20 s of it left; 496 rows a part at
     31 steps for a CIFAR ResNet-18, whose runs a 150 s budget stopped at 30 steps with a third
-    of it left), so the basis holds at least ``MIN_TIMING_ROWS``. Where the clock's noise leaves no difference, the mean over all
-    the rows, which errs high."""
-    rows = max(MIN_TIMING_ROWS, min(dim, TIMING_ELEMENTS // dim))
+    of it left), so the basis holds at least ``MIN_TIMING_ROWS``, but never more bytes than
+    ``max_bytes`` (the host memory the bases may hold, ``--basis-memory``): 8 rows are 360 MB
+    at D = 11.2 million, and a basis that may hold fewer is timed on those, at least one
+    (a run could hold no more rows than that anyway). Where the clock's noise leaves no
+    difference, the mean over all the rows, which errs high."""
+    held = max(1, int(max_bytes // (dim * storage_dtype.itemsize))) if math.isfinite(max_bytes) else dim
+    rows = min(max(MIN_TIMING_ROWS, min(dim, TIMING_ELEMENTS // dim)), held)
     basis = torch.zeros(rows, dim, dtype=storage_dtype)
     w = torch.ones(dim, dtype=torch.float64)
 

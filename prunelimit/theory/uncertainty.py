@@ -459,12 +459,14 @@ def rounding_floor(quadrature: Any, precision: float) -> float:
     return max(precision * top, getattr(quadrature, "product_error", 0.0)) + solve
 
 
-def part_sd(ratios: tuple[float, ...], subsample: int, population: int) -> float:
+def part_sd(ratios: tuple[float, ...], subsample: int, population: int, parts: int | None = None) -> float:
     """1σ of ρ* on ``subsample`` of ``population`` samples from ρ* on its K disjoint parts
-    (``ratios``, K ≥ 2): ``s_K/√K · sqrt(1 − n_S/n)`` (module doc)."""
+    (``ratios``, K ≥ 2): ``s_K/√K · sqrt(1 − n_S/n)`` (module doc). ``parts``: the K the
+    subset was split into where ``ratios`` are of fewer of them (a data check the time budget
+    cut): their spread estimates a part's, and the subset is still K parts' mean."""
     correction = max(0.0, 1.0 - subsample / population)
     spread = float(np.std(ratios, ddof=1))
-    return spread / math.sqrt(len(ratios)) * math.sqrt(correction)
+    return spread / math.sqrt(parts or len(ratios)) * math.sqrt(correction)
 
 
 def _ratio(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,

@@ -56,3 +56,17 @@ def test_without_a_time_budget_the_measuring_price_changes_nothing() -> None:
     priced = adaptive_slq(_Timed(_operator()), replace(plan, measuring=MEASURING_S),
                           _measuring_once(_Timed(_operator())), seed=0)
     assert [s.to_json() for s in priced.trail] == [s.to_json() for s in free.trail]
+
+
+def test_a_time_budget_holds_measuring_priced_in_seconds() -> None:
+    """The caller's timed price of the measuring (``measuring_seconds``: its own operators'
+    builds and products, which the runs' seconds a product priced 4-5× short on CPU
+    convolution nets) is held as the products' price is: 20 s of it cut a 25 s budget's
+    first stage at 5 steps, ending at 25 s (before, no such price: 8 steps, 28 s), and a
+    later stage holds none of it."""
+    timed = _Timed(_operator())
+    plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=25.0, initial_steps=8, initial_runs=1,
+                        measuring_seconds=MEASURING_S)
+    result = adaptive_slq(timed, plan, _measuring_once(timed), seed=0, clock=lambda: timed.seconds)
+    assert result.stopped_by == "time-budget"
+    assert result.steps == 5 and timed.seconds == 25.0

@@ -71,3 +71,27 @@ def test_no_difference_on_the_clock_prices_the_mean_over_the_rows(monkeypatch) -
     monkeypatch.setattr(lanczos, "_reorthogonalised", lambda basis, rows, w: (w, float(w.norm())))
     priced = lanczos.reorthogonalisation_seconds(10, torch.float32, lambda: float(next(ticks)))
     assert priced == 1.0 / 10
+
+
+@pytest.mark.parametrize("max_bytes, held", [(3 * 100 * 4, 3), (100 * 4 - 1, 1)])
+def test_the_timing_basis_stays_within_the_basis_memory(monkeypatch, max_bytes, held) -> None:
+    """A tight ``--basis-memory`` (``max_bytes``) is not exceeded by the timing's basis: at
+    D = 100 in float32 a 1,200-byte allowance holds 3 rows, 399 bytes not one (timed on one,
+    as a run could hold no more); before, at least ``MIN_TIMING_ROWS`` (8), whatever it
+    allowed (360 MB at D = 11.2 million). The price is still the row's, exactly."""
+    clock, made = _Clock(), []
+    zeros = torch.zeros
+
+    def counted_zeros(*shape, **kwargs):
+        made.append(shape)
+        return zeros(*shape, **kwargs)
+
+    def projection(basis, rows, w):
+        clock.now += FIXED + ROW * rows
+        return w, float(w.norm())
+
+    monkeypatch.setattr(lanczos, "_reorthogonalised", projection)
+    monkeypatch.setattr(lanczos.torch, "zeros", counted_zeros)
+    priced = lanczos.reorthogonalisation_seconds(100, torch.float32, clock, max_bytes)
+    assert made == [(held, 100)]
+    assert priced == ROW  # one row: differenced against a projection against none
