@@ -296,3 +296,21 @@ def summary_rows(page: str) -> dict[str, str]:
     parser = _Summary()
     parser.feed(page)
     return parser.rows
+
+
+CLOCKED_DIM = 6
+
+
+class ClockedOperator:
+    """A diagonal operator of ``CLOCKED_DIM`` whose every product advances ``now`` by one
+    second: a simulated clock for tests of what a time budget prices."""
+
+    device, dtype = torch.device("cpu"), torch.float64
+
+    def __init__(self, now: list[float]) -> None:
+        self.shape, self.dim, self.hvps, self._now = (CLOCKED_DIM, CLOCKED_DIM), CLOCKED_DIM, 0, now
+
+    def matvec(self, v):
+        self._now[0] += 1.0
+        self.hvps += 1
+        return v * torch.arange(1.0, CLOCKED_DIM + 1, dtype=torch.float64)

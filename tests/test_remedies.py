@@ -20,6 +20,8 @@ from prunelimit.gate_rules import GateRule, evaluate_gate, resolution_notes
 from prunelimit.remedies import float64_products, reduced_float32, rounding_remedy
 from prunelimit.theory.uncertainty import Uncertainty
 
+from tests.conftest import adam_fit
+
 RESNET18 = 11_164_362  # the CIFAR ResNet-18 of the first GPU run
 # its ``precision`` record (bounds --device cuda, torch's defaults): TF32 convolutions
 CUDA_TF32 = {"device": "cuda", "default_dtype": "torch.float32", "matmul": "highest", "cuda_matmul_tf32": False,
@@ -43,13 +45,7 @@ def _interpolating_mlp(hidden: int) -> tuple[nn.Module, tuple[torch.Tensor, torc
     y = torch.arange(96) % 3
     x = centres[y] + torch.randn(96, 8, generator=g)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, hidden), nn.Tanh(), nn.Linear(hidden, 3))
-    opt = torch.optim.Adam(model.parameters(), 0.01)
-    for _ in range(300):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model, (x, y)
+    return adam_fit(nn.Sequential(nn.Linear(8, hidden), nn.Tanh(), nn.Linear(hidden, 3)), x, y, 300), (x, y)
 
 
 def test_a_model_past_the_exact_limit_is_not_told_to_run_the_exact_method(monkeypatch) -> None:

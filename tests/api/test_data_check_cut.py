@@ -16,21 +16,9 @@ import prunelimit
 from prunelimit import api
 from prunelimit.api import curvature
 
-PARTS, DIM = 4, 6
+from tests.conftest import CLOCKED_DIM, ClockedOperator
 
-
-class _ClockedOperator:
-    """A diagonal operator whose every product advances ``now`` by one second."""
-
-    device, dtype = torch.device("cpu"), torch.float64
-
-    def __init__(self, now: list[float]) -> None:
-        self.shape, self.dim, self.hvps, self._now = (DIM, DIM), DIM, 0, now
-
-    def matvec(self, v):
-        self._now[0] += 1.0
-        self.hvps += 1
-        return v * torch.arange(1.0, DIM + 1, dtype=torch.float64)
+PARTS, DIM = 4, CLOCKED_DIM
 
 
 @pytest.mark.parametrize("deadline, ran", [(100.0, 4), (24.0, 4), (20.0, 3), (1.0, 3)])
@@ -40,7 +28,7 @@ def test_the_check_stops_where_the_next_part_would_end_past_the_deadline(monkeyp
     20 s 3, and one already past still the fewest, 3; 100 s all 4. Before, every part ran,
     whatever the clock read."""
     now = [0.0]
-    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: _ClockedOperator(now))
+    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: ClockedOperator(now))
     quad = types.SimpleNamespace(steps=DIM, hvps=0)
     spectra, spent = curvature._part_spectra(
         None, api.CurvatureOptions(method="slq"), types.SimpleNamespace(parts=[None] * PARTS), quad, torch.float64,

@@ -16,26 +16,14 @@ from prunelimit.api import curvature
 
 lanczos = importlib.import_module("prunelimit.curvature.lanczos")  # the package's name is the function's
 
-PARTS, DIM = 4, 6
+from tests.conftest import CLOCKED_DIM, ClockedOperator
 
-
-class _ClockedOperator:
-    """A diagonal operator whose every product advances ``now`` by one second."""
-
-    device, dtype = torch.device("cpu"), torch.float64
-
-    def __init__(self, now: list[float]) -> None:
-        self.shape, self.dim, self.hvps, self._now = (DIM, DIM), DIM, 0, now
-
-    def matvec(self, v):
-        self._now[0] += 1.0
-        self.hvps += 1
-        return v * torch.arange(1.0, DIM + 1, dtype=torch.float64)
+PARTS, DIM = 4, CLOCKED_DIM
 
 
 def test_a_step_is_priced_with_its_own_work_beside_its_product(monkeypatch) -> None:
     now = [0.0]
-    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: _ClockedOperator(now))
+    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: ClockedOperator(now))
     advance = lanczos._Run.advance
 
     def slow_step(self, w):
@@ -54,7 +42,7 @@ def test_the_row_timing_is_held_to_the_basis_memory(monkeypatch) -> None:
     """The reorthogonalisation's timing is given the host memory the bases may hold
     (``--basis-memory 1``: 1 MiB), so its basis stays within it; before, it was not told."""
     now, asked = [0.0], []
-    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: _ClockedOperator(now))
+    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: ClockedOperator(now))
     monkeypatch.setattr(lanczos, "reorthogonalisation_seconds",
                         lambda dim, storage, clock, max_bytes: asked.append(max_bytes) or 0.0)
     subsample = types.SimpleNamespace(parts=[None] * PARTS)
