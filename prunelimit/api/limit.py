@@ -185,9 +185,10 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         uncertainty = replace(uncertainty, grid=paper.rounding)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
     regime = assess_regime(weights)
+    # what narrows the rounding part in this run: the warning's remedy and the spectrum block's note alike
+    rounding = rounding_fix(inputs, options, spec.params_hessian, products_dtype(spec, inputs))
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
-                             regime.l1_shaped, rounding_fix(inputs, options, spec.params_hessian,
-                                                            products_dtype(spec, inputs)))
+                             regime.l1_shaped, rounding)
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
@@ -203,7 +204,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += [] if layers is None else layers.warnings
     # the spectrum block's tolerance_met and solver: line are this path's ρ*'s, as its warning: --scope layer's
     # ± 1.8 pt (the bundled example) stood under runs whose global ρ* met 1 pt, "reached the tolerance"
-    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, uncertainty, options)
+    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, uncertainty, options, rounding)
     return BoundsReport(replace(spec, dense=None, curvature_data=data, tolerance_note=missed), profile.n, epsilon,
                         source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
