@@ -645,8 +645,7 @@ def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:
     narrower ± shows it (for a prediction read from ``source``, in the run that stores it).
     Where ``report``'s ± is mostly its products' rounding part, which no tolerance narrows:
     float64 products where they were float32, or a larger ε."""
-    prediction, spectrum = (part if isinstance(part, dict) else {} for part in (report.get("prediction"),
-                                                                             report.get("spectrum")))
+    prediction = report.get("prediction") if isinstance(report.get("prediction"), dict) else {}
     u = prediction.get("uncertainty")
     rounding = u.get("rounding") if isinstance(u, dict) else None
     stated = f"its stated ± {half_width_text(pm, least=4)}"
@@ -656,18 +655,31 @@ def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:
         return _read_fix(f"{stated} is mostly its products' rounding part ({half_width_text(rounding, least=4)}), "
                          f"which no tolerance narrows, and leaves the conservative side short: narrow it ({how})",
                          source)
+    return _read_fix(f"{stated} leaves the conservative side short: narrow it ({_narrower(report)}"
+                     f"{with_exact(dim)})", source)
+
+
+def _narrower(report: dict[str, Any]) -> str:
+    """What narrows ``report``'s ± where its rounding part does not hold it: the limit that
+    stopped its runs, raised; a fixed plan's size (it never reads the tolerance); else a
+    smaller tolerance."""
     from prunelimit.api.curvature import larger_budget
 
+    spectrum = report.get("spectrum") if isinstance(report.get("spectrum"), dict) else {}
     stopped_by, choice = spectrum.get("stopped_by"), spectrum.get("choice")
-    exact = with_exact(dim)
     if stopped_by in ("max-hvps", "time-budget", "memory"):  # a budget stopped the runs short of the tolerance
         recorded = report.get("options") if isinstance(report.get("options"), dict) else {}
-        how = f"{larger_budget(stopped_by, recorded.get('basis_dtype', 'auto'))}{exact}"
-    elif isinstance(choice, dict) and choice.get("adaptive") is False and spectrum.get("solver") != "exact":
-        how = f"a larger {option('iterations')} or {option('runs')}{exact}"  # a fixed plan never reads the tolerance
-    else:
-        how = f"a smaller {said(option_flag('tolerance'), 'tolerance')}{exact}"
-    return _read_fix(f"{stated} leaves the conservative side short: narrow it ({how})", source)
+        return larger_budget(stopped_by, recorded.get("basis_dtype", "auto"))
+    if isinstance(choice, dict) and choice.get("adaptive") is False and spectrum.get("solver") != "exact":
+        return f"a larger {option('iterations')} or {option('runs')}"
+    return f"a smaller {said(option_flag('tolerance'), 'tolerance')}"
+
+
+def _both_narrower(report: dict[str, Any], baseline: dict[str, Any], name: str) -> str:
+    """What narrows both reports' ± (``_narrower``), each named where they differ: a smaller
+    tolerance was offered for a report that a --max-hvps had stopped, which it cannot narrow."""
+    here, there = _narrower(report), _narrower(baseline)
+    return here if here == there else f"{here} here, {there} for {name}"
 
 
 def _below_fix(rule: GateRule, reached: float, required: float) -> str:
@@ -742,7 +754,7 @@ def resolution_notes(report: dict[str, Any], baselines: Sequence[tuple[str, dict
             notes.append(f"gate rule {rule.name!r}: max_drop {rule.max_drop:g} is within the noise of the difference "
                          f"(± {stated[0]} from the stated ± {stated[1]} of {rule.baseline} and {stated[2]} here), so the "
                          "verdict can flip on estimation noise alone; allow a larger drop or make both ± smaller "
-                         f"(a smaller {said(option_flag('tolerance'), 'tolerance')}"
+                         f"({_both_narrower(report, documents[rule.baseline], rule.baseline)}"
                          f"{with_exact(max(report_facts(report)[0], report_facts(documents[rule.baseline])[0]))})")
     return notes
 

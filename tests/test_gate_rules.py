@@ -236,6 +236,11 @@ def test_a_max_drop_inside_the_noise_of_the_difference_is_warned_about():
                      "stated ± 0.0400 of b.json and 0.0300 here), so the verdict can flip on estimation noise alone; "
                      "allow a larger drop or make both ± smaller (a smaller --tolerance, or --method exact)"]
     assert resolution_notes(_report(0.79, 0.03), baselines, [GateRule("r", baseline="b.json", max_drop=0.06)]) == []
+    # a report its --max-hvps stopped narrows with a larger one, not a smaller --tolerance (it was told that)
+    budgeted = _report(0.79, 0.03)
+    budgeted["spectrum"] = {**budgeted.get("spectrum", {}), "stopped_by": "max-hvps"}
+    assert resolution_notes(budgeted, baselines, [tight])[0].endswith(
+        "(a larger --max-hvps here, a smaller --tolerance for b.json, or --method exact)")
     assert resolution_notes(_report(0.79, 0.0), [("b.json", _report(0.80, 0.0))], [tight]) == []
     assert resolution_notes(_report(0.79, 0.03, used=15, total=600), baselines, [tight]) == []
     measured = GateRule("m", use="actual", baseline="b.json", max_drop=0.0)

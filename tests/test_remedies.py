@@ -143,8 +143,9 @@ def test_a_drop_inside_the_noise_names_the_exact_method_only_where_both_reports_
     with options_named(_flag):
         big = resolution_notes(_report(RESNET18, None), [("base.json", _report(RESNET18, None))], rule)
         small = resolution_notes(_report(2_410, None), [("base.json", _report(2_410, None))], rule)
-    assert big[0].endswith("(a smaller --tolerance)")
-    assert small[0].endswith("(a smaller --tolerance, or --method exact)")
+    # both reports were stopped by their --time-budget: a larger one narrows them, not a smaller --tolerance
+    assert big[0].endswith("(a larger --time-budget)")
+    assert small[0].endswith("(a larger --time-budget, or --method exact)")
 
 
 def test_runs_stopped_by_memory_at_the_narrowest_basis_are_not_told_to_narrow_it() -> None:
