@@ -1277,7 +1277,8 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
     against float64 ones on one fixed Rademacher probe (``SpectralQuadrature.product_error``)
     over ``measured_slice`` of the curvature data ``batches``; ``(0.0, 0, 0, 1.0)`` for
     float64 products. Where the slice is all of ``batches`` it is ``op``'s own product
-    against one by ``wide`` (a float64 operator over them, where one was built), else
+    against one by ``wide`` (a float64 operator over them, where one was built), and so it
+    is where the float32 products may round in TF32 or bfloat16 (``reduced_products``), else
     ``_slice_error``. Near a loss of zero their error is far above machine epsilon × λmax
     (``theory.uncertainty.rounding_floor``), which no other part of the ± holds. Where the
     float64 copy does not fit in memory, ``(0.0, products spent, samples, 1.0)``: the floor
@@ -1291,13 +1292,26 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
     if op.dtype == torch.float64:
         return 0.0, 0, 0, 1.0
     sliced = measured_slice(inputs, options, batches)
-    samples = total_samples(sliced.batches)
     probe = rademacher(dim, torch.Generator().manual_seed(0))
-    if sliced.subsampled:
+    if sliced.subsampled and not reduced_products(inputs):
+        samples = total_samples(sliced.batches)
         error, cost = _slice_error(inputs, options, sliced, probe, clock)
         return (0.0, 1, samples, 1.0) if error is None else (error, 2, samples, cost)
     error, spent, cost = _whole_error(inputs, options, op, batches, wide, clock)
-    return 0.0 if error is None else error, spent, samples, cost
+    return 0.0 if error is None else error, spent, total_samples(batches), cost
+
+
+def reduced_products(inputs: Inputs) -> bool:
+    """Whether this run's ``precision`` record shows switches that let its float32 products
+    round in TF32 or bfloat16 (``remedies.reduced_float32``). Whether they do depends on each
+    product's shapes, not on the switch alone: with ``torch.backends.mkldnn.matmul.fp32_precision
+    = "bf16"`` a 64-4-10 MLP's products over 32-sample batches (the slice's parts) erred by
+    1.8e-8, as IEEE float32 ones, and over the runs' 128-sample batches by 9.4e-4 (bfloat16).
+    ``_product_error`` then measures the runs' own operator over all the curvature data: a
+    slice batched otherwise measures other arithmetic."""
+    from prunelimit.remedies import reduced_float32
+
+    return bool(reduced_float32(_precision(inputs)))
 
 
 def _whole_error(inputs: Inputs, options: CurvatureOptions, op, batches, wide=None,
