@@ -721,7 +721,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         wider = _float64_rerun(inputs, options, AdaptiveResult(quad, stopped_by, list(trail)), follows, probes,
                                subsample.batches, None if subsample.subsampled else wide)
         if wider is not None:
-            notes.append(_float64_note(error, quad.hvps))
+            notes.append(_float64_note(error, quad.hvps, _precision(inputs)))
             # the data check follows on float64 products now: timed on float32 ones, its seconds
             # fell short by the products' (and bases') cost, and it ran past the time budget
             if parts and options.time_budget is not None:
@@ -755,7 +755,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                 # convolution net on a CPU: 3.6× over 32 samples, 7.5× over 400) let the clock
                 # cut the runs short of the float32 ones: their wider answer is not taken
                 op, storage, before, quad, trail = narrow
-                notes[-1] = _float64_note(error, quad.hvps, trail[-1])
+                notes[-1] = _float64_note(error, quad.hvps, _precision(inputs), trail[-1])
                 counted = _counted_on(progress, hvps - quad.hvps)  # the bar goes on from every product made
                 # the last row says which answer was returned, as adaptive SLQ's own does
                 stated += (replace(trail[-1], products=stated[-1].products),)
@@ -1252,11 +1252,19 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, runs: AdaptiveResu
         return None
 
 
-def _float64_note(error: float, spent: int, kept: "Stage | None" = None) -> str:
-    """Why adaptive SLQ ran again on float64 products (``_float64_rerun``); ``kept``: the
-    float32 runs' last stage where the time budget cut the float64 ones to a wider ±, and
-    that float32 answer was kept."""
-    ran = (f"the float32 products erred by {error:.2g} against float64 ones (a fit near zero loss), a rounding "
+def _float64_note(error: float, spent: int, precision: dict, kept: "Stage | None" = None) -> str:
+    """Why adaptive SLQ ran again on float64 products (``_float64_rerun``); ``precision``: the
+    run's record (``_precision``), whose TF32 or bfloat16 switches are named as the cause where
+    it shows them (it said "a fit near zero loss" of a model fitted no nearer than the bundled
+    example, whose products rounded in bfloat16); ``kept``: the float32 runs' last stage where
+    the time budget cut the float64 ones to a wider ±, and that float32 answer was kept."""
+    from prunelimit.remedies import reduced_float32
+
+    reduced = reduced_float32(precision)
+    cause = "a fit near zero loss" if not reduced else (
+        f"rounding in {' or '.join(reduced)}: this run's precision records "
+        f"{', '.join(key for keys in reduced.values() for key in keys)}")
+    ran = (f"the float32 products erred by {error:.2g} against float64 ones ({cause}), a rounding "
            f"that alone kept ρ*'s ± above the tolerance after {spent:,} products: adaptive SLQ ran again on "
            "float64 products (dearer each, 3-30× a float32 one on a convolution net on a CPU; their products are "
            "counted in the HVPs)")

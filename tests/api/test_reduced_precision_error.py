@@ -53,3 +53,15 @@ def test_a_paper_run_under_bfloat16_switches_states_a_rounding_part_that_covers(
     u = paper.uncertainty
     assert u.rounding is not None and u.rounding > 0
     assert abs(paper.ratio - exact.ratio) <= u.plus_minus, (paper.ratio, exact.ratio, u)
+
+
+def test_a_float64_rerun_under_bfloat16_switches_names_them_as_the_cause(small_model, train, fitted,
+                                                                         bfloat16_products) -> None:
+    """Adaptive SLQ whose float32 products' bfloat16 rounding alone kept its ± above the
+    tolerance runs again on float64 products; its note said the error came from "a fit near
+    zero loss", of a model whose loss is nowhere near zero, and now names the switch."""
+    model = fitted(small_model, *train)
+    result = prunelimit.bounds(model, train, method="slq", seed=0)
+    note = next(w for w in result.warnings if "adaptive SLQ ran again on float64 products" in w)
+    assert "(rounding in bfloat16: this run's precision records fp32_precision_mkldnn_matmul bf16" in note, note
+    assert "a fit near zero loss" not in note
