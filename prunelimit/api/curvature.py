@@ -1285,8 +1285,7 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
     against float64 ones on one fixed Rademacher probe (``SpectralQuadrature.product_error``)
     over ``measured_slice`` of the curvature data ``batches``; ``(0.0, 0, 0, 1.0)`` for
     float64 products. Where the slice is all of ``batches`` it is ``op``'s own product
-    against one by ``wide`` (a float64 operator over them, where one was built), and so it
-    is where the float32 products may round in TF32 or bfloat16 (``reduced_products``), else
+    against one by ``wide`` (a float64 operator over them, where one was built), else
     ``_slice_error``. Near a loss of zero their error is far above machine epsilon × λmax
     (``theory.uncertainty.rounding_floor``), which no other part of the ± holds. Where the
     float64 copy does not fit in memory, ``(0.0, products spent, samples, 1.0)``: the floor
@@ -1301,25 +1300,12 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
         return 0.0, 0, 0, 1.0
     sliced = measured_slice(inputs, options, batches)
     probe = rademacher(dim, torch.Generator().manual_seed(0))
-    if sliced.subsampled and not reduced_products(inputs):
-        samples = total_samples(sliced.batches)
+    samples = total_samples(sliced.batches)
+    if sliced.subsampled:
         error, cost = _slice_error(inputs, options, sliced, probe, clock)
         return (0.0, 1, samples, 1.0) if error is None else (error, 2, samples, cost)
     error, spent, cost = _whole_error(inputs, options, op, batches, wide, clock)
-    return 0.0 if error is None else error, spent, total_samples(batches), cost
-
-
-def reduced_products(inputs: Inputs) -> bool:
-    """Whether this run's ``precision`` record shows switches that let its float32 products
-    round in TF32 or bfloat16 (``remedies.reduced_float32``). Whether they do depends on each
-    product's shapes, not on the switch alone: with ``torch.backends.mkldnn.matmul.fp32_precision
-    = "bf16"`` a 64-4-10 MLP's products over 32-sample batches (the slice's parts) erred by
-    1.8e-8, as IEEE float32 ones, and over the runs' 128-sample batches by 9.4e-4 (bfloat16).
-    ``_product_error`` then measures the runs' own operator over all the curvature data: a
-    slice batched otherwise measures other arithmetic."""
-    from prunelimit.remedies import reduced_float32
-
-    return bool(reduced_float32(_precision(inputs)))
+    return 0.0 if error is None else error, spent, samples, cost
 
 
 def _whole_error(inputs: Inputs, options: CurvatureOptions, op, batches, wide=None,
@@ -1372,11 +1358,20 @@ def measured_slice(inputs: Inputs, options: CurvatureOptions, batches) -> "Subsa
     parts (at least ``DATA_PARTS`` a class, as every draw: ``curvature_subsample``), or all
     of ``batches`` where they are no more. A float64 product of a convolution net on a CPU
     costs 3-30× a float32 one (no fast float64 kernels): over all the data the two
-    measuring products took a quarter to most of a run's seconds."""
+    measuring products took a quarter to most of a run's seconds. Where the run's ``precision``
+    record shows TF32 or bfloat16 switches (``remedies.reduced_float32``), each part is at
+    least one of the runs' batches (the first batch's size): whether a product rounds so
+    depends on its shapes, and with ``torch.backends.mkldnn.matmul.fp32_precision = "bf16"`` a
+    64-4-10 MLP's products over 32-sample parts erred by 1.8e-8, as IEEE float32 ones, where
+    the runs' over 128-sample batches erred by 9.4e-4."""
+    from prunelimit.data.batches import batch_size
     from prunelimit.data.subsample import DATA_PARTS, class_count, curvature_subsample
+    from prunelimit.remedies import reduced_float32
 
     by_class = drawn_by_class(inputs)
     samples = max(MEASURED_SAMPLES, DATA_PARTS * class_count(batches, by_class))
+    if reduced_float32(_precision(inputs)):
+        samples = max(samples, DATA_PARTS * batch_size(batches[0]))
     return curvature_subsample(batches, samples, options.seed, by_class=by_class)
 
 

@@ -4,7 +4,7 @@ round in bfloat16 (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``, thi
 stand-in for a GPU's TF32), whether a product rounds so depends on its shapes: a 64-4-10
 MLP's products over the slice's 32-sample parts erred as IEEE float32 ones (1.8e-8) while
 the runs' over 128-sample batches erred by 9.4e-4, and a ``--method paper`` run stated no
-rounding part. The switches are restored after each test; the tests skip where this CPU
+rounding part: the slice's parts are now one of the runs' batches each. The switches are restored after each test; the tests skip where this CPU
 has no bfloat16 products."""
 
 from __future__ import annotations
@@ -25,20 +25,22 @@ def _runs_error(inputs, op) -> float:
     return float((op.matvec(probe).double() - wide.matvec(probe)).norm() / probe.norm())
 
 
-def test_the_measured_error_is_the_runs_under_bfloat16_switches(small_model, train, fitted,
-                                                                  bfloat16_products) -> None:
-    """Before, the slice's 32-sample parts measured 1.8e-8 where the runs' products erred by
-    ~1e-3 (5e4× more); now the runs' operator itself is measured over all 300 samples. The
-    claim: the measurement is at least the runs' error (half of it, as a margin for a
-    measurement that merely differs by its summation order; it is the same product here)."""
-    model = fitted(small_model, *train)
-    inputs = prunelimit.inputs_from(model, train)
+def test_the_measured_error_is_the_runs_under_bfloat16_switches(small_model, fitted, bfloat16_products) -> None:
+    """600 digits in batches of 128: before, the slice's 32-sample parts measured ~1e-8 where
+    the runs' products erred by ~1e-3; now each of its 4 parts is one 128-sample batch, as the
+    runs' are. The claim: the measurement is at least the runs' error over all the data (half
+    of it, as margin: the slice estimates the data's error from 512 of its 600 samples)."""
+    from prunelimit.data.spec import load_dataset
+
+    data = load_dataset("digits:train", max_samples=600)
+    model = fitted(small_model, data.x, data.y)
+    inputs = prunelimit.inputs_from(model, (data.x, data.y))
     options = CurvatureOptions()
     op = curvature.hessian_operator(inputs, options)
     runs = _runs_error(inputs, op)
     assert runs > 1e-5  # the runs' products round in bfloat16: the case this is about
     error, spent, samples, _ = curvature._product_error(inputs, options, op, inputs.batches, op.dim)
-    assert (spent, samples) == (2, train[1].numel())
+    assert (spent, samples) == (2, 4 * 128)
     assert error >= runs / 2, (error, runs)
 
 
