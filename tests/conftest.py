@@ -314,3 +314,28 @@ class ClockedOperator:
         self._now[0] += 1.0
         self.hvps += 1
         return v * torch.arange(1.0, CLOCKED_DIM + 1, dtype=torch.float64)
+
+
+def _rounds_in_bfloat16() -> bool:
+    """Whether a float32 matmul of a runs-sized batch rounds at bfloat16's ~4e-3 here."""
+    a, b = torch.randn(128, 64, generator=torch.Generator().manual_seed(0)), torch.ones(64, 4)
+    exact = a.double() @ b.double()
+    return float(((a @ b).double() - exact).abs().max() / exact.abs().max()) > 1e-4
+
+
+@pytest.fixture
+def bfloat16_products():
+    """float32 matmuls and convolutions rounding in bfloat16, as a model's module may set them
+    (this CPU's stand-in for a GPU's TF32), set back after the test; skipped where this torch or
+    CPU has no bfloat16 products."""
+    mkldnn = torch.backends.mkldnn
+    if not mkldnn.is_available() or not hasattr(mkldnn.matmul, "fp32_precision"):
+        pytest.skip("no oneDNN per-operation fp32_precision in this torch")
+    old = (mkldnn.matmul.fp32_precision, mkldnn.conv.fp32_precision)
+    mkldnn.matmul.fp32_precision = mkldnn.conv.fp32_precision = "bf16"
+    try:
+        if not _rounds_in_bfloat16():
+            pytest.skip("this CPU computes no bfloat16 products")
+        yield
+    finally:
+        mkldnn.matmul.fp32_precision, mkldnn.conv.fp32_precision = old

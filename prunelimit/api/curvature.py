@@ -721,7 +721,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         wider = _float64_rerun(inputs, options, AdaptiveResult(quad, stopped_by, list(trail)), follows, probes,
                                subsample.batches, None if subsample.subsampled else wide)
         if wider is not None:
-            notes.append(_float64_note(error, quad.hvps))
+            notes.append(_float64_note(error, quad.hvps, _precision(inputs)))
             # the data check follows on float64 products now: timed on float32 ones, its seconds
             # fell short by the products' (and bases') cost, and it ran past the time budget
             if parts and options.time_budget is not None:
@@ -755,7 +755,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                 # convolution net on a CPU: 3.6× over 32 samples, 7.5× over 400) let the clock
                 # cut the runs short of the float32 ones: their wider answer is not taken
                 op, storage, before, quad, trail = narrow
-                notes[-1] = _float64_note(error, quad.hvps, trail[-1])
+                notes[-1] = _float64_note(error, quad.hvps, _precision(inputs), trail[-1])
                 counted = _counted_on(progress, hvps - quad.hvps)  # the bar goes on from every product made
                 # the last row says which answer was returned, as adaptive SLQ's own does
                 stated += (replace(trail[-1], products=stated[-1].products),)
@@ -1252,11 +1252,19 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, runs: AdaptiveResu
         return None
 
 
-def _float64_note(error: float, spent: int, kept: "Stage | None" = None) -> str:
-    """Why adaptive SLQ ran again on float64 products (``_float64_rerun``); ``kept``: the
-    float32 runs' last stage where the time budget cut the float64 ones to a wider ±, and
-    that float32 answer was kept."""
-    ran = (f"the float32 products erred by {error:.2g} against float64 ones (a fit near zero loss), a rounding "
+def _float64_note(error: float, spent: int, precision: dict, kept: "Stage | None" = None) -> str:
+    """Why adaptive SLQ ran again on float64 products (``_float64_rerun``); ``precision``: the
+    run's record (``_precision``), whose TF32 or bfloat16 switches are named as the cause where
+    it shows them (it said "a fit near zero loss" of a model fitted no nearer than the bundled
+    example, whose products rounded in bfloat16); ``kept``: the float32 runs' last stage where
+    the time budget cut the float64 ones to a wider ±, and that float32 answer was kept."""
+    from prunelimit.remedies import reduced_float32
+
+    reduced = reduced_float32(precision)
+    cause = "a fit near zero loss" if not reduced else (
+        f"rounding in {' or '.join(reduced)}: this run's precision records "
+        f"{', '.join(key for keys in reduced.values() for key in keys)}")
+    ran = (f"the float32 products erred by {error:.2g} against float64 ones ({cause}), a rounding "
            f"that alone kept ρ*'s ± above the tolerance after {spent:,} products: adaptive SLQ ran again on "
            "float64 products (dearer each, 3-30× a float32 one on a convolution net on a CPU; their products are "
            "counted in the HVPs)")
@@ -1291,8 +1299,8 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
     if op.dtype == torch.float64:
         return 0.0, 0, 0, 1.0
     sliced = measured_slice(inputs, options, batches)
-    samples = total_samples(sliced.batches)
     probe = rademacher(dim, torch.Generator().manual_seed(0))
+    samples = total_samples(sliced.batches)
     if sliced.subsampled:
         error, cost = _slice_error(inputs, options, sliced, probe, clock)
         return (0.0, 1, samples, 1.0) if error is None else (error, 2, samples, cost)
@@ -1350,11 +1358,20 @@ def measured_slice(inputs: Inputs, options: CurvatureOptions, batches) -> "Subsa
     parts (at least ``DATA_PARTS`` a class, as every draw: ``curvature_subsample``), or all
     of ``batches`` where they are no more. A float64 product of a convolution net on a CPU
     costs 3-30× a float32 one (no fast float64 kernels): over all the data the two
-    measuring products took a quarter to most of a run's seconds."""
+    measuring products took a quarter to most of a run's seconds. Where the run's ``precision``
+    record shows TF32 or bfloat16 switches (``remedies.reduced_float32``), each part is at
+    least one of the runs' batches (the first batch's size): whether a product rounds so
+    depends on its shapes, and with ``torch.backends.mkldnn.matmul.fp32_precision = "bf16"`` a
+    64-4-10 MLP's products over 32-sample parts erred by 1.8e-8, as IEEE float32 ones, where
+    the runs' over 128-sample batches erred by 9.4e-4."""
+    from prunelimit.data.batches import batch_size
     from prunelimit.data.subsample import DATA_PARTS, class_count, curvature_subsample
+    from prunelimit.remedies import reduced_float32
 
     by_class = drawn_by_class(inputs)
     samples = max(MEASURED_SAMPLES, DATA_PARTS * class_count(batches, by_class))
+    if reduced_float32(_precision(inputs)):
+        samples = max(samples, DATA_PARTS * batch_size(batches[0]))
     return curvature_subsample(batches, samples, options.seed, by_class=by_class)
 
 

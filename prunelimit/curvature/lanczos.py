@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -406,13 +407,37 @@ def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> tuple[Tensor, floa
     """``w`` (updated in place) without its components along the first ``rows`` basis
     vectors, and its norm."""
     norm = float(w.norm())
-    for _ in range(2):
-        before = norm
-        w.sub_(_combine(basis, rows, _project(basis, rows, w)))
-        norm = float(w.norm())
-        if norm > _DGKS_ETA * before:
-            break
+    with _ieee_float32():
+        for _ in range(2):
+            before = norm
+            w.sub_(_combine(basis, rows, _project(basis, rows, w)))
+            norm = float(w.norm())
+            if norm > _DGKS_ETA * before:
+                break
     return w, norm
+
+
+# the values of ``torch.backends.mkldnn.matmul.fp32_precision`` that round a CPU's float32 matmuls
+_REDUCED_HOST = ("bf16", "tf32")
+
+
+@contextmanager
+def _ieee_float32() -> Iterator[None]:
+    """A float32 basis's projections at IEEE precision, whatever the switches a model's module
+    or a caller set for its products (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``):
+    the host's matmuls of a 100-row basis then rounded at ~3e-3, the basis lost orthogonality,
+    and β grew ×30 a step to Inf by step 113 of ``--method paper``'s 128 on a 64-4-10 MLP
+    ("the Hessian-vector product contains NaN/Inf"). The switch is set back on leaving."""
+    matmul = getattr(torch.backends.mkldnn, "matmul", None)
+    before = getattr(matmul, "fp32_precision", None)
+    if before not in _REDUCED_HOST:
+        yield
+        return
+    matmul.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        matmul.fp32_precision = before
 
 
 def _project(basis: Tensor, rows: int, w: Tensor) -> Tensor:
