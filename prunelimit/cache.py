@@ -367,12 +367,12 @@ def float_precision() -> dict[str, Any]:
                 "cudnn_tf32": lambda: backends.cudnn.allow_tf32}
     # how float16 and bfloat16 products on a GPU sum (in their own precision, not float32's)
     switches |= {name: functools.partial(getattr, backends.cuda.matmul, name) for name in HALF_MATMUL_SWITCHES}
-    switches |= {f"fp32_precision:{op}": functools.partial(_fp32_precision, backends, op) for op in FP32_PRECISION_OPS}
+    switches |= {f"fp32_precision:{op}": functools.partial(fp32_precision, backends, op) for op in FP32_PRECISION_OPS}
     return {"default_dtype": str(torch.get_default_dtype()), **{name: _switch(read) for name, read in switches.items()},
             "tf32_override": os.environ.get("NVIDIA_TF32_OVERRIDE")}
 
 
-def _fp32_precision(backends: Any, op: str) -> str:
+def fp32_precision(backends: Any, op: str) -> str:
     """The precision ``op`` computes float32 in: its own setting, else (``none``) its owners'
     (``cudnn``, then ``torch.backends``), else IEEE; so the legacy API's ``highest`` (``ieee``)
     and the default (``none``) key alike. IEEE too before torch 2.9, which has none of them."""

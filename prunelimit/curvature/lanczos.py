@@ -18,12 +18,13 @@ import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from prunelimit.cache import fp32_precision
 from prunelimit.curvature.operator import Columnwise, CurvatureOperator
 from prunelimit.errors import NumericalError, UsageError
 
@@ -417,27 +418,50 @@ def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> tuple[Tensor, floa
     return w, norm
 
 
-# the values of ``torch.backends.mkldnn.matmul.fp32_precision`` that round a CPU's float32 matmuls
-_REDUCED_HOST = ("bf16", "tf32")
+# torch's float32 matmul switches (``torch.backends.<owner>.fp32_precision``) that a model's module
+# or a caller may set to round float32 products: cuBLAS's (TF32 on a GPU) and oneDNN's (bfloat16 or
+# TF32 on a CPU that has them); and their values that round
+_MATMUL_SWITCHES = ("cuda.matmul", "mkldnn.matmul")
+_REDUCED = ("bf16", "tf32")
 
 
 @contextmanager
 def _ieee_float32() -> Iterator[None]:
-    """A float32 basis's projections at IEEE precision, whatever the switches a model's module
-    or a caller set for its products (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``):
+    """The solver's own float32 matmuls (a float32 basis's projections) at IEEE
+    precision, whatever the switches a model's module or a caller set for its products
+    (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``, ``torch.backends.fp32_precision``,
+    ``torch.set_float32_matmul_precision("medium")``, a GPU's ``torch.backends.cuda.matmul``):
     the host's matmuls of a 100-row basis then rounded at ~3e-3, the basis lost orthogonality,
     and β grew ×30 a step to Inf by step 113 of ``--method paper``'s 128 on a 64-4-10 MLP
-    ("the Hessian-vector product contains NaN/Inf"). The switch is set back on leaving."""
-    matmul = getattr(torch.backends.mkldnn, "matmul", None)
-    before = getattr(matmul, "fp32_precision", None)
-    if before not in _REDUCED_HOST:
-        yield
-        return
-    matmul.fp32_precision = "ieee"
+    ("the Hessian-vector product contains NaN/Inf"). Each switch is set back on leaving: to
+    ``none`` where it read its owners' value (``torch.backends.fp32_precision = "bf16"``), so that
+    it follows them again, else to its own (the legacy API's, which stay readable)."""
+    restore = [(owner, _set_back(owner, name)) for name in _MATMUL_SWITCHES
+               if getattr(owner := _switch_owner(name), "fp32_precision", None) in _REDUCED]
+    for owner, _ in restore:
+        owner.fp32_precision = "ieee"
     try:
         yield
     finally:
-        matmul.fp32_precision = before
+        for owner, value in restore:
+            owner.fp32_precision = value
+
+
+def _switch_owner(name: str) -> Any:
+    """The object that holds the ``fp32_precision`` of ``name`` (``"mkldnn.matmul"``); ``None``
+    where this torch has none (a build without oneDNN)."""
+    owner: Any = torch.backends
+    for part in name.split("."):
+        owner = getattr(owner, part, None)
+    return owner
+
+
+def _set_back(owner: Any, name: str) -> str:
+    """What to set the switch of ``name`` back to: ``none`` where its value is its owners'
+    (``mkldnn`` for ``mkldnn.matmul``, then ``torch.backends``; torch reads a switch left at
+    ``none`` through them, and reads it so), else its value."""
+    value = owner.fp32_precision
+    return "none" if fp32_precision(torch.backends, name.rsplit(".", 1)[0]) == value else value
 
 
 def _project(basis: Tensor, rows: int, w: Tensor) -> Tensor:

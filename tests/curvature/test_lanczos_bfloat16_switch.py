@@ -8,9 +8,10 @@ is set back after them."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from prunelimit.curvature.lanczos import lanczos
+from prunelimit.curvature.lanczos import _ieee_float32, lanczos
 from prunelimit.curvature.operator import DenseOperator
 from prunelimit.curvature.slq import rademacher
 
@@ -29,3 +30,58 @@ def test_a_float32_basis_stays_orthogonal_under_bfloat16_switches(bfloat16_produ
     gram = basis @ basis.T
     assert float((gram - torch.eye(len(basis), dtype=torch.float64)).abs().max()) < 1e-4
     assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"  # set back after the projections
+
+
+@pytest.fixture
+def switches_set_back():
+    """torch's float32 precision switches as before the test: the legacy ones (torch refuses
+    to read them where the two APIs were mixed), then the per-operation ones (the generic one,
+    oneDNN's and cuBLAS's matmul) in that order, which the legacy setters set too."""
+    backends = torch.backends
+    if not hasattr(backends.cuda.matmul, "fp32_precision"):
+        pytest.skip("no per-operation fp32_precision in this torch (before 2.9)")
+    owners = [backends, backends.mkldnn, backends.mkldnn.matmul, backends.cuda.matmul]
+    old = [owner.fp32_precision for owner in owners]
+    legacy = torch.get_float32_matmul_precision(), backends.cuda.matmul.allow_tf32
+    yield
+    torch.set_float32_matmul_precision(legacy[0])
+    backends.cuda.matmul.allow_tf32 = legacy[1]
+    for owner, value in zip(owners, old):
+        owner.fp32_precision = value
+
+
+def _legacy_tf32() -> None:
+    torch.backends.cuda.matmul.allow_tf32 = True
+
+
+@pytest.mark.parametrize("setting, after", [
+    (lambda: setattr(torch.backends.cuda.matmul, "fp32_precision", "tf32"), lambda: torch.backends.cuda.matmul.fp32_precision),
+    (_legacy_tf32, lambda: torch.backends.cuda.matmul.allow_tf32),
+    (lambda: torch.set_float32_matmul_precision("high"), torch.get_float32_matmul_precision),
+    (lambda: setattr(torch.backends, "fp32_precision", "tf32"), lambda: torch.backends.fp32_precision),
+], ids=["cuda-fp32-precision", "cuda-allow-tf32", "matmul-precision-high", "generic-fp32-precision"])
+def test_the_guard_sets_a_gpus_tf32_switches_to_ieee_and_back(switches_set_back, setting, after) -> None:
+    """A GPU's float32 matmuls round in TF32 under ``torch.backends.cuda.matmul``'s switches (a
+    GPU basis's projections alike): the guard left them as set, only oneDNN's being read. Inside
+    it they now read IEEE, by the per-operation API whichever API set them, and after it they
+    read as set, the legacy getters included (torch refuses to read a legacy switch that mixes
+    with the per-operation API: ``allow_tf32`` raises inside). Read on the CPU, no GPU needed."""
+    setting()
+    before = after()
+    with _ieee_float32():
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+        assert torch.backends.mkldnn.matmul.fp32_precision in ("ieee", "none")
+    assert after() == before
+
+
+def test_a_switch_that_followed_the_generic_one_follows_it_after_the_guard(switches_set_back) -> None:
+    """With ``torch.backends.fp32_precision = "bf16"`` oneDNN's matmul switch reads bf16 through
+    it; the guard set it back to "bf16" itself, so a caller's later
+    ``torch.backends.fp32_precision = "ieee"`` left the CPU's float32 matmuls in bfloat16. It is
+    now set back to follow the generic switch, and reads as it does before and after."""
+    torch.backends.fp32_precision = "bf16"
+    with _ieee_float32():
+        assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
+    assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
+    torch.backends.fp32_precision = "ieee"
+    assert torch.backends.mkldnn.matmul.fp32_precision == torch.backends.cuda.matmul.fp32_precision == "ieee"
