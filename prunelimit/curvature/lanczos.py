@@ -359,7 +359,8 @@ def ritz_vectors(result: LanczosResult) -> tuple[np.ndarray, Tensor, np.ndarray]
     else:
         nodes, vecs = scipy.linalg.eigh_tridiagonal(alpha, result.beta)
     coeffs = torch.from_numpy(np.ascontiguousarray(vecs.T))
-    vectors = torch.stack([_combine(result.basis, result.steps, c) for c in coeffs])
+    with _ieee_float32():  # a float32 basis's combinations would round at the model's switches
+        vectors = torch.stack([_combine(result.basis, result.steps, c) for c in coeffs])
     return nodes, vectors, result.residual * np.abs(vecs[-1])
 
 
@@ -427,7 +428,7 @@ _REDUCED = ("bf16", "tf32")
 
 @contextmanager
 def _ieee_float32() -> Iterator[None]:
-    """The solver's own float32 matmuls (a float32 basis's projections) at IEEE
+    """The solver's own float32 matmuls (a float32 basis's projections, its Ritz vectors) at IEEE
     precision, whatever the switches a model's module or a caller set for its products
     (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``, ``torch.backends.fp32_precision``,
     ``torch.set_float32_matmul_precision("medium")``, a GPU's ``torch.backends.cuda.matmul``):
