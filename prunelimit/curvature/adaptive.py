@@ -276,6 +276,12 @@ def adaptive_slq(
     priced: float | None = None  # seconds the work left is priced at, after the next step (``past_deadline``)
     apart = (0.0, 0)  # (seconds, products) the assessments took: not the runs' rate
 
+    def runs_rate(now: float) -> float:
+        """The runs' seconds a product so far, the assessments' seconds and products left out
+        (``apart``); 0 before any."""
+        products = running - apart[1]
+        return (now - start - apart[0]) / products if products > 0 else 0.0
+
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
         reach (``plan.after``, the top-ups priced at the runs' seconds a product so far), would
@@ -292,8 +298,7 @@ def adaptive_slq(
         Sets ``priced`` to the seconds the work left after that step is priced at (``progress``)."""
         nonlocal planned, priced
         now = clock()
-        products = running - apart[1]
-        per_product = (now - start - apart[0]) / products if products > 0 else 0.0
+        per_product = runs_rate(now)
         counts = [s for g in live for s in g.steps][:kept]
         ahead = (after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
                  + assessing * sum((s + 1) ** 3 for s in counts) + measuring * per_product + measuring_seconds)
@@ -380,8 +385,7 @@ def adaptive_slq(
             truncation.append((steps, verdict.steps))
         if progress is not None:  # the total and its price as though the runs ended here
             priced = None if deadline is None else max(0.0, min(
-                after.seconds(len(results), steps, (elapsed - apart[0]) / max(spent - apart[1], 1), quad.exact),
-                deadline - now))
+                after.seconds(len(results), steps, runs_rate(now), quad.exact), deadline - now))
             progress(spent, spent + after.expected(len(results), steps, quad.exact), text, left=priced)
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
