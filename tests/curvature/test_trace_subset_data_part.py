@@ -46,3 +46,22 @@ def test_the_data_part_is_the_parts_spread_at_students_quantile():
     cut = with_data_part(probes, parts[:3], 200, 800, parts=4)
     spread = float(np.std(parts[:3], ddof=1)) / 2 * math.sqrt(1 - 200 / 800)
     assert cut.plus_minus == pytest.approx(1.2 + student_factor(2) * spread, rel=1e-12)
+
+
+@pytest.mark.parametrize("dim, spread", [(30, 0.5), (30, 0.0), (5, 0.5)])
+def test_the_data_part_holds_the_full_datas_trace_at_its_stated_rate(dim, spread):
+    """Least squares, per-sample Hessians ``x_i x_iᵀ`` (rows scaled log-normally by ``spread``):
+    the exact trace of a random 100 of 400 against the full data's, the data part from one
+    Rademacher probe on the subset's 4 parts. 300 seeds; measured 97–100 %, so ≥ 93 % leaves
+    the binomial noise of 300 draws at 95 % (sd 1.3 points) two sds."""
+    rng = np.random.default_rng(0)
+    held = 0
+    for _ in range(300):
+        x = rng.normal(size=(400, dim)) * rng.lognormal(sigma=spread, size=(400, 1))
+        chosen = rng.permutation(400)[:100]
+        z = rng.choice([-1.0, 1.0], size=dim)
+        parts = tuple(float(np.mean((x[part] @ z) ** 2)) for part in np.array_split(chosen, 4))
+        subset = float(np.sum(x[chosen] ** 2) / 100)
+        stated = with_data_part(TraceEstimate(subset, 0.0, 0.0, 1), parts, 100, 400)
+        held += abs(subset - float(np.sum(x**2) / 400)) <= stated.plus_minus
+    assert held >= 0.93 * 300, held
