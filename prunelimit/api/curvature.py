@@ -578,7 +578,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
 
     from prunelimit.curvature.adaptive import Afterwards
     from prunelimit.curvature.exact import exact_hessian, exact_quadrature
-    from prunelimit.curvature.trace import TraceEstimate
+    from prunelimit.curvature.trace import TraceEstimate, with_data_part
     from prunelimit.data.batches import total_samples
     from prunelimit.device import peak_memory_mb, reset_peak_memory
     from prunelimit.distributed import agreed_clock
@@ -803,6 +803,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
         trace = _slq_trace(op, quad, options, room, until, counted, quad.hvps + (spent if parts else 0), status,
                            top_up_seconds)
+        if data.parts:  # the subset's trace, not the full data's: its scatter over the parts is in its ±
+            trace = with_data_part(trace, tuple(dim * part.mean(lambda x: x) for part in data.parts), subsample.used,
+                                   total, data.drawn)
         top_up = op.hvps - before - quad.hvps
         laps.lap("trace_top_up", top_up)
         passes += top_up * share
