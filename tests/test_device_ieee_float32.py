@@ -15,16 +15,15 @@ from prunelimit.device import _switch_owner, ieee_float32
 
 @pytest.fixture
 def every_switch_set_back():
-    """torch's float32 switches as before the test: the legacy cuDNN one (torch refuses to read
-    it where conv and rnn differ), then the generic one and each operation's, owners first."""
+    """torch's float32 switches as before the test, the generic one and each operation's, owners
+    first (the legacy cuDNN one with them: torch refuses to read it where conv and rnn differ,
+    as an earlier test may leave them)."""
     if not hasattr(torch.backends.cudnn.conv, "fp32_precision"):
         pytest.skip("no per-operation fp32_precision in this torch (before 2.9)")
     owners = [torch.backends, torch.backends.cudnn, torch.backends.mkldnn,
               *(_switch_owner(op) for op in FP32_PRECISION_OPS)]
     old = [owner.fp32_precision for owner in owners]
-    legacy = torch.backends.cudnn.allow_tf32
     yield
-    torch.backends.cudnn.allow_tf32 = legacy
     for owner, value in zip(owners, old):
         owner.fp32_precision = value
 
