@@ -1,5 +1,6 @@
 """``--device auto|cpu|cuda[:N]`` → ``torch.device`` (auto picks CUDA when present), the
-peak memory a computation used there, and the host memory still available."""
+peak memory a computation used there, the host memory still available, and IEEE float32
+for the computations that must not take the TF32/bfloat16 switches a caller set."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import os
 import re
 import resource
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import torch
 
+from prunelimit.cache import FP32_PRECISION_OPS, fp32_precision
 from prunelimit.errors import UsageError
 
 
@@ -89,3 +93,57 @@ def synchronize(device: torch.device) -> None:
     """Wait for the accelerator's queued work (timing); nothing to do on a CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+# the values of torch's per-operation float32 switches (``torch.backends.<owner>.fp32_precision``,
+# ``cache.FP32_PRECISION_OPS``) that round float32 products: TF32 (cuBLAS, cuDNN; oneDNN on a CPU
+# that has it) and bfloat16 (oneDNN on a CPU with bfloat16 products)
+_REDUCED = ("bf16", "tf32")
+
+
+@contextmanager
+def ieee_float32() -> Iterator[None]:
+    """Every float32 matmul, convolution and recurrent cell at IEEE precision, whatever the
+    switches a model's module or a caller set for its products (``torch.backends.mkldnn.matmul
+    .fp32_precision = "bf16"``, ``torch.backends.fp32_precision``, ``torch.set_float32_matmul_precision
+    ("medium")``, a GPU's ``torch.backends.cuda.matmul`` and ``torch.backends.cudnn``, whose
+    convolutions torch runs in TF32 by default). Two kinds of work take it:
+
+    * the solver's own products (a float32 Lanczos basis's projections, its Ritz vectors): in
+      bfloat16 the host's matmuls of a 100-row basis rounded at ~3e-3, the basis lost
+      orthogonality, and β grew ×30 a step to Inf by step 113 of ``--method paper``'s 128 on a
+      64-4-10 MLP ("the Hessian-vector product contains NaN/Inf");
+    * the loss passes (the per-batch losses ε is taken from, the loss, the measured search's
+      losses): under oneDNN's bfloat16 matmuls ε of a 64-16-10 MLP on the digits moved by
+      0.7 %, and the exact spectrum's ρ* ± 0 missed its IEEE value by 0.024 pt. A forward pass
+      each, where a spectrum takes hundreds of products.
+
+    Each switch is set back on leaving: to ``none`` where it read its owners' value
+    (``torch.backends.fp32_precision = "bf16"``), so that it follows them again, else to its own
+    (the legacy API's, which stay readable)."""
+    restore = [(owner, _set_back(owner, name)) for name in FP32_PRECISION_OPS
+               if getattr(owner := _switch_owner(name), "fp32_precision", None) in _REDUCED]
+    for owner, _ in restore:
+        owner.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        for owner, value in restore:
+            owner.fp32_precision = value
+
+
+def _switch_owner(name: str) -> Any:
+    """The object that holds the ``fp32_precision`` of ``name`` (``"mkldnn.matmul"``); ``None``
+    where this torch has none (a build without oneDNN)."""
+    owner: Any = torch.backends
+    for part in name.split("."):
+        owner = getattr(owner, part, None)
+    return owner
+
+
+def _set_back(owner: Any, name: str) -> str:
+    """What to set the switch of ``name`` back to: ``none`` where its value is its owners'
+    (``mkldnn`` for ``mkldnn.matmul``, then ``torch.backends``; torch reads a switch left at
+    ``none`` through them, and reads it so), else its value."""
+    value = owner.fp32_precision
+    return "none" if fp32_precision(torch.backends, name.rsplit(".", 1)[0]) == value else value

@@ -48,6 +48,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
+from prunelimit.device import ieee_float32
 from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError, quoted, warn
 from prunelimit.io.atomic import raise_if_signalled
@@ -310,7 +311,9 @@ class HessianOperator:
         return batches
 
     def _pass_losses(self, batches: list[Batch]) -> np.ndarray:
-        with torch.no_grad():
+        # ε and the loss at IEEE float32, as ``theory.epsilon.batch_losses`` takes them: the
+        # products alone run at the caller's TF32/bfloat16 switches (their rounding part says so)
+        with torch.no_grad(), ieee_float32():
             losses = np.array([float(self.loss_fn(self.model, b)) for b in batches])
         if not np.all(np.isfinite(losses)):
             raise NumericalError("the loss is NaN/Inf on the analysis data; check the model and data")

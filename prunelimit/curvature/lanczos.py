@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from prunelimit.cache import fp32_precision
 from prunelimit.curvature.operator import Columnwise, CurvatureOperator
+from prunelimit.device import ieee_float32
 from prunelimit.errors import NumericalError, UsageError
 
 StepCallback = Callable[[int], None]
@@ -359,7 +358,7 @@ def ritz_vectors(result: LanczosResult) -> tuple[np.ndarray, Tensor, np.ndarray]
     else:
         nodes, vecs = scipy.linalg.eigh_tridiagonal(alpha, result.beta)
     coeffs = torch.from_numpy(np.ascontiguousarray(vecs.T))
-    with _ieee_float32():  # a float32 basis's combinations would round at the model's switches
+    with ieee_float32():  # a float32 basis's combinations would round at the model's switches
         vectors = torch.stack([_combine(result.basis, result.steps, c) for c in coeffs])
     return nodes, vectors, result.residual * np.abs(vecs[-1])
 
@@ -409,7 +408,7 @@ def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> tuple[Tensor, floa
     """``w`` (updated in place) without its components along the first ``rows`` basis
     vectors, and its norm."""
     norm = float(w.norm())
-    with _ieee_float32():
+    with ieee_float32():
         for _ in range(2):
             before = norm
             w.sub_(_combine(basis, rows, _project(basis, rows, w)))
@@ -417,52 +416,6 @@ def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> tuple[Tensor, floa
             if norm > _DGKS_ETA * before:
                 break
     return w, norm
-
-
-# torch's float32 matmul switches (``torch.backends.<owner>.fp32_precision``) that a model's module
-# or a caller may set to round float32 products: cuBLAS's (TF32 on a GPU) and oneDNN's (bfloat16 or
-# TF32 on a CPU that has them); and their values that round
-_MATMUL_SWITCHES = ("cuda.matmul", "mkldnn.matmul")
-_REDUCED = ("bf16", "tf32")
-
-
-@contextmanager
-def _ieee_float32() -> Iterator[None]:
-    """The solver's own float32 matmuls (a float32 basis's projections, its Ritz vectors) at IEEE
-    precision, whatever the switches a model's module or a caller set for its products
-    (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``, ``torch.backends.fp32_precision``,
-    ``torch.set_float32_matmul_precision("medium")``, a GPU's ``torch.backends.cuda.matmul``):
-    the host's matmuls of a 100-row basis then rounded at ~3e-3, the basis lost orthogonality,
-    and β grew ×30 a step to Inf by step 113 of ``--method paper``'s 128 on a 64-4-10 MLP
-    ("the Hessian-vector product contains NaN/Inf"). Each switch is set back on leaving: to
-    ``none`` where it read its owners' value (``torch.backends.fp32_precision = "bf16"``), so that
-    it follows them again, else to its own (the legacy API's, which stay readable)."""
-    restore = [(owner, _set_back(owner, name)) for name in _MATMUL_SWITCHES
-               if getattr(owner := _switch_owner(name), "fp32_precision", None) in _REDUCED]
-    for owner, _ in restore:
-        owner.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        for owner, value in restore:
-            owner.fp32_precision = value
-
-
-def _switch_owner(name: str) -> Any:
-    """The object that holds the ``fp32_precision`` of ``name`` (``"mkldnn.matmul"``); ``None``
-    where this torch has none (a build without oneDNN)."""
-    owner: Any = torch.backends
-    for part in name.split("."):
-        owner = getattr(owner, part, None)
-    return owner
-
-
-def _set_back(owner: Any, name: str) -> str:
-    """What to set the switch of ``name`` back to: ``none`` where its value is its owners'
-    (``mkldnn`` for ``mkldnn.matmul``, then ``torch.backends``; torch reads a switch left at
-    ``none`` through them, and reads it so), else its value."""
-    value = owner.fp32_precision
-    return "none" if fp32_precision(torch.backends, name.rsplit(".", 1)[0]) == value else value
 
 
 def _project(basis: Tensor, rows: int, w: Tensor) -> Tensor:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn, batch_size, cross_entropy_loss
+from prunelimit.device import ieee_float32
 from prunelimit.distributed import all_reduce_sum, shard_batches
 from prunelimit.specs import USER_CODE_ERRORS
 
@@ -57,9 +58,10 @@ def gives_class_scores(model: nn.Module, batch) -> bool:
 
 
 @torch.no_grad()
+@ieee_float32()  # the measured search's L(w) + ε and its losses are ε's: IEEE, whatever the switches
 def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
     """Mean loss over all samples and, for integer labels and class scores from ``model(x)``
-    (``class_scores``), top-1 accuracy."""
+    (``class_scores``), top-1 accuracy; at IEEE float32 (``device.ieee_float32``)."""
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, 0

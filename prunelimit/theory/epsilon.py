@@ -14,12 +14,15 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
+from prunelimit.device import ieee_float32
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
 
 
 @torch.no_grad()
+@ieee_float32()  # ε is of the model's IEEE losses, whatever TF32/bfloat16 switches its products run at
 def batch_losses(model: nn.Module, batches: Batches, loss_fn: LossFn) -> np.ndarray:
-    """Mean loss of every batch, in the given order, in eval mode without gradients.
+    """Mean loss of every batch, in the given order, in eval mode without gradients, at IEEE
+    float32 (``device.ieee_float32``).
 
     The model's train/eval mode is restored afterwards.
     """

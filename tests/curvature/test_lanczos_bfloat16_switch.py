@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prunelimit.curvature.lanczos import _ieee_float32, lanczos, ritz_vectors
+from prunelimit.curvature.lanczos import lanczos, ritz_vectors
+from prunelimit.device import ieee_float32
 from prunelimit.curvature.operator import DenseOperator
 from prunelimit.curvature.slq import _Deflated, rademacher
 
@@ -95,7 +96,7 @@ def test_the_guard_sets_a_gpus_tf32_switches_to_ieee_and_back(switches_set_back,
     with the per-operation API: ``allow_tf32`` raises inside). Read on the CPU, no GPU needed."""
     setting()
     before = after()
-    with _ieee_float32():
+    with ieee_float32():
         assert torch.backends.cuda.matmul.fp32_precision == "ieee"
         assert torch.backends.mkldnn.matmul.fp32_precision in ("ieee", "none")
     assert after() == before
@@ -105,9 +106,13 @@ def test_a_switch_that_followed_the_generic_one_follows_it_after_the_guard(switc
     """With ``torch.backends.fp32_precision = "bf16"`` oneDNN's matmul switch reads bf16 through
     it; the guard set it back to "bf16" itself, so a caller's later
     ``torch.backends.fp32_precision = "ieee"`` left the CPU's float32 matmuls in bfloat16. It is
-    now set back to follow the generic switch, and reads as it does before and after."""
+    now set back to follow the generic switch, and reads as it does before and after. Both
+    matmul switches follow it first, as by default: torch's legacy setter leaves them at
+    "ieee" of their own (``torch.set_float32_matmul_precision("highest")``, which an earlier
+    test's restore calls), and then neither reads the generic switch at all."""
+    torch.backends.mkldnn.matmul.fp32_precision = torch.backends.cuda.matmul.fp32_precision = "none"
     torch.backends.fp32_precision = "bf16"
-    with _ieee_float32():
+    with ieee_float32():
         assert torch.backends.mkldnn.matmul.fp32_precision == "ieee"
     assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
     torch.backends.fp32_precision = "ieee"
