@@ -302,7 +302,10 @@ def adaptive_slq(
         now = clock()
         per_product = runs_rate(now)
         counts = [s for g in live for s in g.steps][:kept]
-        ahead = (after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
+        answering = sum(s > 0 for s in counts)  # the runs the answer has, hence the top-ups after it
+        if new_groups:  # ... the fewest: a cut stage that adds runs may answer with those it finished
+            answering = _finished_runs(counts, [b for g in live for b in g.broken_down], steps) or answering
+        ahead = (after.seconds(answering, max(counts, default=0) + 1, per_product)
                  + assessments * assessing * sum((s + 1) ** 3 for s in counts) + measuring * per_product
                  + measuring_seconds)
         if per_product > 0:
@@ -395,7 +398,7 @@ def adaptive_slq(
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
         if cut:  # the time budget ran out within the stage: its answer depends on the clock
-            done = _finished_runs(results, broken, aimed) if new_groups else 0
+            done = _finished_runs([r.steps for r in results], broken, aimed) if new_groups else 0
             finished = None
             if (whole[0].runs if whole else 0) < done < len(results):
                 # the runs the stage finished, without the one the clock cut short: a fixed plan
@@ -491,19 +494,22 @@ def _turns(going: list[LanczosRuns], steps: int, kept: int | None) -> Iterator[t
                 yield group, to
 
 
-def _finished_runs(results: list, broken: list[bool], steps: int) -> int:
-    """How many of ``results`` (in probe order), from the first, reached ``steps`` steps or
-    broke down. A stage that adds runs takes them one after another (a run short of the
+def _finished_runs(counts: list[int], broken: list[bool], steps: int) -> int:
+    """How many runs (their steps ``counts``, in probe order), from the first, reached
+    ``steps`` steps or broke down. A stage that adds runs takes them one after another (a run short of the
     stage's steps has a wide bracket: spread over all of them, a cut stage would leave every
     new run short), so where the time budget cuts it these runs are a fixed plan of the first
     probes at the stage's steps, the cut one and those never started left out. Its answer is
     weighed against the cut stage's: a 2,410-parameter MLP's stage from 3 to 6 runs of 256
     steps (1 s a product on a simulated clock) cut at 1,100 products left runs of 256, 256,
     256, 256 and 70 steps, ± 6.6 pt, and the 3 whole runs answered (± 3.5 pt), where the
-    first 4 runs give 2.7 pt. The time budget holds this second assessment (``assessments``)."""
+    first 4 runs give 2.7 pt. The time budget holds this second assessment (``assessments``),
+    and the trace's top-ups after the fewest runs the answer may have, these or the last
+    whole stage's (priced after every run started, a cut stage answered by the 3 whole runs
+    of 4 started ended 1 top-up past the budget)."""
     count = 0
-    for result, stopped in zip(results, broken):
-        if result.steps < steps and not stopped:
+    for done, stopped in zip(counts, broken):
+        if done < steps and not stopped:
             break
         count += 1
     return count

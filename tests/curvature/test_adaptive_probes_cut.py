@@ -62,3 +62,21 @@ def test_the_finished_runs_assessment_is_held_by_the_time_budget() -> None:
     assert result.stopped_by == "time-budget" and result.trail[-1].runs == 5
     assert np.all(steps == 8), steps.tolist()
     assert timed.seconds <= budget
+
+
+@pytest.mark.parametrize("budget", [30.0, 33.0, 40.0, 45.0, 55.0])
+def test_the_top_ups_are_held_for_the_fewest_runs_a_cut_stage_may_answer_with(budget) -> None:
+    """Top-ups to 8 samples at the runs' 1 s a product follow the answer. A cut stage that
+    adds runs may answer with the last whole stage's runs or those it finished, fewer than it
+    started: priced after every run started, the answer's top-ups ended a second past the
+    budget (30 s: 26 products, the 3 whole runs answered, 5 top-ups: 31 s). Now they end
+    within it (exact on this clock)."""
+    from prunelimit.curvature.adaptive import Afterwards
+
+    after = Afterwards(runs_to=8)
+    timed = _Timed(_operator())
+    plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=budget, initial_steps=8, initial_runs=3,
+                        after=after)
+    result = adaptive_slq(timed, plan, _shortest_run_bound(timed), seed=0, clock=lambda: timed.seconds)
+    assert result.stopped_by == "time-budget" and result.trail[-1].runs < 8
+    assert timed.seconds + after.seconds(result.quadrature.runs, result.steps, 1.0) <= budget
