@@ -8,6 +8,9 @@ samples: fc.weight 4.27e-4 ± 0 against 4.03e-4, 5.9 % off; here 2.weight 11 % o
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -65,3 +68,15 @@ def test_the_blocks_data_part_holds_the_full_datas_traces_at_their_stated_rate()
         # the formed block is the subset's: its parts' mean, to float64 rounding
         assert found[1].trace == pytest.approx(float(np.sum(x[chosen, 30:36] ** 2) / 100), rel=1e-12)
     assert (held >= 0.93 * 300).all(), held
+
+
+def test_a_subsets_blocks_keep_their_data_part_through_the_cache(cli, tmp_path):
+    """The bundled example over 100 of 200 digits: the blocks read back from the result cache
+    (0 products) state the ± the run that stored them stated, data part included."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
+    run = (example, "--per-layer", "--data", "digits:train", "--max-samples", 200, "--hessian-samples", 100,
+           "--method", "slq", "--threads", 1, "--cache-dir", tmp_path / "cache", "--json")
+    stored, read = (json.loads(cli("bounds", *run).stdout) for _ in range(2))
+    assert not stored["layer_curvature"]["cached"] and read["layer_curvature"]["cached"]
+    assert all(layer["trace_plus_minus"] > 0 for layer in stored["layers"])
+    assert read["layers"] == stored["layers"]
