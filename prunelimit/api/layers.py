@@ -23,7 +23,8 @@ from prunelimit.api.curvature import (
 )
 from prunelimit.api.options import CurvatureOptions, basis_memory_bytes
 from prunelimit.cache import Store
-from prunelimit.curvature.layers import Block, BlockCost, BlockCurvature
+from prunelimit.curvature.layers import Block, BlockCost, BlockCurvature, SubsetParts
+from prunelimit.data.subsample import Subsample
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters, prunable_parameters
@@ -129,15 +130,18 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
         hvps = op.hvps
     else:
         steps, probes = LAYER_STEPS, LAYER_PROBES
-        op = hessian_operator(inputs, options, probes=len(blocks) * probes,
-                              batches=curvature_data(inputs, options).batches)
+        subsample = curvature_data(inputs, options)
+        op = hessian_operator(inputs, options, probes=len(blocks) * probes, batches=subsample.batches)
         storage = basis_storage(options.basis_dtype, product_dtype(named[0][1].dtype),
                                 steps * max(b.size for b in blocks))
-        planned = lanczos_block_products(blocks, steps, probes)
+        parts = subset_parts(inputs, options, subsample, len(blocks))
+        planned = lanczos_block_products(blocks, steps, probes, 0 if parts is None else len(parts.operators))
         curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage, callback(planned),
-                                            basis_memory_bytes(options))
-        method, hvps = "lanczos", op.hvps
-        if progress is not None and hvps < planned:  # a run broke down: the products made are the total
+                                            basis_memory_bytes(options), parts)
+        method, hvps = "lanczos", op.hvps + (0 if parts is None else sum(p.hvps for p in parts.operators))
+        # the probes on the parts after the runs (which the runs' callback does not count), or a
+        # run broke down: the products made are the total
+        if progress is not None and (parts is not None or hvps < planned):
             progress(hvps, hvps, "per-layer curvature")
     if stored is None:
         store_result(store, key, kind, StoredBlocks(method, curvature))
@@ -145,6 +149,17 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     shares = layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
                           None if target is None else target.epsilon, ratio, cost, options.negative, scope)
     return replace(shares, notes=outside_budgets(options, cost))
+
+
+def subset_parts(inputs: Inputs, options: CurvatureOptions, subsample: Subsample, blocks: int) -> SubsetParts | None:
+    """The Hessians of ``subsample``'s parts, behind the data part of each block's trace ±
+    (``curvature.layers.SubsetParts``); ``None`` on the full data."""
+    from prunelimit.data.batches import total_samples
+
+    if not subsample.subsampled:
+        return None
+    return SubsetParts(tuple(hessian_operator(inputs, options, probes=blocks, batches=part) for part in subsample.parts),
+                       tuple(total_samples(part) for part in subsample.parts), subsample.total)
 
 
 BLOCKS_OUTSIDE = "'s blocks took "  # what ``outside_budgets`` says: read back by --from, the storing run's

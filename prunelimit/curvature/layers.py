@@ -24,12 +24,22 @@ Two ways:
 Blocks no larger than their Lanczos runs' products (probes × steps) are formed exactly from
 their unit columns instead, as many a product as ``exact_hessian`` takes (``columns_per_product``):
 exact for no more products.
+
+Over a curvature subset (``--hessian-samples``) a block's trace is the subset's, not the full
+data's: a block formed exactly stated ``± 0`` and missed the full data's by 5.9 % (bag-of-words
+net, 200 of 400 samples). Given the subset's K disjoint parts (:class:`SubsetParts`), each
+block's ± holds the subsampling's error as the whole trace's does (``trace.with_data_part``):
+the spread of the block's trace over the parts. A small block is formed on every part (the
+same data passes as on the subset at once), the subset's block their mean weighted by their
+samples, so its part traces ``tr H_k,ll`` are exact; a Lanczos block takes one Rademacher
+``z_l`` on each part after its runs, ``z_lᵀH_k,ll z_l`` (one batched product of every such
+block's probe a part), whose spread errs high as the whole trace's one probe does.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -41,7 +51,7 @@ from prunelimit.curvature.lanczos import LanczosRuns
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
-from prunelimit.curvature.trace import trace_estimate
+from prunelimit.curvature.trace import data_part_added, trace_estimate
 from prunelimit.errors import UsageError
 from prunelimit.limits import byte_size
 
@@ -81,7 +91,9 @@ class BlockCurvature:
     """``tr H_ll``, ``λmax(H_ll)`` and the spectral measure of ``H_ll`` (``quadrature``,
     ``dim`` = the block's size). ``trace_stderr``: 0 when exact, else the bound of
     ``prunelimit.curvature.trace.hutchinson_bound`` on Hutchinson's standard error, and
-    ``trace_plus_minus`` its 95 % half-width (``TraceEstimate``)."""
+    ``trace_plus_minus`` its 95 % half-width (``TraceEstimate``); over a curvature subset both
+    hold the subsampling's error too (module doc), so ``exact`` says only that the block is
+    exact for the Hessian of the samples it was computed over."""
 
     name: str
     params: int
@@ -91,6 +103,16 @@ class BlockCurvature:
     lambda_max: float
     quadrature: SpectralQuadrature
     exact: bool
+
+
+@dataclass(frozen=True)
+class SubsetParts:
+    """The Hessians of a curvature subset's K disjoint parts (``operators``), the samples of
+    each (``samples``, their sum the subset's) and of the full data (``population``)."""
+
+    operators: tuple[CurvatureOperator, ...]
+    samples: tuple[int, ...]
+    population: int
 
 
 @dataclass(frozen=True)
@@ -162,6 +184,7 @@ def lanczos_block_curvature(
     storage_dtype: torch.dtype | None = None,
     callback: Callable[[int], None] | None = None,
     basis_bytes: float = math.inf,
+    parts: SubsetParts | None = None,
 ) -> list[BlockCurvature]:
     """Block curvature by Lanczos on every ``H_ll`` in lockstep (see the module doc).
 
@@ -170,27 +193,58 @@ def lanczos_block_curvature(
     products never reach it). A group is every block when their padded bases fit
     ``basis_bytes``, else as many blocks, largest first, as fit (``steps`` data passes a
     group); ``UsageError`` when one block's bases alone do not. ``callback(products)``
-    reports the columns multiplied so far.
+    reports the columns multiplied so far. ``parts``: ``op`` is the Hessian over a curvature
+    subset of these parts, whose spread each block's trace ± then holds (see the module doc;
+    ``callback`` counts the small blocks' products on them, not the probes' after the runs).
     """
     if steps < 1 or probes < 1:
         raise UsageError(f"block Lanczos needs at least 1 step and 1 probe, got {steps} and {probes}")
     small = [b for b in blocks if b.size <= probes * steps]
     large = [b for b in blocks if b.size > probes * steps]
-    found = dict(zip([b.name for b in small], _small_blocks(op, small)))
-    spent = sum(b.size for b in small)
+    formed, traces = _small_blocks(op, small) if parts is None else _small_blocks_over(parts, small)
+    found = dict(zip([b.name for b in small], formed))
+    spent = sum(b.size for b in small) * (1 if parts is None else len(parts.operators))
     if callback is not None and spent:
         callback(spent)
     if large:
         found.update(zip([b.name for b in large],
                          _lanczos_blocks(op, large, steps, probes, seed, storage_dtype, callback, spent,
                                          basis_bytes)))
-    return [found[b.name] for b in blocks]
+    if parts is None:
+        return [found[b.name] for b in blocks]
+    traces = {**dict(zip([b.name for b in small], traces)), **_probe_part_traces(parts, large, seed)}
+    return [_with_data_part(found[b.name], traces[b.name], parts) for b in blocks]
 
 
-def lanczos_block_products(blocks: Sequence[Block], steps: int = LAYER_STEPS, probes: int = LAYER_PROBES) -> int:
+def lanczos_block_products(blocks: Sequence[Block], steps: int = LAYER_STEPS, probes: int = LAYER_PROBES,
+                           parts: int = 0) -> int:
     """Columns :func:`lanczos_block_curvature` multiplies at most: a small block's size, a
-    larger one's ``probes × steps`` (fewer when a run breaks down early)."""
-    return sum(min(b.size, probes * steps) for b in blocks)
+    larger one's ``probes × steps`` (fewer when a run breaks down early); over a subset of
+    ``parts`` parts, a small block's size on each part and a larger one's probe on each."""
+    return sum(b.size * max(parts, 1) if b.size <= probes * steps else probes * steps + parts for b in blocks)
+
+
+def _with_data_part(block: BlockCurvature, part_traces: Sequence[float], parts: SubsetParts) -> BlockCurvature:
+    """``block``, over the subset of ``parts``, with the spread of its ``part_traces`` in its ±."""
+    stderr, plus_minus = data_part_added(block.trace_stderr, block.trace_plus_minus, tuple(part_traces),
+                                         sum(parts.samples), parts.population)
+    return replace(block, trace_stderr=stderr, trace_plus_minus=plus_minus)
+
+
+def _probe_part_traces(parts: SubsetParts, blocks: Sequence[Block], seed: int) -> dict[str, tuple[float, ...]]:
+    """``z_lᵀH_k,ll z_l`` of one seeded Rademacher ``z_l`` a block on each part ``k``, by block
+    name: one batched product of every block's probe a part."""
+    if not blocks:
+        return {}
+    generator = torch.Generator().manual_seed(seed)
+    draws = [rademacher(b.size, generator) for b in blocks]
+    dim = parts.operators[0].shape[0]
+    columns = torch.cat([b.embed(z[:, None], dim) for b, z in zip(blocks, draws)], dim=1)
+    found = []
+    for op in parts.operators:
+        products = _in_blocks(op, columns, getattr(op, "lockstep", columns.shape[1])).to("cpu", torch.float64)
+        found.append([float(z @ b.take(products[:, j : j + 1])[:, 0]) for j, (b, z) in enumerate(zip(blocks, draws))])
+    return dict(zip([b.name for b in blocks], zip(*found)))
 
 
 def _lanczos_blocks(op, blocks, steps, probes, seed, storage_dtype, callback, spent,
@@ -261,21 +315,46 @@ def _lanczos_group(op, blocks, draws, steps, probes, storage_dtype, callback,
     return out, products
 
 
-def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> list[BlockCurvature]:
+def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> tuple[list[BlockCurvature],
+                                                                           list[tuple[float, ...]]]:
     """Blocks formed exactly from all their unit columns, ``columns_per_product(op)`` a
     product as ``exact_hessian`` takes them: one batched product of them all held every
-    column's activations at once on a CPU's kept graph."""
+    column's activations at once on a CPU's kept graph. No part traces (the full data)."""
+    return _formed(blocks, _unit_products(op, blocks)), [() for _ in blocks]
+
+
+def _small_blocks_over(parts: SubsetParts, blocks: Sequence[Block]) -> tuple[list[BlockCurvature],
+                                                                            list[tuple[float, ...]]]:
+    """:func:`_small_blocks` over a subset, formed on each of its ``parts``: the subset's
+    blocks (the parts' mean weighted by their samples, as the subset's mean loss weighs them)
+    and each block's exact trace on every part."""
+    each = [_unit_products(op, blocks) for op in parts.operators]
+    total = sum(parts.samples)
+    mean = sum(n / total * products for n, products in zip(parts.samples, each))
+    traces = [tuple(float(torch.trace(h)) for h in _taken(blocks, products)) for products in each]
+    return _formed(blocks, mean), list(zip(*traces))
+
+
+def _unit_products(op: CurvatureOperator, blocks: Sequence[Block]) -> Tensor:
+    """``op``'s products with every block's unit vectors, in block order (D × Σ n_l, float64)."""
     if not blocks:
-        return []
-    dim = op.shape[0]
-    units = torch.cat([b.embed(torch.eye(b.size, dtype=torch.float64), dim) for b in blocks], dim=1)
-    products = _in_blocks(op, units, columns_per_product(op)).to("cpu", torch.float64)
+        return torch.zeros(op.shape[0], 0, dtype=torch.float64)
+    units = torch.cat([b.embed(torch.eye(b.size, dtype=torch.float64), op.shape[0]) for b in blocks], dim=1)
+    return _in_blocks(op, units, columns_per_product(op)).to("cpu", torch.float64)
+
+
+def _taken(blocks: Sequence[Block], products: Tensor) -> list[Tensor]:
+    """Each block's own rows of its columns of ``products`` (:func:`_unit_products`)."""
     out, at = [], 0
     for block in blocks:
-        h = block.take(products[:, at : at + block.size])
-        out.append(_exact(block, (h + h.T) / 2))
+        out.append(block.take(products[:, at : at + block.size]))
         at += block.size
     return out
+
+
+def _formed(blocks: Sequence[Block], products: Tensor) -> list[BlockCurvature]:
+    """The blocks, symmetrised, each solved exactly."""
+    return [_exact(block, (h + h.T) / 2) for block, h in zip(blocks, _taken(blocks, products))]
 
 
 def _exact(block: Block, h: Tensor) -> BlockCurvature:

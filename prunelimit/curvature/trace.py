@@ -102,9 +102,17 @@ def with_data_part(estimate: TraceEstimate, part_traces: tuple[float, ...], subs
     whose mean square over probes is the trace's spread plus twice the off-diagonal one.
     Added to the probes' ± whole (each at ``LEVEL``; their sum covers at least as often as the
     combined interval of two independent errors)."""
+    stderr, plus_minus = data_part_added(estimate.stderr, estimate.plus_minus, part_traces, subsample, population,
+                                         parts)
+    return replace(estimate, stderr=stderr, plus_minus=plus_minus)
+
+
+def data_part_added(stderr: float, plus_minus: float, part_traces: tuple[float, ...], subsample: int,
+                    population: int, parts: int | None = None) -> tuple[float, float]:
+    """A trace's 1σ and ± (``stderr``, ``plus_minus``) with the subsampling's error of
+    :func:`with_data_part` added, for a trace held outside a ``TraceEstimate`` (a layer's block)."""
     data = part_sd(part_traces, subsample, population, parts)
-    return replace(estimate, stderr=math.hypot(estimate.stderr, data),
-                   plus_minus=estimate.plus_minus + student_factor(len(part_traces) - 1) * data)
+    return math.hypot(stderr, data), plus_minus + student_factor(len(part_traces) - 1) * data
 
 
 def hutchinson_bound(squares: np.ndarray) -> float:
