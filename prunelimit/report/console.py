@@ -171,7 +171,8 @@ def render_spectrum(rep) -> None:
     table.add_row("trace", trace_text(rep.trace, rep.trace_plus_minus, level=True))
     if rep.negative_mass is not None:
         table.add_row("negative mass", pct(rep.negative_mass))
-    table.add_row("probes × steps", f"{rep.runs} × {steps_range(rep.fewest_iterations, rep.iterations)}")
+    if rep.solver != "exact":  # the exact spectrum has no probes or steps: it read "1 × 2410", as the HTML does not
+        table.add_row("probes × steps", f"{rep.runs} × {steps_range(rep.fewest_iterations, rep.iterations)}")
     table.add_row("loss", loss_text(rep.loss))
     if rep.limit_ratio is not None and rep.uncertainty is not None:
         table.add_row("ρ*", estimate_line(rep.limit_ratio, rep.uncertainty.to_json()).removeprefix("ρ* = "))

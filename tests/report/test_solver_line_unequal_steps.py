@@ -41,3 +41,14 @@ def test_the_solver_line_states_the_shortest_runs_steps_too(mlp17, monkeypatch, 
     monkeypatch.setenv("COLUMNS", "200")
     render_spectrum(cut)
     assert "4 × 2–8" in capsys.readouterr().out
+
+
+def test_the_exact_spectrums_table_states_no_probes_or_steps(mlp17, monkeypatch, capsys) -> None:
+    """``spectrum``'s table read ``probes × steps  1 × 17`` for the exact spectrum, which has
+    neither (``1 × 2410`` on the bundled example); the ``solver:`` line and the HTML report
+    state no plan for it, and the table now leaves the row out too."""
+    model, data = mlp17
+    exact = prunelimit.spectrum(model, data, method="exact")
+    monkeypatch.setenv("COLUMNS", "200")
+    render_spectrum(exact)
+    assert "probes × steps" not in capsys.readouterr().out
