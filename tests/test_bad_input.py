@@ -750,6 +750,9 @@ OTHER_CASES = [
          2, "--bound-mode none"),
     Case("prune/bad-scope", _p("prune", G, "--ratio", "0.5", "--scope", "row", "-o", "{out}/p.pt"), 2,
          "Invalid value for '--scope'"),
+    Case("verify/paper-layer-scope", _p("verify", G, "--scope", "layer", "--method", "paper"), 2,
+         "the reference arithmetic (--method paper) follows the global pruning path only; use --scope global or "
+         "--method default"),
     Case("prune/bad-format", _p("prune", G, "--ratio", "0.5", "--format", "onnx", "-o", "{out}/p.pt"), 2,
          "Invalid value for '--format'"),
     Case("prune/from-bad-report", _p("prune", G, "--from", "{report_bad}", "-o", "{out}/p.pt"), 3, "report.json"),

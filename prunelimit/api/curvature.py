@@ -168,6 +168,12 @@ class SpectrumReport:
         }))
 
     @property
+    def fewest_iterations(self) -> int:
+        """Lanczos steps of the shortest run, ``iterations`` being the longest's: fewer where a
+        time budget cut a stage of new runs, which run one after the other, or a run broke down."""
+        return self.iterations if self.solver == "exact" else self.quadrature.fewest_steps
+
+    @property
     def tolerance_met(self) -> bool | None:
         """Whether ρ*'s whole ± meets the tolerance adaptive SLQ aimed at (``tolerance_note`` is
         why not; in a ``bounds`` report, its path's ρ*, whose note it holds); ``None`` where
@@ -205,6 +211,7 @@ class SpectrumReport:
             "negative_mass": self.negative_mass,
             "runs": self.runs,
             "iterations": self.iterations,
+            "fewest_iterations": self.fewest_iterations,
             "solver": self.solver,
             "signed_nodes": bool(self.quadrature.signed),
             # only a warning said so: a reader of the JSON could not tell float64 runs' answer from float32's

@@ -153,8 +153,9 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
 
     validate.choice("scope", scope, SCOPES)  # before any work
     if scope == "layer" and options.method == "paper":  # before the spectrum's work
-        raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
-                         "use scope global or method default")
+        # named as the reader sets them: it said "use scope global or method default" on the command line
+        raise UsageError(f"the reference arithmetic ({option('method', 'paper')}) follows the global pruning path "
+                         f"only; use {option('scope', 'global')} or {option('method', 'default')}")
     require_limit_inputs(inputs, options)
     spec = stored_spectrum(inputs, options, progress, store)
     target = limit_target(inputs, options, spec.batch_losses)

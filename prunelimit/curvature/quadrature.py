@@ -40,6 +40,9 @@ class SpectralQuadrature:
     ``float64_products``: the nodes come from float64 products: the exact spectrum's float64
     columns, a float64 model's SLQ runs, or a float32 model's adaptive SLQ run again on them
     where the float32 products' error alone kept ρ*'s ± above the tolerance.
+    ``run_steps``: each run's Lanczos steps, in row order (``None``: not recorded, as for the
+    exact spectrum). A time budget that cuts a stage of new runs, which run one after the
+    other, leaves them unequal (32, 32 and 5 steps), where ``steps`` is the longest's alone.
     """
 
     nodes: np.ndarray
@@ -54,6 +57,7 @@ class SpectralQuadrature:
     second_moments: np.ndarray | None = None
     product_error: float = field(default=0.0, repr=False)  # kept out of the brief repr: a report holds several
     float64_products: bool = field(default=False, repr=False)
+    run_steps: tuple[int, ...] | None = field(default=None, repr=False)
 
     @property
     def runs(self) -> int:
@@ -63,6 +67,11 @@ class SpectralQuadrature:
     def steps(self) -> int:
         """Lanczos steps of its longest run (a run's nodes, one a step)."""
         return int(max(len(r) for r in self.nodes))
+
+    @property
+    def fewest_steps(self) -> int:
+        """Lanczos steps of its shortest run (``steps`` where ``run_steps`` is not recorded)."""
+        return min(self.run_steps) if self.run_steps else self.steps
 
     def expectation(self, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Per-run estimate ``Σ_k τ_k f(θ_k)`` of ``(1/D) tr f``; ``f`` is vectorised."""

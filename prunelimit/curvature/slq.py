@@ -172,6 +172,7 @@ def runs_quadrature(
             out_nodes[r, k : k + len(theta)] = theta
             out_weights[r, k : k + len(tau)] = tau * (dim - k) / dim
     signed = method == "h"
+    taken = tuple(r.steps for r in results)
     half = SpectralQuadrature(half_nodes, half_weights, dim, signed) if m // 2 >= 1 else None
     lower = upper = moments = None
     if method == "h" and k == 0:
@@ -186,12 +187,12 @@ def runs_quadrature(
             nodes, weights = np.tile(theta, (len(results), 1)), np.full((len(results), dim), 1.0 / dim)
             rule = _padded([(np.abs(theta), weights[0])] * len(results), dim)
             return SpectralQuadrature(nodes, weights, dim, signed=True, hvps=hvps, half=half, lower=rule,
-                                      upper=rule, exact=True, second_moments=moments)
+                                      upper=rule, exact=True, second_moments=moments, run_steps=taken)
         brackets = [abs_bracket(r.alpha, r.beta, exact=b) for r, b in zip(results, broken_down)]
         lower = _padded([b.lower for b in brackets], dim)
         upper = _padded([b.upper for b in brackets], dim)
     return SpectralQuadrature(nodes, weights, dim, signed=signed, hvps=hvps, half=half, lower=lower, upper=upper,
-                              second_moments=moments)
+                              second_moments=moments, run_steps=taken)
 
 
 def _first_step_moment(result: LanczosResult) -> float:

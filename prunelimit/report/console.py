@@ -171,7 +171,8 @@ def render_spectrum(rep) -> None:
     table.add_row("trace", trace_text(rep.trace, rep.trace_plus_minus, level=True))
     if rep.negative_mass is not None:
         table.add_row("negative mass", pct(rep.negative_mass))
-    table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
+    if rep.solver != "exact":  # the exact spectrum has no probes or steps: it read "1 × 2410", as the HTML does not
+        table.add_row("probes × steps", f"{rep.runs} × {steps_range(rep.fewest_iterations, rep.iterations)}")
     table.add_row("loss", loss_text(rep.loss))
     if rep.limit_ratio is not None and rep.uncertainty is not None:
         table.add_row("ρ*", estimate_line(rep.limit_ratio, rep.uncertainty.to_json()).removeprefix("ρ* = "))
@@ -331,8 +332,8 @@ def solver_text(s) -> str | None:
     # the answer's runs alone: float32 runs that float64 ones replaced are stages of the trail too
     answer = [stage.runs for stage in s.trail if stage.float64_products == s.trail[-1].float64_products]
     started = max(answer, default=s.runs)
-    plan = None if s.solver == "exact" else plan_text(s.runs, s.iterations, started, s.stopped_by) + \
-        (f", {stop}" if stop else "")
+    plan = None if s.solver == "exact" else \
+        plan_text(s.runs, s.iterations, started, s.stopped_by, s.fewest_iterations) + (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
     timed = None if predicted is None else exact_predicted_text(predicted, not s.choice.eigenvalues_timed)
     return solver_words(s.choice.reason, timed, plan, subset)
@@ -410,7 +411,8 @@ def stated_plan(doc: Mapping) -> str | None:
     precision = trail[-1].get("float64_products") if trail else None
     started = max((stage["runs"] for stage in trail
                    if isinstance(stage.get("runs"), int) and stage.get("float64_products") == precision), default=runs)
-    return plan_text(runs, iterations, started, s.get("stopped_by"))
+    fewest = s.get("fewest_iterations")  # older reports record the longest run's alone
+    return plan_text(runs, iterations, started, s.get("stopped_by"), fewest if isinstance(fewest, int) else iterations)
 
 
 def stated_subset(doc: Mapping) -> str | None:
@@ -429,16 +431,25 @@ def exact_predicted_text(seconds: float, columns_only: bool) -> str:
     return f"≥ {seconds:.3g} s, its columns alone" if columns_only else f"≈ {seconds:.3g} s"
 
 
-def plan_text(runs: int, iterations: int, started: int, stopped_by: str | None) -> str:
+def plan_text(runs: int, iterations: int, started: int, stopped_by: str | None, fewest: int) -> str:
     """SLQ's probes × steps as the ``solver:`` line and the HTML report state them: ``3 probes ×
-    65 steps``, and where fewer probes ended than ``started``, that the first carried on alone."""
+    65 steps``, ``3 probes × 5–32 steps`` where the shortest run took ``fewest`` (a time budget
+    that cut a stage of new runs), and where fewer probes ended than ``started``, that the
+    first carried on alone."""
     # a run carried to the end of its Krylov space (converged) was cheaper than the next stage,
     # not forced by the budget
     why = " to every eigenvalue" if stopped_by == "converged" else ": the budget could not serve them all"
     alone = f" (the first of {started} carried on alone{why})" if started > runs else ""
     probes = "1 probe" if runs == 1 else f"{runs} probes"
-    steps = "1 step" if iterations == 1 else f"{iterations} steps"
+    steps = "1 step" if iterations == 1 else f"{steps_range(fewest, iterations)} steps"
     return f"{probes} × {steps}{alone}"
+
+
+def steps_range(fewest: int, iterations: int) -> str:
+    """The runs' Lanczos steps: ``32``, or ``5–32`` from the shortest run to the longest (a
+    time budget cut a stage of new runs, which run one after the other: stating the longest
+    alone claimed 96 products where 69 were made)."""
+    return f"{iterations}" if fewest >= iterations else f"{fewest}–{iterations}"
 
 
 def subset_text(used: int, total: int) -> str:

@@ -16,7 +16,7 @@ TRAIL = (Stage(96, 3, 32, 0.1, 0.6, 0.3), Stage(288, 6, 48, 0.2, 0.6, 0.2),
 def test_the_solver_line_counts_the_answers_runs_alone() -> None:
     choice = SimpleNamespace(reason="adaptive SLQ", predicted_exact_seconds=None, eigenvalues_timed=True)
     s = SimpleNamespace(choice=choice, stopped_by="converged", curvature_data=None, trail=TRAIL, solver="slq-h",
-                        runs=1, iterations=147)
+                        runs=1, iterations=147, fewest_iterations=147)
     expected = "solver: adaptive SLQ · 1 probe × 147 steps (the first of 3 carried on alone to every eigenvalue), "
     expected += "no steps left (Krylov space exhausted: the exact spectrum)"
     assert solver_text(s) == expected
