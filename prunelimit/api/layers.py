@@ -148,7 +148,9 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
     shares = layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
                           None if target is None else target.epsilon, ratio, cost, options.negative, scope)
-    return replace(shares, notes=outside_budgets(options, cost))
+    # exact and formed blocks take all samples; Lanczos ones (computed or read back) the curvature subset's
+    subset = method == "lanczos" and curvature_data(inputs, options).subsampled
+    return replace(shares, notes=outside_budgets(options, cost) + ((subset_alone_note(options),) if subset else ()))
 
 
 def subset_parts(inputs: Inputs, options: CurvatureOptions, subsample: Subsample, blocks: int) -> SubsetParts | None:
@@ -160,6 +162,14 @@ def subset_parts(inputs: Inputs, options: CurvatureOptions, subsample: Subsample
         return None
     return SubsetParts(tuple(hessian_operator(inputs, options, probes=blocks, batches=part) for part in subsample.parts),
                        tuple(total_samples(part) for part in subsample.parts), subsample.total)
+
+
+def subset_alone_note(options: CurvatureOptions) -> str:
+    """What a layer's own ρ* ± (``LayerShare.limit_alone_plus_minus``) leaves out over a curvature
+    subset: the subsampling's scatter, which each block's trace ± holds (``curvature.layers``)."""
+    return (f"{said('--per-layer', 'per_layer=True')}: each layer's alone ρ* ± holds its block's Lanczos steps and "
+            f"probes, not the scatter of the {option('hessian_samples', options.hessian_samples)} subset (the trace ± "
+            "holds it): on all the data a layer's own ρ* may lie outside it")
 
 
 BLOCKS_OUTSIDE = "'s blocks took "  # what ``outside_budgets`` says: read back by --from, the storing run's
