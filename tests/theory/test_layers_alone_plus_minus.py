@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +117,19 @@ def test_over_a_subset_a_note_says_what_the_own_rhos_plus_minus_leaves_out(small
     full = prunelimit.spectrum(small_model, train, method="slq", seed=3, per_layer=True)
     assert any(note in w for w in subset.layers.warnings)
     assert not any(note in w for w in full.layers.warnings)
+
+
+def test_blocks_read_back_from_the_cache_state_the_same_plus_minus_and_note(cli, tmp_path):
+    """The bundled example over 100 of 200 digits: Lanczos blocks read back from the result cache
+    (0 products) give the own ρ*'s ± the storing run stated (their bracket rules travel with
+    them), and the subset's note again."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
+    run = (example, "--per-layer", "--data", "digits:train", "--max-samples", 200, "--hessian-samples", 100,
+           "--method", "slq", "--threads", 1, "--cache-dir", tmp_path / "cache", "--json")
+    stored, read = (json.loads(cli("bounds", *run).stdout) for _ in range(2))
+    assert not stored["layer_curvature"]["cached"] and read["layer_curvature"]["cached"]
+    stated = [layer["limit_alone_plus_minus"] for layer in stored["layers"] if layer["prunable"]]
+    assert all(pm > 0 for pm in stated)
+    assert stated == [layer["limit_alone_plus_minus"] for layer in read["layers"] if layer["prunable"]]
+    for doc in (stored, read):
+        assert any("alone ρ* ± holds its block's Lanczos steps and probes" in w for w in doc["warnings"])
