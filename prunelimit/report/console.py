@@ -193,6 +193,7 @@ LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed"
                  "lanczos": "Lanczos on each block"}
 
 
+UNSTATED_SHARES = "width shares: the Lanczos blocks' estimates, no ± stated"  # what the blocks line says of them
 TRACE_MOST_DECIMALS = 15  # float64 resolves ~16 digits: a ± past that is noise
 
 
@@ -236,9 +237,13 @@ def blocks_text(method: str, probes: int | None, steps: int | None, hvps: int, s
                 block_diagonal_f: float | None) -> str:
     """How ``--per-layer``'s blocks were computed and what they cost, as the console's ``blocks:``
     line and the HTML report state it (JSON ``layer_curvature``): ``Lanczos on each block, 2 probes
-    × 32 steps a block; 170 HVPs in 0.4 s · block-diagonal F at R(ρ*) = 0.9360 (full F = ρ*)``."""
+    × 32 steps a block; 170 HVPs in 0.4 s · block-diagonal F at R(ρ*) = 0.9360 (full F = ρ*)``, then from
+    Lanczos blocks that their width shares state no ± (``UNSTATED_SHARES``)."""
     how = LAYER_METHODS[method] + ("" if steps is None else f", {probes} probes × {steps} steps a block")
     block_f = "" if block_diagonal_f is None else f" · block-diagonal F at R(ρ*) = {block_diagonal_f:.4f} (full F = ρ*)"
+    if block_diagonal_f is not None and steps is not None:
+        # the shares are taken where ρ* is defined; from Lanczos blocks they carry the runs' error, unstated
+        block_f += f" · {UNSTATED_SHARES}"
     return f"{how}; {hvps:,} HVPs in {seconds:.1f} s" + (" (blocks from the cache)" if cached else "") + block_f
 
 

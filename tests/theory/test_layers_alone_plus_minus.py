@@ -133,3 +133,13 @@ def test_blocks_read_back_from_the_cache_state_the_same_plus_minus_and_note(cli,
     assert stated == [layer["limit_alone_plus_minus"] for layer in read["layers"] if layer["prunable"]]
     for doc in (stored, read):
         assert any("alone ρ* ± holds its block's Lanczos steps and probes" in w for w in doc["warnings"])
+
+
+def test_the_blocks_line_says_lanczos_width_shares_state_no_plus_minus():
+    """The width shares of Lanczos blocks carry their runs' error and state no ±: the ``blocks:``
+    line (console and HTML report) says so, where exact blocks' shares need no such word."""
+    from prunelimit.report.console import UNSTATED_SHARES, blocks_text
+
+    assert UNSTATED_SHARES in blocks_text("lanczos", 2, 32, 170, 0.1, False, 0.95)
+    assert UNSTATED_SHARES not in blocks_text("exact", None, None, 0, 0.1, False, 0.95)
+    assert UNSTATED_SHARES not in blocks_text("lanczos", 2, 32, 170, 0.1, False, None)  # no ρ*: no shares
