@@ -168,8 +168,9 @@ def subset_alone_note(options: CurvatureOptions) -> str:
     """What a layer's own ρ* ± (``LayerShare.limit_alone_plus_minus``) leaves out over a curvature
     subset: the subsampling's scatter, which each block's trace ± holds (``curvature.layers``)."""
     return (f"{said('--per-layer', 'per_layer=True')}: each layer's alone ρ* ± holds its block's Lanczos steps and "
-            f"probes, not the scatter of the {option('hessian_samples', options.hessian_samples)} subset (the trace ± "
-            "holds it): on all the data a layer's own ρ* may lie outside it")
+            "probes only (0 for a block formed exactly), not the scatter of the "
+            f"{option('hessian_samples', options.hessian_samples)} subset, which the trace ± holds: on all the data a "
+            "layer's own ρ* may lie outside it")
 
 
 BLOCKS_OUTSIDE = "'s blocks took "  # what ``outside_budgets`` says: read back by --from, the storing run's

@@ -109,10 +109,10 @@ def test_the_console_json_and_html_state_the_own_rhos_plus_minus(cli, small_ckpt
 
 def test_over_a_subset_a_note_says_what_the_own_rhos_plus_minus_leaves_out(small_model, train):
     """64-4-10 MLP over 100 of 300 digits: the blocks are the subset's, whose scatter the own ρ*'s
-    ± does not hold (0.weight 96.60 % there against 97.42 % on all data, seed 3): a warning says
-    so; on all the data none."""
+    ± does not hold (2.weight, formed exactly over the subset: 92.68 % ± 0 against 92.79 % on all
+    data, seed 3): a warning says so; on all the data none."""
     torch.set_num_threads(1)
-    note = "alone ρ* ± holds its block's Lanczos steps and probes, not the scatter"
+    note = "alone ρ* ± holds its block's Lanczos steps and probes only"
     subset = prunelimit.spectrum(small_model, train, method="slq", hessian_samples=100, seed=3, per_layer=True)
     full = prunelimit.spectrum(small_model, train, method="slq", seed=3, per_layer=True)
     assert any(note in w for w in subset.layers.warnings)
