@@ -93,7 +93,10 @@ class BlockCurvature:
     ``prunelimit.curvature.trace.hutchinson_bound`` on Hutchinson's standard error, and
     ``trace_plus_minus`` its 95 % half-width (``TraceEstimate``); over a curvature subset both
     hold the subsampling's error too (module doc), so ``exact`` says only that the block is
-    exact for the Hessian of the samples it was computed over."""
+    exact for the Hessian of the samples it was computed over. ``part_quadratures``: a block
+    formed over a subset, its block on each of the subset's parts, solved exactly, and
+    ``sampled`` the subset's and the full data's samples: the data part of its own ρ*
+    (``theory.layers``); empty and ``None`` otherwise."""
 
     name: str
     params: int
@@ -103,6 +106,8 @@ class BlockCurvature:
     lambda_max: float
     quadrature: SpectralQuadrature
     exact: bool
+    part_quadratures: tuple[SpectralQuadrature, ...] = ()
+    sampled: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -326,13 +331,17 @@ def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> tuple[list[
 def _small_blocks_over(parts: SubsetParts, blocks: Sequence[Block]) -> tuple[list[BlockCurvature],
                                                                             list[tuple[float, ...]]]:
     """:func:`_small_blocks` over a subset, formed on each of its ``parts``: the subset's
-    blocks (the parts' mean weighted by their samples, as the subset's mean loss weighs them)
-    and each block's exact trace on every part."""
+    blocks (the parts' mean weighted by their samples, as the subset's mean loss weighs them),
+    each with its block on every part solved exactly (``part_quadratures``), and each block's
+    exact trace on every part."""
     each = [_unit_products(op, blocks) for op in parts.operators]
     total = sum(parts.samples)
     mean = sum(n / total * products for n, products in zip(parts.samples, each))
     traces = [tuple(float(torch.trace(h)) for h in _taken(blocks, products)) for products in each]
-    return _formed(blocks, mean), list(zip(*traces))
+    on_parts = zip(*([b.quadrature for b in _formed(blocks, products)] for products in each))
+    formed = [replace(b, part_quadratures=tuple(quads), sampled=(total, parts.population))
+              for b, quads in zip(_formed(blocks, mean), on_parts)]
+    return formed, list(zip(*traces))
 
 
 def _unit_products(op: CurvatureOperator, blocks: Sequence[Block]) -> Tensor:
