@@ -31,7 +31,8 @@ net, 200 of 400 samples). Given the subset's K disjoint parts (:class:`SubsetPar
 block's ± holds the subsampling's error as the whole trace's does (``trace.with_data_part``):
 the spread of the block's trace over the parts. A small block is formed on every part (the
 same data passes as on the subset at once), the subset's block their mean weighted by their
-samples, so its part traces ``tr H_k,ll`` are exact; a Lanczos block takes one Rademacher
+samples, so its part traces ``tr H_k,ll`` are exact (and its blocks on the parts, kept as
+``part_quadratures``, give its own ρ*'s data part: ``theory.layers``); a Lanczos block takes one Rademacher
 ``z_l`` on each part after its runs, ``z_lᵀH_k,ll z_l`` (one batched product of every such
 block's probe a part), whose spread errs high as the whole trace's one probe does.
 """
