@@ -46,7 +46,7 @@ def _check_blocks(stored: StoredBlocks, blocks: "tuple[Block, ...]") -> None:
     ``check``): another model's, or rules that are not a measure."""
     if [(b.name, b.params, b.quadrature.dim) for b in stored.blocks] != [(b.name, b.size, b.size) for b in blocks]:
         raise ValueError("its blocks are not this Hessian's layers")
-    check_stored_rules(b.quadrature for b in stored.blocks)
+    check_stored_rules(q for b in stored.blocks for q in (b.quadrature, *b.part_quadratures))
 
 
 def with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:
@@ -148,7 +148,12 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
     shares = layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
                           None if target is None else target.epsilon, ratio, cost, options.negative, scope)
-    return replace(shares, notes=outside_budgets(options, cost))
+    # exact and formed blocks take all samples; Lanczos ones (computed or read back) the curvature subset's,
+    # where a layer's block without its parts' (a Lanczos block's) states no data part in its own ρ*'s ±
+    names = {n for n, _ in prunable}
+    subset = method == "lanczos" and any(not b.part_quadratures for b in curvature if b.name in names) \
+        and curvature_data(inputs, options).subsampled
+    return replace(shares, notes=outside_budgets(options, cost) + ((subset_alone_note(options),) if subset else ()))
 
 
 def subset_parts(inputs: Inputs, options: CurvatureOptions, subsample: Subsample, blocks: int) -> SubsetParts | None:
@@ -160,6 +165,15 @@ def subset_parts(inputs: Inputs, options: CurvatureOptions, subsample: Subsample
         return None
     return SubsetParts(tuple(hessian_operator(inputs, options, probes=blocks, batches=part) for part in subsample.parts),
                        tuple(total_samples(part) for part in subsample.parts), subsample.total)
+
+
+def subset_alone_note(options: CurvatureOptions) -> str:
+    """What a Lanczos block's own ρ* ± (``LayerShare.limit_alone_plus_minus``) leaves out over a
+    curvature subset: the subsampling's scatter, which each block's trace ± holds and a block
+    formed exactly over the subset states from its parts (``curvature.layers``)."""
+    return (f"{said('--per-layer', 'per_layer=True')}: a Lanczos block's alone ρ* ± holds its steps and probes only, "
+            f"not the scatter of the {option('hessian_samples', options.hessian_samples)} subset, which the trace ± "
+            "and a small block's alone ρ* ± hold: on all the data such a layer's own ρ* may lie outside it")
 
 
 BLOCKS_OUTSIDE = "'s blocks took "  # what ``outside_budgets`` says: read back by --from, the storing run's

@@ -14,8 +14,8 @@ from rich.table import Column, Table
 from prunelimit.errors import option, said
 from prunelimit.validate import real
 from prunelimit.report.rounding import (
-    AT_LEAST, AT_MOST, MINUS, apart, change_text, decimals, finetune_text, half_width_text, loss_text, percent,
-    percent_text, signed, value_text,
+    AT_LEAST, AT_MOST, MINUS, apart, change_text, decimals, estimate_text, finetune_text, half_width_text, loss_text,
+    percent, percent_text, signed, value_text,
 )
 
 
@@ -194,6 +194,7 @@ LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed"
                  "lanczos": "Lanczos on each block"}
 
 
+UNSTATED_SHARES = "width shares: the Lanczos blocks' estimates, no ± stated"  # what the blocks line says of them
 TRACE_MOST_DECIMALS = 15  # float64 resolves ~16 digits: a ± past that is noise
 
 
@@ -208,6 +209,15 @@ def trace_text(trace: float | None, plus_minus: float | None, level: bool = Fals
     return f"{value_text(trace, plus_minus, most=TRACE_MOST_DECIMALS)} ± {shown}" + (" (95 %)" if level else "")
 
 
+def alone_text(limit: float | None, plus_minus: float | None) -> str:
+    """A layer's own ρ* with its 95 % ± as ρ*'s headline states it (``93.1 % ± 2.0 pt``); the
+    ratio alone where its ± is 0 (an exact block) or not stated (a report before it, or a report
+    file's value that is no number: the HTML report shows what a file holds)."""
+    if _finite(limit) and _finite(plus_minus) and plus_minus > 0:
+        return estimate_text(limit, plus_minus)
+    return pct(limit) if limit is None or _finite(limit) else str(limit)
+
+
 def render_layers(b) -> None:
     """The per-layer table of a ``LayerBreakdown``: curvature, and each layer's part in the limit."""
     at = "" if b.ratio is None else f" at ρ* = {pct(b.ratio)} ({b.scope} path)"
@@ -218,7 +228,7 @@ def render_layers(b) -> None:
         sparsity = pct(layer.sparsity_at_rho) + (" [red]collapse[/]" if layer.collapsed else "")
         table.add_row(layer.name, f"{layer.params:,}", trace_text(layer.trace, layer.trace_plus_minus),
                       fmt(layer.lambda_max), pct(layer.share_of_width), sparsity, pct(layer.radius_share),
-                      pct(layer.limit_alone))
+                      alone_text(layer.limit_alone, layer.limit_alone_plus_minus))
     stdout.print(table)
     c = b.cost
     stdout.print(f"blocks: {blocks_text(c.method, c.probes, c.steps, c.hvps, c.seconds, c.cached, b.block_diagonal_f)}")
@@ -228,9 +238,13 @@ def blocks_text(method: str, probes: int | None, steps: int | None, hvps: int, s
                 block_diagonal_f: float | None) -> str:
     """How ``--per-layer``'s blocks were computed and what they cost, as the console's ``blocks:``
     line and the HTML report state it (JSON ``layer_curvature``): ``Lanczos on each block, 2 probes
-    × 32 steps a block; 170 HVPs in 0.4 s · block-diagonal F at R(ρ*) = 0.9360 (full F = ρ*)``."""
+    × 32 steps a block; 170 HVPs in 0.4 s · block-diagonal F at R(ρ*) = 0.9360 (full F = ρ*)``, then from
+    Lanczos blocks that their width shares state no ± (``UNSTATED_SHARES``)."""
     how = LAYER_METHODS[method] + ("" if steps is None else f", {probes} probes × {steps} steps a block")
     block_f = "" if block_diagonal_f is None else f" · block-diagonal F at R(ρ*) = {block_diagonal_f:.4f} (full F = ρ*)"
+    if block_diagonal_f is not None and steps is not None:
+        # the shares are taken where ρ* is defined; from Lanczos blocks they carry the runs' error, unstated
+        block_f += f" · {UNSTATED_SHARES}"
     return f"{how}; {hvps:,} HVPs in {seconds:.1f} s" + (" (blocks from the cache)" if cached else "") + block_f
 
 

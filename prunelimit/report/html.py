@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
-    LAYER_METHODS, READ_FROM, blocks_text, delta_text, epsilon_text, fmt, lookup, memory_line, read_from_text,
-    shape_text, stated_exact_predicted, stated_plan, stated_stop, stated_subset, subset_incomplete, times_text,
-    trace_text, uncertainty_text,
+    LAYER_METHODS, READ_FROM, alone_text, blocks_text, delta_text, epsilon_text, fmt, lookup, memory_line,
+    read_from_text, shape_text, stated_exact_predicted, stated_plan, stated_stop, stated_subset, subset_incomplete,
+    times_text, trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -166,6 +166,13 @@ GRID_KINDS: dict[str, dict[str, str]] = {
     "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "loss"},
     "rules": {"measured": "digits", "compared": "digits", "threshold": "digits", "baseline": "digits"},
     "history": {"lr": "digits", "train_loss": "loss", "penalty": "loss", "eval_loss": "loss", "eval_accuracy": "percent"},
+}
+
+# a grid's value whose ± is a key of its own, shown in one column as the console shows it:
+# by the value's key, its ±'s key, the text of both and the column's head
+GRID_PAIRED: dict[str, tuple[str, Callable[[Any, Any], str], str]] = {
+    "trace": ("trace_plus_minus", trace_text, "trace (± 95 %)"),
+    "limit_alone": ("limit_alone_plus_minus", alone_text, "limit_alone"),
 }
 
 STYLE = """
@@ -326,19 +333,20 @@ def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
 
 def _grid(items: Sequence[Mapping], kinds: Mapping[str, str]) -> str:
     """Rows of flat mappings as one table, the first item's keys as the columns, each of a
-    column named in ``kinds`` formatted as that kind; a ``trace`` beside its
-    ``trace_plus_minus`` is one column, stated as the console states it."""
+    column named in ``kinds`` formatted as that kind; a value beside its ± (``GRID_PAIRED``: a
+    ``trace`` and its ``trace_plus_minus``, a layer's ``limit_alone`` and its
+    ``limit_alone_plus_minus``) is one column, stated as the console states it."""
     keys = list(items[0])
-    paired = "trace" in keys and "trace_plus_minus" in keys
-    if paired:
-        keys.remove("trace_plus_minus")
+    paired = {key: GRID_PAIRED[key] for key in keys if key in GRID_PAIRED and GRID_PAIRED[key][0] in keys}
+    for plus_minus, _, _ in paired.values():
+        keys.remove(plus_minus)
 
     def cell(item: Mapping, key: str) -> str:
-        if paired and key == "trace":
-            return trace_text(item.get("trace"), item.get("trace_plus_minus"))
+        if key in paired:
+            return paired[key][1](item.get(key), item.get(paired[key][0]))
         return _format(item.get(key), kinds.get(key, "number"))
 
-    head = "".join(f"<th>{_text('trace (± 95 %)' if paired and k == 'trace' else str(k))}</th>" for k in keys)
+    head = "".join(f"<th>{_text(paired[k][2] if k in paired else str(k))}</th>" for k in keys)
     rows = "".join("<tr>" + "".join(f"<td class=num>{_text(cell(item, k))}</td>" for k in keys) + "</tr>"
                    for item in items)
     return _scroll(f"<table><tr>{head}</tr>{rows}</table>")

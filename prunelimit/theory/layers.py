@@ -24,6 +24,13 @@ parameters, which has curvature but is never pruned):
   weights kept at their trained values: the same fixed point ``ρ = F_l(R_l(ρ))`` applied
   to the loss as a function of the layer's weights only, so with ``F_l`` from ``H_ll``
   and ``R_l(ρ)`` the projection distance of pruning the fraction ρ of that layer alone.
+  ``limit_alone_plus_minus`` is its 95 % ± from the block's own quadrature, as the global
+  ρ*'s steps and probes parts are stated (``theory.uncertainty.ratio_uncertainty``): 0 for
+  an exact block, the bracket of its Lanczos runs' rules plus its probes' noise otherwise.
+  Over a ``--hessian-samples`` subset a block formed exactly there carries its block on each
+  of the subset's parts (``BlockCurvature.part_quadratures``), whose own ρ* give a data part
+  as ρ*'s parts give its (``part_sd``); a Lanczos block's ± holds none, and
+  ``prunelimit.api.layers`` says so in a note.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from prunelimit.report.rounding import percent
 from prunelimit.theory.limit import predict_from_quadrature
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath, removed_count
 from prunelimit.theory.statdim import stat_dim_fraction
+from prunelimit.theory.uncertainty import part_sd, ratio_uncertainty
 
 COLLAPSE_SPARSITY = 0.99  # a layer losing more than this fraction of its weights is flagged
 COLLAPSE = "layer collapse: "  # how a collapsed layer's warning begins
@@ -65,6 +73,7 @@ class LayerShare:
     sparsity_at_rho: float | None
     radius_share: float | None
     limit_alone: float | None
+    limit_alone_plus_minus: float | None = None  # its 95 % ± from the block's quadrature (module doc)
     unchanged: bool = False  # pruning at ρ* removes only weights zero already: the layer stays as it was
 
     @property
@@ -77,7 +86,8 @@ class LayerShare:
         return {"name": self.name, "params": self.params, "prunable": self.prunable, "trace": self.trace,
                 "trace_stderr": self.trace_stderr, "trace_plus_minus": self.trace_plus_minus, "lambda_max": self.lambda_max, "width": self.width,
                 "share_of_width": self.share_of_width, "sparsity_at_rho": self.sparsity_at_rho,
-                "radius_share": self.radius_share, "limit_alone": self.limit_alone, "collapsed": self.collapsed}
+                "radius_share": self.radius_share, "limit_alone": self.limit_alone,
+                "limit_alone_plus_minus": self.limit_alone_plus_minus, "collapsed": self.collapsed}
 
 
 @dataclass(frozen=True)
@@ -158,25 +168,25 @@ def layer_shares(
         b = curvature.get(name)
         sparsity = None if removed is None else removed[i].count / max(w.numel(), 1)
         share = None if removed is None else (removed[i].squares / removed_sq if removed_sq > 0 else 0.0)
-        limit = None if b is None or epsilon is None else _limit_alone(b, w, epsilon, negative)
+        limit = (None, None) if b is None or epsilon is None else _limit_alone(b, w, epsilon, negative)
         out.append(replace(_share(name, int(w.numel()), True, b, widths, total_width, sparsity, share, limit),
                            unchanged=removed is not None and removed[i].nonzero == 0))
     prunable = set(names)
     for b in blocks:
         if b.name not in prunable:
-            out.append(_share(b.name, b.params, False, b, widths, total_width, None, None, None))
+            out.append(_share(b.name, b.params, False, b, widths, total_width, None, None, (None, None)))
     block_f = total_width / sum(b.params for b in blocks) if defined and blocks else None
     return LayerBreakdown(tuple(out), ratio, radius, scope, block_f, cost)
 
 
 def _share(name, params, prunable, b: BlockCurvature | None, widths, total_width, sparsity, radius_share,
-           limit) -> LayerShare:
+           limit: tuple[float | None, float | None]) -> LayerShare:
     width = widths.get(name)
     return LayerShare(
         name, params, prunable,
         None if b is None else b.trace, None if b is None else b.trace_stderr,
         None if b is None else b.trace_plus_minus, None if b is None else b.lambda_max,
-        width, None if width is None or total_width <= 0 else width / total_width, sparsity, radius_share, limit)
+        width, None if width is None or total_width <= 0 else width / total_width, sparsity, radius_share, *limit)
 
 
 def _block_f(block: BlockCurvature, radius: float, epsilon: float, negative: str) -> float:
@@ -204,7 +214,15 @@ def _removed(path: PruningPath, weights: Sequence[torch.Tensor], ratio: float) -
     return out
 
 
-def _limit_alone(block: BlockCurvature, weight: torch.Tensor, epsilon: float, negative: str) -> float:
-    """Root of ``ρ = F_l(R_l(ρ))`` for this tensor alone (see the module doc)."""
+def _limit_alone(block: BlockCurvature, weight: torch.Tensor, epsilon: float, negative: str) -> tuple[float, float]:
+    """Root of ``ρ = F_l(R_l(ρ))`` for this tensor alone and its 95 % ± (see the module doc)."""
     own = MagnitudeProfile.from_tensors([weight])
-    return predict_from_quadrature(own, block.quadrature, epsilon, bound_mode="none", negative=negative).ratio
+
+    def root(quadrature) -> float:
+        return predict_from_quadrature(own, quadrature, epsilon, bound_mode="none", negative=negative).ratio
+
+    ratio, parts = root(block.quadrature), block.part_quadratures
+    # a block formed over a subset: its own ρ* on each part gives the data part, as ρ*'s
+    data = part_sd(tuple(root(q) for q in parts), *block.sampled) if parts and block.sampled else None
+    return ratio, ratio_uncertainty(own, block.quadrature, epsilon, ratio, negative, data=data,
+                                    data_parts=len(parts) if data is not None else None).plus_minus

@@ -233,7 +233,8 @@ def test_a_table_too_wide_to_fold_prints_a_row_as_column_and_value_lines(width, 
     from types import SimpleNamespace as NS
 
     layer = NS(name="0.weight", params=2048, trace=15.82, trace_plus_minus=None, lambda_max=2.871,
-               share_of_width=0.8589, sparsity_at_rho=0.9399, collapsed=False, radius_share=0.8926, limit_alone=0.9312)
+               share_of_width=0.8589, sparsity_at_rho=0.9399, collapsed=False, radius_share=0.8926, limit_alone=0.9312,
+               limit_alone_plus_minus=None)
     cost = NS(method="exact", steps=None, probes=None, hvps=0, seconds=1.0, cached=False)
     monkeypatch.setenv("COLUMNS", str(width))
     console.render_layers(NS(ratio=0.9183, scope="global", layers=[layer], cost=cost, block_diagonal_f=None))
