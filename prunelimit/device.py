@@ -141,9 +141,18 @@ def _switch_owner(name: str) -> Any:
     return owner
 
 
+# the switches torch sets to a value of their own by default (``tf32``: ``cudnn.allow_tf32`` is
+# True), so one that reads as its owners do holds that value itself
+_OWN_BY_DEFAULT = ("cudnn.conv", "cudnn.rnn")
+
+
 def _set_back(owner: Any, name: str) -> str:
     """What to set the switch of ``name`` back to: ``none`` where its value is its owners'
     (``mkldnn`` for ``mkldnn.matmul``, then ``torch.backends``; torch reads a switch left at
-    ``none`` through them, and reads it so), else its value."""
+    ``none`` through them, and reads it so), else its value. cuDNN's two are set back to their
+    value: set to ``none`` under ``torch.backends.fp32_precision = "tf32"``, they no longer read
+    TF32 once the caller set that back to ``none``, and torch's own ``cudnn.allow_tf32`` getter
+    (``torch.export`` reads it) then raised "cuDNN conv and cuDNN RNN have different TF32 flags"."""
     value = owner.fp32_precision
-    return "none" if fp32_precision(torch.backends, name.rsplit(".", 1)[0]) == value else value
+    inherited = name not in _OWN_BY_DEFAULT and fp32_precision(torch.backends, name.rsplit(".", 1)[0]) == value
+    return "none" if inherited else value

@@ -46,3 +46,19 @@ def test_cudnns_default_tf32_reads_as_it_did_after_the_guard(every_switch_set_ba
         assert torch.backends.cudnn.conv.fp32_precision == torch.backends.cudnn.rnn.fp32_precision == "ieee"
     assert torch.backends.cudnn.allow_tf32 is True
     assert torch.backends.cudnn.conv.fp32_precision == torch.backends.cudnn.rnn.fp32_precision == "tf32"
+
+
+def test_cudnns_own_tf32_stays_its_own_after_the_guard_under_the_generic_switch(every_switch_set_back) -> None:
+    """Under ``torch.backends.fp32_precision = "tf32"`` cuDNN's conv and rnn read TF32 as their
+    owners do, yet hold it themselves (torch's default). The guard set them back to ``none``:
+    once the caller set the generic switch back, they read ``none``, no longer TF32 as without
+    the guard, and torch's legacy ``cudnn.allow_tf32`` getter (``torch.export`` reads it) raised
+    "cuDNN conv and cuDNN RNN have different TF32 flags" in every later test of the process."""
+    torch.backends.fp32_precision = "none"
+    torch.backends.cudnn.conv.fp32_precision = torch.backends.cudnn.rnn.fp32_precision = "tf32"  # torch's default
+    torch.backends.fp32_precision = "tf32"
+    with ieee_float32():
+        assert torch.backends.cudnn.conv.fp32_precision == torch.backends.cudnn.rnn.fp32_precision == "ieee"
+    torch.backends.fp32_precision = "none"
+    assert torch.backends.cudnn.conv.fp32_precision == torch.backends.cudnn.rnn.fp32_precision == "tf32"
+    assert torch.backends.cudnn.allow_tf32 is True
