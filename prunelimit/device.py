@@ -120,7 +120,7 @@ def ieee_float32() -> Iterator[None]:
 
     Each switch is set back on leaving: to ``none`` where it read its owners' value
     (``torch.backends.fp32_precision = "bf16"``), so that it follows them again, else to its own
-    (the legacy API's, which stay readable)."""
+    (the legacy API's, which stay readable); cuDNN's always to its own (``_set_back``)."""
     restore = [(owner, _set_back(owner, name)) for name in FP32_PRECISION_OPS
                if getattr(owner := _switch_owner(name), "fp32_precision", None) in _REDUCED]
     for owner, _ in restore:
