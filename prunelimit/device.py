@@ -121,15 +121,37 @@ def ieee_float32() -> Iterator[None]:
     Each switch is set back on leaving: to ``none`` where it read its owners' value
     (``torch.backends.fp32_precision = "bf16"``), so that it follows them again, else to its own
     (the legacy API's, which stay readable); cuDNN's always to its own (``_set_back``)."""
-    restore = [(owner, _set_back(owner, name)) for name in FP32_PRECISION_OPS
-               if getattr(owner := _switch_owner(name), "fp32_precision", None) in _REDUCED]
-    for owner, _ in restore:
-        owner.fp32_precision = "ieee"
+    with _cudnn_tf32_off():
+        restore = [(owner, _set_back(owner, name)) for name in FP32_PRECISION_OPS
+                   if getattr(owner := _switch_owner(name), "fp32_precision", None) in _REDUCED]
+        for owner, _ in restore:
+            owner.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            for owner, value in restore:
+                owner.fp32_precision = value
+
+
+@contextmanager
+def _cudnn_tf32_off() -> Iterator[None]:
+    """cuDNN's TF32 off by its legacy switch where that reads on (torch's default), and back on
+    after: set to ``ieee`` by the per-operation API, cuDNN's conv and rnn leave torch's own
+    ``cudnn.allow_tf32`` getter raising "cuDNN conv and cuDNN RNN have different TF32 flags", so
+    a model's forward that entered ``torch.backends.cudnn.flags(...)`` (which reads it) failed in
+    the loss passes. Where the caller mixed the two APIs the getter raises already, and the
+    per-operation switches serve (as they do where a generic ``tf32`` still reaches cuDNN)."""
+    try:
+        on = bool(torch.backends.cudnn.allow_tf32)
+    except RuntimeError:
+        on = False
+    if on:
+        torch.backends.cudnn.allow_tf32 = False
     try:
         yield
     finally:
-        for owner, value in restore:
-            owner.fp32_precision = value
+        if on:
+            torch.backends.cudnn.allow_tf32 = True
 
 
 def _switch_owner(name: str) -> Any:

@@ -39,11 +39,16 @@ def test_the_guard_sets_convolution_and_recurrent_switches_to_ieee_and_back(ever
 
 
 def test_cudnns_default_tf32_reads_as_it_did_after_the_guard(every_switch_set_back) -> None:
-    """torch's default: cuDNN's convolutions in TF32 (``allow_tf32`` True); inside, conv and rnn
-    IEEE (torch then refuses to read the legacy getter), after it as they were."""
+    """torch's default: cuDNN's convolutions in TF32 (``allow_tf32`` True); inside, off by that
+    legacy switch, which torch reads as IEEE and still reads (``torch.backends.cudnn.flags``, which
+    a model's forward may enter, reads it: set to ``ieee`` per operation, it raised "cuDNN conv and
+    cuDNN RNN have different TF32 flags"), after it as they were."""
     torch.backends.cudnn.allow_tf32 = True
     with ieee_float32():
-        assert torch.backends.cudnn.conv.fp32_precision == torch.backends.cudnn.rnn.fp32_precision == "ieee"
+        assert {fp32_precision(torch.backends, op) for op in ("cudnn.conv", "cudnn.rnn")} == {"ieee"}
+        assert torch.backends.cudnn.allow_tf32 is False
+        with torch.backends.cudnn.flags(enabled=False):
+            pass
     assert torch.backends.cudnn.allow_tf32 is True
     assert torch.backends.cudnn.conv.fp32_precision == torch.backends.cudnn.rnn.fp32_precision == "tf32"
 
