@@ -112,7 +112,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     def callback(total: int):  # the stage's own plan: the spectrum's total would be stale here
         return None if progress is None else (lambda done: progress(done, total, "per-layer curvature"))
 
-    steps = probes = None
+    steps = probes = subsample = None
     formed = options.method == "exact" or spec.solver == "exact"
     kind = f"layers-{'formed' if formed else 'lanczos'}"  # the solver the stored spectrum took decides
     key = result_key(inputs, options, store, kind)
@@ -150,9 +150,10 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
                           None if target is None else target.epsilon, ratio, cost, options.negative, scope)
     # exact and formed blocks take all samples; Lanczos ones (computed or read back) the curvature subset's,
     # where a layer's block without its parts' (a Lanczos block's) states no data part in its own ρ*'s ±
+    # (the subset the blocks were computed over, drawn again only where they were read back)
     names = {n for n, _ in prunable}
     subset = method == "lanczos" and any(not b.part_quadratures for b in curvature if b.name in names) \
-        and curvature_data(inputs, options).subsampled
+        and (curvature_data(inputs, options) if subsample is None else subsample).subsampled
     return replace(shares, notes=outside_budgets(options, cost) + ((subset_alone_note(options),) if subset else ()))
 
 
