@@ -480,6 +480,7 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
     """Labels for a loss of class indices (``ce``, torch's cross-entropy, NLL or multi-margin
     criteria): integers, one a sample, each below the output count; a criterion said
     "expected target dtype to be Long" or "0D or 1D target tensor expected"."""
+    _check_class_output(labels, out, loss_fn, what, names)
     if isinstance(loss_fn, ClassLoss) and loss_fn.soft and labels.is_floating_point() \
             and labels.shape[1:] == out.shape[1:]:
         return  # probabilities, one per output: soft targets
@@ -507,6 +508,42 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
         raise InputError.naming(
             f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
             "check {1} and {2} (e.g. :num_classes=...)", *names)
+
+
+def _check_class_output(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn, what: str,
+                        names: tuple[str, ...]) -> None:
+    """An output a class-index loss can read beside ``labels``: one score a class, (N, C), or
+    (N, C, d…) beside labels (N, d…). One value a sample (N,) was read by torch's cross-entropy
+    as one sample's C = N scores: real-valued labels passed as its probabilities and the loss
+    came out in silence, 299 on 256 samples; and an (N, T, C) output beside (N, T) labels (classes
+    last, as a sequence model gives them) or (N, C, d) beside (N,) (an x of one dimension too
+    many, carried through the model) was named by the first label past out.shape[1], "label 2
+    but the model has 2 outputs" of a model with 3, or torch's "Expected target size"."""
+    if out.dim() == 1:
+        raise InputError.naming(
+            f"the model gives one value a sample on {what} (an output of shape {tuple(out.shape)}), but "
+            f"{_loss_name(loss_fn)} needs one score a class, an output of shape (N, C); return the class scores "
+            "from forward", *names)
+    if out.dim() == 2 or labels.shape[1:] in (out.shape[2:], out.shape[1:]):
+        return  # (N, C) outputs and (N, d…) labels: their own checks follow; labels of the output's shape: soft targets
+    wanted = _per_sample(out.shape[2:])
+    if labels.shape[1:] == out.shape[1:-1]:
+        fix = ("its classes are in the last dimension: give them in dim 1, a module whose forward returns "
+               "model(x).movedim(-1, 1)")
+    elif labels.dim() == 1:
+        fix = ("one class index a sample needs an output of shape (N, C): check the shape of x, which the model "
+               "carries through to its output, or pool or flatten the output to (N, C) in the model")
+    else:
+        fix = f"give y of shape {wanted}"
+    raise InputError.naming(
+        f"{what}: the model's output has shape {_per_sample(out.shape[1:])} and y {_per_sample(labels.shape[1:])}; "
+        f"{_loss_name(loss_fn)} reads an output of more than 2 dimensions as (N, C, …), {out.shape[1]} classes in "
+        f"dim 1 and a class index at each of the other positions, y of shape {wanted}; {fix}", *names)
+
+
+def _per_sample(shape: torch.Size) -> str:
+    """A tensor's shape with N for its samples: a batch's output and all the labels differ there."""
+    return f"({', '.join(['N', *map(str, shape)])}{',' if not shape else ''})"
 
 
 def _real_labels_fix(labels: torch.Tensor, out: torch.Tensor) -> str:
