@@ -307,7 +307,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     function, with no one Hessian, and the passes would change the caller's model."""
     before = {name: (b, b.detach().clone()) for name, b in loaded.model.named_buffers()}
     try:
-        value = _check_fit(loaded, batches, loss_fn, data, option)
+        value = _check_every_form(loaded, batches, loss_fn, data, option)
     finally:
         written = _restore_written_buffers(loaded.model, before)
     if written:
@@ -389,11 +389,30 @@ def output_part(out: Any) -> str:
     return "[0]" if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor) else ""
 
 
+def _check_every_form(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
+                      option: str) -> torch.Tensor:
+    """:func:`_check_fit` on the first batch of each form (the shapes of x and y past their
+    samples, and their types), the messages naming a later one by its index; the first
+    batch's loss. Batches given in hand may differ (a loader that pads each batch to its own
+    length); a later one that did not fit (a feature missing, float64, a label column) failed
+    in the middle of the work with torch's own error and traceback ("mat1 and mat2 shapes
+    cannot be multiplied"), or here, joining labels of other shapes."""
+    forms: dict[tuple, list[int]] = {}
+    for index, (x, y) in enumerate(batches):
+        forms.setdefault((x.shape[1:], x.dtype, y.shape[1:], y.dtype), []).append(index)
+    first, *others = forms.values()
+    value = _check_fit(loaded, [batches[i] for i in first], loss_fn, data, option)
+    for indices in others:
+        _check_fit(loaded, [batches[i] for i in indices], loss_fn, data, option, f" batch {indices[0]}")
+    return value
+
+
 def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
-               option: str) -> torch.Tensor:
-    """``check_compatible``'s checks of the model, data and loss on the first batch; its loss."""
+               option: str, batch_named: str = "") -> torch.Tensor:
+    """``check_compatible``'s checks of the model, data and loss on the first batch; its loss.
+    ``batch_named``: how the messages name that batch where it is not the data's first."""
     model, batch = loaded.model, batches[0]
-    what = "{1}" if data is None else f"data {data}"
+    what = ("{1}" if data is None else f"data {data}") + batch_named
     model_name = _model_name(loaded)
     names = ("loss", option, "model")
     # the built-in losses and the library's criteria feed x as is and need one output tensor

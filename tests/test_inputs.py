@@ -527,3 +527,55 @@ def test_a_class_loss_reads_per_position_labels_beside_an_output_of_classes_in_d
     data = (torch.randn(64, 5, 8, generator=generator), torch.randint(0, 5, (64, 3), generator=generator))
     report = prunelimit.info(build_model("mlp:8,6,3"), data, batch_size=32)
     assert report.loss is not None and 0.0 < report.loss < 10.0  # a finite per-position mean
+
+
+_LATER_BATCH_CASES = {
+    # each was torch's own error and traceback from the middle of the work (the first batch alone was checked)
+    "a feature missing": (lambda x, y: (x[:, :5], y),
+                          r"^the model fails on data batch 1 \(RuntimeError: mat1 and mat2 shapes cannot be multiplied"),
+    "float64": (lambda x, y: (x.double(), y), r"^the model has float32 parameters but data batch 1 is float64; "),
+    # joining the batches' labels raised "Tensors must have same number of dimensions: got 1 and 2"
+    "a label column": (lambda x, y: (x, y[:, None]), r"^data batch 1: y has shape \(16, 1\), but the ce loss needs one "
+                                                     r"class index per sample"),
+}
+
+
+@pytest.mark.parametrize("case", _LATER_BATCH_CASES)
+def test_a_later_batch_of_another_form_is_checked_and_named(case) -> None:
+    """Batches given in hand are checked as the first is, each form once: one that does not fit
+    the model or the loss is refused naming its index (seen failing before: torch's errors)."""
+    import prunelimit
+
+    spoil, message = _LATER_BATCH_CASES[case]
+    generator = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(16, 8, generator=generator), torch.randint(0, 3, (16,), generator=generator))
+               for _ in range(3)]
+    batches[1] = spoil(*batches[1])
+    torch.manual_seed(0)
+    with pytest.raises(InputError, match=message):
+        prunelimit.info(build_model("mlp:8,6,3"), batches)
+
+
+class _MeanOfTokens(torch.nn.Module):
+    """Token ids of any length in, one row of class scores a sample out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(20, 6)
+        self.head = torch.nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embedding(x).mean(1))
+
+
+def test_batches_of_their_own_lengths_are_read() -> None:
+    """A loader that pads each batch to its own length gives x of other shapes: accepted, each
+    form checked once."""
+    import prunelimit
+
+    generator = torch.Generator().manual_seed(0)
+    batches = [(torch.randint(0, 20, (16, length), generator=generator), torch.randint(0, 3, (16,), generator=generator))
+               for length in (5, 7, 5, 9)]
+    torch.manual_seed(0)
+    report = prunelimit.info(_MeanOfTokens(), batches)
+    assert report.loss is not None and 0.0 < report.loss < 10.0  # a finite mean over the four batches
