@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from prunelimit.cache_opened import recording_opens
-from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss, to_device
+from prunelimit.data.batches import Batch, LossFn, batch_form, cross_entropy_loss, mse_loss, to_device
 from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss,
                                   user_loss_name)
 from prunelimit.data.spec import load_dataset, make_batches
@@ -398,8 +398,8 @@ def _check_every_form(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn
     in the middle of the work with torch's own error and traceback ("mat1 and mat2 shapes
     cannot be multiplied"), or here, joining labels of other shapes."""
     forms: dict[tuple, list[int]] = {}
-    for index, (x, y) in enumerate(batches):
-        forms.setdefault((x.shape[1:], x.dtype, y.shape[1:], y.dtype), []).append(index)
+    for index, batch in enumerate(batches):
+        forms.setdefault(batch_form(batch), []).append(index)
     first, *others = forms.values()
     value = _check_fit(loaded, [batches[i] for i in first], loss_fn, data, option)
     for indices in others:
