@@ -524,9 +524,12 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
             f"{what} has label {int(labels.min())}, below 0; class labels index the model's {classes} outputs, 0 to "
             f"{classes - 1}: leave out the samples without one (keep = y >= 0, then x[keep], y[keep])", *names)
     if int(labels.max()) >= classes:
+        # a model spec's num_classes is the command line's; the library's caller built the module
+        binary = ("; for two classes as one logit a sample, give loss=nn.BCEWithLogitsLoss()"
+                  if classes == 1 and int(labels.max()) == 1 else "")
         raise InputError.naming(
-            f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
-            "check {1} and {2} (e.g. :num_classes=...)", *names)
+            f"{what} has label {int(labels.max())} but the model has {classes} outputs; check {{1}} and {{2}} "
+            + said("(e.g. :num_classes=...)", f"(its last layer's out_features, one a class){binary}"), *names)
 
 
 def _check_class_output(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn, what: str,

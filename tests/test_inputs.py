@@ -579,3 +579,22 @@ def test_batches_of_their_own_lengths_are_read() -> None:
     torch.manual_seed(0)
     report = prunelimit.info(_MeanOfTokens(), batches)
     assert report.loss is not None and 0.0 < report.loss < 10.0  # a finite mean over the four batches
+
+
+@pytest.mark.parametrize("outputs, message", [
+    (3, r"^data has label 3 but the model has 3 outputs; check data and model \(its last layer's out_features, one "
+        r"a class\)$"),
+    (1, r"^data has label 1 but the model has 1 outputs; check data and model \(its last layer's out_features, one "
+        r"a class\); for two classes as one logit a sample, give loss=nn.BCEWithLogitsLoss\(\)$"),
+])
+def test_a_label_past_the_outputs_names_the_library_fix(outputs, message) -> None:
+    """A library caller built the module itself: the command line's model-spec hint "(e.g.
+    :num_classes=...)" meant nothing to it (seen failing before), and a one-logit model of two
+    classes is told the criterion that takes it."""
+    import prunelimit
+
+    generator = torch.Generator().manual_seed(0)
+    y = torch.arange(64) % (outputs + 1)
+    torch.manual_seed(0)
+    with pytest.raises(InputError, match=message):
+        prunelimit.info(build_model(f"mlp:8,6,{outputs}"), (torch.randn(64, 8, generator=generator), y))
