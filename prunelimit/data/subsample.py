@@ -140,6 +140,8 @@ def _strata(batches: Batches, by_class: bool) -> torch.Tensor | None:
     subset is drawn by class; ``None`` where it is drawn without strata."""
     if not by_class or len(batches[0]) < 2:
         return None
+    if len({b[1].shape[1:] for b in batches}) > 1:
+        return None  # per-token targets of each batch's own length, which cannot be joined: no classes
     # only the targets are joined: a copy of the inputs would double the data set in memory
     return _classes(torch.cat([b[1] for b in batches]))
 

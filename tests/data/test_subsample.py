@@ -361,3 +361,15 @@ def test_batches_of_their_own_lengths_are_subsampled_within_each_run_of_one_leng
     assert torch.cat([b[1] for b in sub.batches]).tolist() == _column(same.batches, 1).tolist()
     for part, kept in zip(sub.parts, same.parts):
         assert torch.cat([b[0][:, 0] for b in part]).tolist() == _column(kept, 0).flatten().long().tolist()
+
+
+def test_per_token_targets_of_their_own_lengths_are_drawn_without_strata() -> None:
+    """Per-token labels padded per batch (5, 7, 5 and 9 tokens) name no class a sample, as
+    per-token targets of one length do not: the subset is drawn without strata (seen failing
+    before: joining them raised torch's "Sizes of tensors must match")."""
+    generator = torch.Generator().manual_seed(0)
+    padded = [(torch.randint(0, 20, (16, n), generator=generator), torch.randint(0, 3, (16, n), generator=generator))
+              for n in (5, 7, 5, 9)]
+    sub = curvature_subsample(padded, 32, seed=3)
+    assert sub.used == 32 and sub.total == 64 and len(sub.parts) == DATA_PARTS
+    assert all(x.shape == y.shape for x, y in sub.batches)  # each sample's tokens beside its own labels
