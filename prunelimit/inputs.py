@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from prunelimit.cache_opened import recording_opens
-from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss, to_device
+from prunelimit.data.batches import Batch, LossFn, batch_form, cross_entropy_loss, mse_loss, to_device
 from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss,
                                   user_loss_name)
 from prunelimit.data.spec import load_dataset, make_batches
@@ -307,7 +307,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     function, with no one Hessian, and the passes would change the caller's model."""
     before = {name: (b, b.detach().clone()) for name, b in loaded.model.named_buffers()}
     try:
-        value = _check_fit(loaded, batches, loss_fn, data, option)
+        value = _check_every_form(loaded, batches, loss_fn, data, option)
     finally:
         written = _restore_written_buffers(loaded.model, before)
     if written:
@@ -389,11 +389,30 @@ def output_part(out: Any) -> str:
     return "[0]" if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor) else ""
 
 
+def _check_every_form(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
+                      option: str) -> torch.Tensor:
+    """:func:`_check_fit` on the first batch of each form (the shapes of x and y past their
+    samples, and their types), the messages naming a later one by its index; the first
+    batch's loss. Batches given in hand may differ (a loader that pads each batch to its own
+    length); a later one that did not fit (a feature missing, float64, a label column) failed
+    in the middle of the work with torch's own error and traceback ("mat1 and mat2 shapes
+    cannot be multiplied"), or here, joining labels of other shapes."""
+    forms: dict[tuple, list[int]] = {}
+    for index, batch in enumerate(batches):
+        forms.setdefault(batch_form(batch), []).append(index)
+    first, *others = forms.values()
+    value = _check_fit(loaded, [batches[i] for i in first], loss_fn, data, option)
+    for indices in others:
+        _check_fit(loaded, [batches[i] for i in indices], loss_fn, data, option, f" batch {indices[0]}")
+    return value
+
+
 def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
-               option: str) -> torch.Tensor:
-    """``check_compatible``'s checks of the model, data and loss on the first batch; its loss."""
+               option: str, batch_named: str = "") -> torch.Tensor:
+    """``check_compatible``'s checks of the model, data and loss on the first batch; its loss.
+    ``batch_named``: how the messages name that batch where it is not the data's first."""
     model, batch = loaded.model, batches[0]
-    what = "{1}" if data is None else f"data {data}"
+    what = ("{1}" if data is None else f"data {data}") + batch_named
     model_name = _model_name(loaded)
     names = ("loss", option, "model")
     # the built-in losses and the library's criteria feed x as is and need one output tensor
@@ -480,6 +499,7 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
     """Labels for a loss of class indices (``ce``, torch's cross-entropy, NLL or multi-margin
     criteria): integers, one a sample, each below the output count; a criterion said
     "expected target dtype to be Long" or "0D or 1D target tensor expected"."""
+    _check_class_output(labels, out, loss_fn, what, names)
     if isinstance(loss_fn, ClassLoss) and loss_fn.soft and labels.is_floating_point() \
             and labels.shape[1:] == out.shape[1:]:
         return  # probabilities, one per output: soft targets
@@ -504,9 +524,48 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
             f"{what} has label {int(labels.min())}, below 0; class labels index the model's {classes} outputs, 0 to "
             f"{classes - 1}: leave out the samples without one (keep = y >= 0, then x[keep], y[keep])", *names)
     if int(labels.max()) >= classes:
+        # a model spec's num_classes is the command line's; the library's caller built the module
+        binary = ("; for two classes as one logit a sample, give loss=nn.BCEWithLogitsLoss()"
+                  if classes == 1 and int(labels.max()) == 1 else "")
         raise InputError.naming(
-            f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
-            "check {1} and {2} (e.g. :num_classes=...)", *names)
+            f"{what} has label {int(labels.max())} but the model has {classes} outputs; check {{1}} and {{2}} "
+            + said("(e.g. :num_classes=...)", f"(its last layer's out_features, one a class){binary}"), *names)
+
+
+def _check_class_output(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn, what: str,
+                        names: tuple[str, ...]) -> None:
+    """An output a class-index loss can read beside ``labels``: one score a class, (N, C), or
+    (N, C, d…) beside labels (N, d…). One value a sample (N,) was read by torch's cross-entropy
+    as one sample's C = N scores: real-valued labels passed as its probabilities and the loss
+    came out in silence, 299 on 256 samples; and an (N, T, C) output beside (N, T) labels (classes
+    last, as a sequence model gives them) or (N, C, d) beside (N,) (an x of one dimension too
+    many, carried through the model) was named by the first label past out.shape[1], "label 2
+    but the model has 2 outputs" of a model with 3, or torch's "Expected target size"."""
+    if out.dim() == 1:
+        raise InputError.naming(
+            f"the model gives one value a sample on {what} (an output of shape {tuple(out.shape)}), but "
+            f"{_loss_name(loss_fn)} needs one score a class, an output of shape (N, C); return the class scores "
+            "from forward", *names)
+    if out.dim() == 2 or labels.shape[1:] in (out.shape[2:], out.shape[1:]):
+        return  # (N, C) outputs and (N, d…) labels: their own checks follow; labels of the output's shape: soft targets
+    wanted = _per_sample(out.shape[2:])
+    if labels.shape[1:] == out.shape[1:-1]:
+        fix = ("its classes are in the last dimension: give them in dim 1, a module whose forward returns "
+               "model(x).movedim(-1, 1)")
+    elif labels.dim() == 1:
+        fix = ("one class index a sample needs an output of shape (N, C): check the shape of x, which the model "
+               "carries through to its output, or pool or flatten the output to (N, C) in the model")
+    else:
+        fix = f"give y of shape {wanted}"
+    raise InputError.naming(
+        f"{what}: the model's output has shape {_per_sample(out.shape[1:])} and y {_per_sample(labels.shape[1:])}; "
+        f"{_loss_name(loss_fn)} reads an output of more than 2 dimensions as (N, C, …), {out.shape[1]} classes in "
+        f"dim 1 and a class index at each of the other positions, y of shape {wanted}; {fix}", *names)
+
+
+def _per_sample(shape: torch.Size) -> str:
+    """A tensor's shape with N for its samples: a batch's output and all the labels differ there."""
+    return f"({', '.join(['N', *map(str, shape)])}{',' if not shape else ''})"
 
 
 def _real_labels_fix(labels: torch.Tensor, out: torch.Tensor) -> str:

@@ -969,8 +969,11 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
                  exclude=exclude) as given, _state_kept(model) if epochs else contextlib.nullcontext():
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
                                                                     given.device, "eval_data")
-        if epochs:  # refit fine-tunes each probed ratio
+        if epochs:  # refit fine-tunes each probed ratio, on the data joined (before the spectrum's work)
+            from prunelimit.pruning.lomp import require_joinable
+
             check_training_output(given)
+            require_joinable(given.batches)
         return api.verify(given, chosen, evaluation, acc_drop, sweep, scope, progress,
                           epochs, finetune_lr, prediction_from=prediction_from)
 

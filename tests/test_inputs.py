@@ -470,3 +470,131 @@ def test_soft_targets_stored_in_half_precision_are_told_to_be_probabilities(stor
     assert (soft.sum(1, dtype=torch.float64) - 1).abs().max() > 1e-4  # the rounding this is about
     with pytest.raises(InputError, match=r"^data has real-valued targets; they are probabilities \(soft targets\)"):
         prunelimit.bounds(build_model("mlp:8,6,10"), (x, soft))
+
+
+class _Squeezed(torch.nn.Module):
+    """A one-logit model whose forward gives one value a sample, of shape (N,)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).squeeze(-1)
+
+
+_CLASS_OUTPUT_CASES = {
+    # one value a sample: torch's cross-entropy read the (N,) output as one sample's N class scores and
+    # the float labels as its probabilities, and the loss came out in silence (info's loss 298.7)
+    "one value a sample": (lambda: _Squeezed(), (64, 8), lambda g: torch.randint(0, 2, (64,), generator=g).float(),
+                           r"^the model gives one value a sample on data \(an output of shape \(32,\)\), but the "
+                           r"CrossEntropyLoss criterion needs one score a class, an output of shape \(N, C\)"),
+    # an x of one dimension too many, carried through the Linear layers: "data has label 2 but the model has 2
+    # outputs" of a model with 3
+    "x of a dimension too many": (lambda: build_model("mlp:8,6,3"), (64, 2, 8),
+                                  lambda g: torch.randint(0, 3, (64,), generator=g),
+                                  r"^data: the model's output has shape \(N, 2, 3\) and y \(N,\); .* y of shape "
+                                  r"\(N, 3\); one class index a sample needs an output of shape \(N, C\): check the "
+                                  r"shape of x"),
+    # a sequence model's (N, T, C) beside (N, T) labels: torch's "Expected target size [32, 3], got [32, 5]"
+    "classes last": (lambda: build_model("mlp:8,6,3"), (64, 5, 8), lambda g: torch.randint(0, 3, (64, 5), generator=g),
+                     r"^data: the model's output has shape \(N, 5, 3\) and y \(N, 5\); .* its classes are in the last "
+                     r"dimension: give them in dim 1, a module whose forward returns model\(x\)\.movedim\(-1, 1\)"),
+}
+
+
+@pytest.mark.parametrize("case", _CLASS_OUTPUT_CASES)
+def test_a_class_loss_refuses_an_output_its_labels_do_not_index(case) -> None:
+    """A class-index loss reads an (N, C) output, or (N, C, d…) beside (N, d…) labels: any other
+    output is refused naming both shapes and the fix (seen failing before: the first case
+    passed in silence, the others named a wrong class count or gave torch's message)."""
+    import prunelimit
+
+    build, x_shape, labels, message = _CLASS_OUTPUT_CASES[case]
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    data = (torch.randn(*x_shape, generator=generator), labels(generator))
+    with pytest.raises(InputError, match=message):
+        prunelimit.info(build(), data, loss=torch.nn.CrossEntropyLoss(), batch_size=32)
+
+
+def test_a_class_loss_reads_per_position_labels_beside_an_output_of_classes_in_dim_1() -> None:
+    """(N, C, d) outputs beside (N, d) labels, torch's own layout for cross-entropy, are read."""
+    import prunelimit
+
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    data = (torch.randn(64, 5, 8, generator=generator), torch.randint(0, 5, (64, 3), generator=generator))
+    report = prunelimit.info(build_model("mlp:8,6,3"), data, batch_size=32)
+    assert report.loss is not None and 0.0 < report.loss < 10.0  # a finite per-position mean
+
+
+_LATER_BATCH_CASES = {
+    # each was torch's own error and traceback from the middle of the work (the first batch alone was checked)
+    "a feature missing": (lambda x, y: (x[:, :5], y),
+                          r"^the model fails on data batch 1 \(RuntimeError: mat1 and mat2 shapes cannot be multiplied"),
+    "float64": (lambda x, y: (x.double(), y), r"^the model has float32 parameters but data batch 1 is float64; "),
+    # joining the batches' labels raised "Tensors must have same number of dimensions: got 1 and 2"
+    "a label column": (lambda x, y: (x, y[:, None]), r"^data batch 1: y has shape \(16, 1\), but the ce loss needs one "
+                                                     r"class index per sample"),
+}
+
+
+@pytest.mark.parametrize("case", _LATER_BATCH_CASES)
+def test_a_later_batch_of_another_form_is_checked_and_named(case) -> None:
+    """Batches given in hand are checked as the first is, each form once: one that does not fit
+    the model or the loss is refused naming its index (seen failing before: torch's errors)."""
+    import prunelimit
+
+    spoil, message = _LATER_BATCH_CASES[case]
+    generator = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(16, 8, generator=generator), torch.randint(0, 3, (16,), generator=generator))
+               for _ in range(3)]
+    batches[1] = spoil(*batches[1])
+    torch.manual_seed(0)
+    with pytest.raises(InputError, match=message):
+        prunelimit.info(build_model("mlp:8,6,3"), batches)
+
+
+class _MeanOfTokens(torch.nn.Module):
+    """Token ids of any length in, one row of class scores a sample out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(20, 6)
+        self.head = torch.nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embedding(x).mean(1))
+
+
+def test_batches_of_their_own_lengths_are_read() -> None:
+    """A loader that pads each batch to its own length gives x of other shapes: accepted, each
+    form checked once."""
+    import prunelimit
+
+    generator = torch.Generator().manual_seed(0)
+    batches = [(torch.randint(0, 20, (16, length), generator=generator), torch.randint(0, 3, (16,), generator=generator))
+               for length in (5, 7, 5, 9)]
+    torch.manual_seed(0)
+    report = prunelimit.info(_MeanOfTokens(), batches)
+    assert report.loss is not None and 0.0 < report.loss < 10.0  # a finite mean over the four batches
+
+
+@pytest.mark.parametrize("outputs, message", [
+    (3, r"^data has label 3 but the model has 3 outputs; check data and model \(its last layer's out_features, one "
+        r"a class\)$"),
+    (1, r"^data has label 1 but the model has 1 outputs; check data and model \(its last layer's out_features, one "
+        r"a class\); for two classes as one logit a sample, give loss=nn.BCEWithLogitsLoss\(\)$"),
+])
+def test_a_label_past_the_outputs_names_the_library_fix(outputs, message) -> None:
+    """A library caller built the module itself: the command line's model-spec hint "(e.g.
+    :num_classes=...)" meant nothing to it (seen failing before), and a one-logit model of two
+    classes is told the criterion that takes it."""
+    import prunelimit
+
+    generator = torch.Generator().manual_seed(0)
+    y = torch.arange(64) % (outputs + 1)
+    torch.manual_seed(0)
+    with pytest.raises(InputError, match=message):
+        prunelimit.info(build_model(f"mlp:8,6,{outputs}"), (torch.randn(64, 8, generator=generator), y))

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
-from prunelimit.errors import UsageError
+from prunelimit.errors import UsageError, option
 from prunelimit.threads import one_thread
 
 # The dense float64 Hessian may take this much memory (plus eigvalsh's copy: ``exact_host_bytes``):
@@ -58,7 +58,7 @@ def require_exact_fits(dim: int, max_dim: int = MAX_DIM) -> None:
     if dim > max_dim:
         raise UsageError(
             f"exact Hessian of dimension {dim:,} exceeds the limit of {max_dim:,} (D products, 8·D² bytes); "
-            "use SLQ (--method slq, or the default)"
+            f"use SLQ ({option('method', 'slq')}, or the default)"
         )
 
 

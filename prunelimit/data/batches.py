@@ -26,6 +26,12 @@ def total_samples(batches: Batches) -> int:
     return sum(batch_size(b) for b in batches)
 
 
+def batch_form(batch: Batch) -> tuple:
+    """What batches must share to be joined into one: each tensor's shape past its samples and
+    its type. Batches given in hand may differ there (a loader that pads each to its own length)."""
+    return tuple((t.shape[1:], t.dtype) for t in batch)
+
+
 def cross_entropy_loss(model: nn.Module, batch: Batch) -> Tensor:
     """Mean cross-entropy of ``model(x)`` against integer labels ``y``."""
     x, y = batch[0], batch[1]

@@ -14,12 +14,13 @@ without strata.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from prunelimit.data.batches import Batch, Batches, batch_size, total_samples
+from prunelimit.data.batches import Batch, Batches, batch_form, batch_size, total_samples
 from prunelimit.data.spec import FINITE_CHUNK
 from prunelimit.errors import OptionError
 
@@ -139,6 +140,8 @@ def _strata(batches: Batches, by_class: bool) -> torch.Tensor | None:
     subset is drawn by class; ``None`` where it is drawn without strata."""
     if not by_class or len(batches[0]) < 2:
         return None
+    if len({b[1].shape[1:] for b in batches}) > 1:
+        return None  # per-token targets of each batch's own length, which cannot be joined: no classes
     # only the targets are joined: a copy of the inputs would double the data set in memory
     return _classes(torch.cat([b[1] for b in batches]))
 
@@ -196,10 +199,17 @@ def _stratified_parts(strata, total: int, samples: int, k: int, rng: np.random.G
 
 def _rebatched(batches: Batches, index: np.ndarray, size: int) -> list[Batch]:
     """The samples at the sorted global ``index`` of ``batches``, in batches of ``size``:
-    gathered from each batch in turn, so only the chosen samples are copied."""
+    gathered from each batch in turn, so only the chosen samples are copied. Samples are
+    joined within each run of consecutive batches of one form (``batch_form``): batches of
+    their own lengths (padded per batch) cannot be joined, and joining them raised torch's
+    "Sizes of tensors must match" under the default subset of 16,384 samples or more."""
     starts = np.cumsum([0] + [batch_size(b) for b in batches])
     owner = np.searchsorted(starts, index, side="right") - 1
     groups = [(j, index[owner == j] - starts[j]) for j in np.unique(owner)]
-    columns = [torch.cat([batches[j][i][torch.as_tensor(rows, device=batches[j][i].device)] for j, rows in groups])
-               for i in range(len(batches[0]))]
-    return [tuple(c[i : i + size] for c in columns) for i in range(0, len(index), size)]
+    rebatched: list[Batch] = []
+    for _, run in itertools.groupby(groups, key=lambda group: batch_form(batches[group[0]])):
+        chosen = list(run)
+        columns = [torch.cat([batches[j][i][torch.as_tensor(rows, device=batches[j][i].device)] for j, rows in chosen])
+                   for i in range(len(batches[0]))]
+        rebatched += [tuple(c[i : i + size] for c in columns) for i in range(0, len(columns[0]), size)]
+    return rebatched

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit import validate
-from prunelimit.data.batches import Batch, Batches, LossFn
+from prunelimit.data.batches import Batch, Batches, LossFn, batch_form
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import InputError, OptionError, UsageError, fields_named, option, quoted, said, warn
 from prunelimit.models.evaluate import evaluate
@@ -257,6 +257,20 @@ def _l1_parameters(model: nn.Module, config: LompConfig, selection: ParamSelecti
     return list({id(p): p for p in (*prunable, *named)}.values())
 
 
+def require_joinable(train_batches: Batches) -> None:
+    """Refuse training data that cannot be joined, to be reshuffled and cut into
+    ``batch_size`` batches every epoch: batches given in hand of their own lengths (a loader
+    padding each batch). torch's "Sizes of tensors must match" came from joining them, in
+    train, and in verify's refit after its whole spectrum."""
+    other = next((i for i, b in enumerate(train_batches) if batch_form(b) != batch_form(train_batches[0])), None)
+    if other is not None:
+        shapes = [" and ".join(f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}" for t in train_batches[i])
+                  for i in (0, other)]
+        raise InputError(f"training reshuffles the samples of every batch of its data and cuts them into batch_size "
+                         f"batches every epoch, so they need one shape past the samples, but data batch 0 holds "
+                         f"{shapes[0]}, batch {other} {shapes[1]}: pad every batch to one length")
+
+
 def train(
     model: nn.Module,
     train_batches: Batches,
@@ -281,6 +295,7 @@ def train(
     """
     if not train_batches:
         raise InputError("the training data has no batches; check --data and --max-samples")
+    require_joinable(train_batches)
     data = [torch.cat([b[i] for b in train_batches]) for i in range(len(train_batches[0]))]
     iters = math.ceil(data[0].shape[0] / config.batch_size)
     require_normalisable(model, [data[0].shape[0] % config.batch_size])  # the last batch of each epoch

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from prunelimit.curvature.layers import BlockCost, BlockCurvature
+from prunelimit.errors import option
 from prunelimit.report.rounding import percent
 from prunelimit.theory.limit import predict_from_quadrature
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath, removed_count
@@ -126,16 +127,18 @@ def collapse_warning(ratio: float, at: str, name: str, params: int, sparsity: fl
     ``scope``: on the global path, layer-wise pruning where that keeps the layer; otherwise
     (and on a path that prunes each layer alone, the one that emptied it) only leaving the
     layer out or pruning less."""
+    # options as the reader gives them: a library call's warnings said --scope layer and --exclude
+    exclude = option("exclude", in_file=False)
     if scope == "global" and removed_count(ratio, params) <= COLLAPSE_SPARSITY * params:
-        advice = "prune layer-wise: --scope layer"
+        advice = f"prune layer-wise: {option('scope', 'layer')}"
     elif scope == "global":
-        advice = ("layer-wise pruning, ceil(ρ·n) of its n weights, empties it too: leave it out with --exclude, "
+        advice = (f"layer-wise pruning, ceil(ρ·n) of its n weights, empties it too: leave it out with {exclude}, "
                   "or prune less")
     elif scope == "2:4":
-        advice = "leave it out with --exclude"
+        advice = f"leave it out with {exclude}"
     else:
         advice = ("on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
-                  "--exclude, or prune less")
+                  f"{exclude}, or prune less")
     return (f"{COLLAPSE}magnitude pruning {at} removes {percent(sparsity)} of {name} ({params:,} "
             f"weights); one-shot pruning that empties a layer breaks the network{tail} ({advice})")
 

@@ -344,3 +344,32 @@ def test_kl_divergence_soft_targets_are_drawn_by_class_as_cross_entropys() -> No
         for seed in range(3):
             sub = curvature_subsample(_class_batches(soft), 40, seed=seed, by_class=by_class)
             assert _part_classes(sub, classes) == [[9, 1]] * 4, (criterion, seed)
+
+
+def test_batches_of_their_own_lengths_are_subsampled_within_each_run_of_one_length() -> None:
+    """Batches padded each to its own length (token ids of 5, 7, 5, 9 and 9 columns) cannot be
+    joined: the subset joins its samples within each run of consecutive batches of one form, so
+    it holds the same samples as of batches of one length (seen failing before: torch's "Sizes of
+    tensors must match", also under the default subset of 16,384 samples or more)."""
+    uniform = _batches(counts=(40, 40), size=16)
+    lengths = (5, 7, 5, 9, 9)
+    padded = [(x.long().expand(-1, n), y) for (x, y), n in zip(uniform, lengths)]  # every column the sample's index
+    sub, same = curvature_subsample(padded, 24, seed=3), curvature_subsample(uniform, 24, seed=3)
+    assert [b[0].shape[1] for b in sub.batches] == [5, 7, 5, 9]  # the last two joined: 9 and 9
+    ids = torch.cat([b[0][:, 0] for b in sub.batches])
+    assert ids.tolist() == _column(same.batches, 0).flatten().long().tolist()  # the same samples, in data order
+    assert torch.cat([b[1] for b in sub.batches]).tolist() == _column(same.batches, 1).tolist()
+    for part, kept in zip(sub.parts, same.parts):
+        assert torch.cat([b[0][:, 0] for b in part]).tolist() == _column(kept, 0).flatten().long().tolist()
+
+
+def test_per_token_targets_of_their_own_lengths_are_drawn_without_strata() -> None:
+    """Per-token labels padded per batch (5, 7, 5 and 9 tokens) name no class a sample, as
+    per-token targets of one length do not: the subset is drawn without strata (seen failing
+    before: joining them raised torch's "Sizes of tensors must match")."""
+    generator = torch.Generator().manual_seed(0)
+    padded = [(torch.randint(0, 20, (16, n), generator=generator), torch.randint(0, 3, (16, n), generator=generator))
+              for n in (5, 7, 5, 9)]
+    sub = curvature_subsample(padded, 32, seed=3)
+    assert sub.used == 32 and sub.total == 64 and len(sub.parts) == DATA_PARTS
+    assert all(x.shape == y.shape for x, y in sub.batches)  # each sample's tokens beside its own labels

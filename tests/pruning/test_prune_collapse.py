@@ -38,7 +38,7 @@ def test_the_library_warns_of_the_layer_global_pruning_empties():
     pruning = prunelimit.prune(_tiny_last_layer(), 0.9)
     assert [layer.zeros for layer in pruning.layers] == [520, 200]
     [line] = _collapse_lines(pruning.warnings)
-    assert " 2.weight " in line and "100.00 %" in line and "--scope layer" in line
+    assert " 2.weight " in line and "100.00 %" in line and "prune layer-wise: scope='layer'" in line
     # 160 removed, all from the small layer: 80 % of it, not emptied
     assert _collapse_lines(prunelimit.prune(_tiny_last_layer(), 0.2).warnings) == []
 
@@ -57,7 +57,7 @@ def test_on_the_layer_wise_path_the_way_out_is_to_leave_the_layer_out():
         model[2].weight[0, :19] = 0.0  # 1 weight of 20 left
     pruning = prunelimit.prune(model, 0.96, scope="layer")  # ceil(0.96·20) = 20: the last one goes too
     [line] = _collapse_lines(pruning.warnings)
-    assert " 2.weight " in line and "--exclude" in line and "--scope layer" not in line
+    assert " 2.weight " in line and "leave it out with exclude=" in line and "scope='layer'" not in line
 
 
 def test_the_command_line_says_it_in_the_console_json_and_report(tmp_path):
@@ -82,9 +82,9 @@ def test_the_way_out_is_not_layer_wise_pruning_where_that_empties_the_layer_too(
     as well: telling the user to prune layer-wise sent them to a path that empties it too."""
     lines = _collapse_lines(prunelimit.prune(_tiny_last_layer(), 0.995).warnings)
     [line] = [line for line in lines if " 2.weight " in line]
-    assert "--scope layer" not in line and "layer-wise pruning" in line and "--exclude" in line
+    assert "scope='layer'" not in line and "layer-wise pruning" in line and "leave it out with exclude=" in line
     [line] = _collapse_lines(prunelimit.prune(_tiny_last_layer(), 0.9).warnings)
-    assert "--scope layer" in line  # ceil(0.9·200) = 180 of 200 layer-wise: that keeps it
+    assert "prune layer-wise: scope='layer'" in line  # ceil(0.9·200) = 180 of 200 layer-wise: that keeps it
 
 
 def test_the_report_figure_hatches_the_emptied_layer():
