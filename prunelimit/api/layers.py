@@ -152,6 +152,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
             progress(hvps, hvps, "per-layer curvature")
     if stored is None:
         store_result(store, key, kind, StoredBlocks(method, curvature))
+    curvature = _with_products(curvature, method, spec)
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
     shares = layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
                           None if target is None else target.epsilon, ratio, cost, options.negative, scope)
@@ -162,6 +163,17 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     subset = method == "lanczos" and any(not b.part_quadratures for b in curvature if b.name in names) \
         and (curvature_data(inputs, options) if subsample is None else subsample).subsampled
     return replace(shares, notes=outside_budgets(options, cost) + ((subset_alone_note(options),) if subset else ()))
+
+
+def _with_products(curvature: "list[BlockCurvature]", method: str, spec: SpectrumReport) -> "list[BlockCurvature]":
+    """``curvature`` with each block's quadrature saying what products it came from, for the
+    rounding part of its own ρ*'s ± (``theory.layers``): float64 for exact and formed blocks,
+    the spectrum's for Lanczos ones (``layer_breakdown`` takes its products' type), with the
+    error its float32 products measured against float64 ones."""
+    wide = method != "lanczos" or spec.quadrature.float64_products
+    error = 0.0 if wide else spec.quadrature.product_error
+    return [replace(b, quadrature=replace(b.quadrature, float64_products=wide, product_error=error))
+            for b in curvature]
 
 
 def subset_parts(inputs: Inputs, options: CurvatureOptions, subsample: Subsample, blocks: int,
