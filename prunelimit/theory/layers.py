@@ -47,7 +47,7 @@ from prunelimit.report.rounding import percent
 from prunelimit.theory.limit import predict_from_quadrature
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath, removed_count
 from prunelimit.theory.statdim import stat_dim_fraction
-from prunelimit.theory.uncertainty import part_sd, ratio_uncertainty
+from prunelimit.theory.uncertainty import part_sd, ratio_uncertainty, rounding_part
 
 COLLAPSE_SPARSITY = 0.99  # a layer losing more than this fraction of its weights is flagged
 COLLAPSE = "layer collapse: "  # how a collapsed layer's warning begins
@@ -227,5 +227,9 @@ def _limit_alone(block: BlockCurvature, weight: torch.Tensor, epsilon: float, ne
     ratio, parts = root(block.quadrature), block.part_quadratures
     # a block formed over a subset: its own ρ* on each part gives the data part, as ρ*'s
     data = part_sd(tuple(root(q) for q in parts), *block.sampled) if parts and block.sampled else None
-    return ratio, ratio_uncertainty(own, block.quadrature, epsilon, ratio, negative, data=data,
-                                    data_parts=len(parts) if data is not None else None).plus_minus
+    stated = ratio_uncertainty(own, block.quadrature, epsilon, ratio, negative, data=data,
+                               data_parts=len(parts) if data is not None else None)
+    # the products' rounding, as ρ*'s rounding part: a block formed from float32 columns of an MLP
+    # fitted near zero loss stated its own ρ* 65.87 % ± 0 against 72.02 % exact
+    precision = torch.finfo(torch.float64 if block.quadrature.float64_products else torch.float32).eps
+    return ratio, replace(stated, rounding=rounding_part(own, block.quadrature, epsilon, ratio, precision)).plus_minus
