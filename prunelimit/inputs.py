@@ -621,7 +621,9 @@ def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tupl
                f"load its weights into a {wanted} model" if pickled else
                f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: "
                "weights of any float type load into it)")
-        raise InputError.naming(f"{model_name} has {'/'.join(kinds)} parameters but {what} is {wanted}; {fix}",
+        # a spec's data is cast to float32 as it is read, whatever its file holds: say so, not "is"
+        read = "is" if in_memory else "is read as"
+        raise InputError.naming(f"{model_name} has {'/'.join(kinds)} parameters but {what} {read} {wanted}; {fix}",
                                 *names)
 
 

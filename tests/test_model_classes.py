@@ -227,7 +227,7 @@ def test_a_model_that_takes_more_than_x_says_how_to_call_it(cli, nets):
 def test_model_in_another_float_type_than_the_data_says_so(cli, nets, name, dtype):
     result = _bounds(cli, nets, name)
     assert result.exit_code == 3, result.output
-    assert f"has {dtype} parameters but data digits:train is float32" in result.output
+    assert f"has {dtype} parameters but data digits:train is read as float32" in result.output
     assert "build the model in float32" in result.output
 
 
@@ -244,7 +244,7 @@ def test_a_whole_module_pickled_in_another_float_type_says_how_to_save_it(cli, t
     assert json.loads(result.stdout)["params"]["prunable"] == 64 * 16 + 16 * 10
     result = cli("bounds", path, "--trust-pickle", "--data", "digits:train", "--no-cache")
     assert result.exit_code == 3, result.output
-    assert f"has {dtype} parameters but data digits:train is float32; save the module in float32" in result.output
+    assert f"has {dtype} parameters but data digits:train is read as float32; save the module in float32" in result.output
     assert "--model SPEC" in result.output and "internal error" not in result.output
 
 
@@ -576,3 +576,16 @@ def test_exact_columns_one_at_a_time_on_a_kept_graph():
         columns = exact_hessian(cached)
     assert cached.fallback is None
     assert torch.allclose(columns, blocks, rtol=0, atol=1e-12)
+
+
+def test_float64_data_read_from_a_file_is_named_as_read_not_as_saved(cli, nets, tmp_path):
+    """A spec's data is cast to float32 as it is read: a float64 model beside a float64
+    ``tensors:`` file was told "data tensors:… is float32", against what the file holds."""
+    ckpt, spec = nets["wide"]
+    data = tmp_path / "train64.pt"
+    torch.manual_seed(0)
+    torch.save({"x": torch.randn(32, 64, dtype=torch.float64), "y": torch.randint(0, 10, (32,))}, data)
+    result = cli("bounds", ckpt, "--model", spec, "--data", f"tensors:{data}", "--no-cache")
+    assert result.exit_code == 3, result.output
+    assert "has float64 parameters but data tensors:" in result.output
+    assert "train64.pt is read as float32; build the model in float32" in result.output
