@@ -17,6 +17,11 @@ the mnist1d MLP (D = 4,810, 20,000 samples) ~15 min over all, ~1 h with the part
     python benchmarks/accuracy_subsample.py mnist1d-20k     # writes the data, trains both models
     python benchmarks/accuracy_subsample.py benchmarks/.cache/m1d20k-plain.pt \\
         --data tensors:benchmarks/.cache/m1d20k-train.pt --sizes 2048,8192 --seeds 2
+    python benchmarks/accuracy_subsample.py m16.pt --coverage 200 --seeds 30 --threads 1
+
+``--coverage N`` measures instead how often the data part that ``bounds`` states over a
+subset of N held the mean ρ* of ``--seeds`` such subsets, and how often the parts' own
+spread (the data part before) did.
 
 ``mnist1d-20k`` generates 25,000 mnist1d samples offline (20,000 training) with the
 ``mnist1d`` package and trains ``mlp:40,48,48,10`` on them twice, plainly and with l1
@@ -37,10 +42,10 @@ from prunelimit.api.curvature import hessian_operator, limit_target
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.curvature.exact import exact_hessian, exact_quadrature
 from prunelimit.data.batches import total_samples
-from prunelimit.data.subsample import curvature_subsample
+from prunelimit.data.subsample import DATA_PARTS, curvature_subsample
 from prunelimit.inputs import load_inputs
 from prunelimit.theory.limit import predict_from_quadrature
-from prunelimit.theory.uncertainty import part_sd
+from prunelimit.theory.uncertainty import left_out_sd, part_sd, student_factor
 from time_to_answer_models import CACHE, make_mnist1d
 
 MNIST1D_TRAIN = CACHE / "m1d20k-train.pt"
@@ -76,6 +81,38 @@ def measure(checkpoint: str, model: str | None, data: str | None, sizes: list[in
             print(f"| {sub.used:,} | {seed} | {ratio:.5f} | {ratio - full:+.5f} | {shown} | {sd} |", flush=True)
 
 
+def coverage(checkpoint: str, model: str | None, data: str | None, size: int, seeds: int) -> None:
+    """How often the data part's stated ± holds the subsets' mean ρ* (the scatter it claims),
+    from the subset less each part (``left_out_sd``, as ``bounds`` states it) and from the
+    parts' own spread (``part_sd``, as it stated before): exact float64 spectra, so no probe
+    or step error enters; the subset's Hessian is its parts' sample-weighted mean."""
+    inputs = load_inputs(checkpoint, model, data, device="cpu", data_from_checkpoint=True)
+    total = total_samples(inputs.batches)
+    target = limit_target(inputs, CurvatureOptions(), hessian_operator(inputs, CurvatureOptions()).batch_losses())
+
+    def hessian(batches) -> torch.Tensor:
+        return exact_hessian(hessian_operator(inputs, CurvatureOptions(), dtype=torch.float64, batches=batches))
+
+    def ratio(h: torch.Tensor) -> float:
+        return predict_from_quadrature(target.profile, exact_quadrature(h), target.epsilon, bound_mode="none").ratio
+
+    rows = []
+    for seed in range(seeds):
+        sub = curvature_subsample(inputs.batches, size, seed)
+        counts = [total_samples(part) for part in sub.parts]
+        blocks = [hessian(part) for part in sub.parts]
+        whole = sum(k * h for k, h in zip(counts, blocks)) / sub.used
+        less = tuple(ratio((sub.used * whole - k * h) / (sub.used - k)) for k, h in zip(counts, blocks))
+        rows.append((ratio(whole), left_out_sd(less, sub.used, total),
+                     part_sd(tuple(ratio(h) for h in blocks), sub.used, total)))
+        print(f"seed {seed}: ρ* {rows[-1][0]:.5f}, data part {rows[-1][1]:.5f} (parts' {rows[-1][2]:.5f})", flush=True)
+    mean = sum(r[0] for r in rows) / seeds
+    factor = student_factor(DATA_PARTS - 1)
+    for name, column in (("the subset less each part", 1), ("the parts", 2)):
+        held = sum(abs(r[0] - mean) <= factor * r[column] for r in rows)
+        print(f"data part from {name}: held the subsets' mean ρ* {mean:.5f} in {held} of {seeds}")
+
+
 def make_mnist1d_models() -> None:
     """25,000 mnist1d samples (offline) and the plain and l1 MLPs trained on them."""
     make_mnist1d(25_000, "m1d20k")
@@ -97,11 +134,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="2048,8192", help="subset sizes, comma-separated")
     parser.add_argument("--seeds", type=int, default=2, help="subsets of each size (seeds 0, 1, ...)")
     parser.add_argument("--no-parts", action="store_true", help="skip the parts' spectra (half the time)")
+    parser.add_argument("--coverage", type=int, default=None, metavar="N",
+                        help="instead: how often the data part over subsets of N held their mean ρ* (--seeds of them)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.checkpoint == "mnist1d-20k":
         make_mnist1d_models()
+        return
+    if args.coverage is not None:
+        coverage(args.checkpoint, args.model, args.data, args.coverage, args.seeds)
         return
     measure(args.checkpoint, args.model, args.data, [int(s) for s in args.sizes.split(",")], args.seeds,
             not args.no_parts)

@@ -35,7 +35,7 @@ from prunelimit.curvature.adaptive import AdaptiveResult, Afterwards, Stage
 from prunelimit.remedies import exact_unfit, narrower_basis
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.trace import TraceEstimate
-from prunelimit.data.subsample import Subsample
+from prunelimit.data.subsample import Subsample, left_out
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import NumericalError, UsageError, message, option, option_flag, said
 from prunelimit.inputs import Inputs
@@ -53,8 +53,8 @@ from prunelimit.threads import one_thread
 @dataclass(frozen=True)
 class CurvatureData:
     """Samples the Hessian was taken over (``used`` of ``total``) and, when subsampled,
-    ρ* from the same probe on each of the subset's parts (``part_ratios``, of the pruning
-    path it was solved for) behind the data uncertainty, and the parts' spectra
+    ρ* from the same probe on the subset less each of its parts (``part_ratios``, of the
+    pruning path it was solved for) behind the data uncertainty, and those spectra
     (``parts``), from which another path's ρ* solves its own (``path_data``). ``drawn``: the
     parts the subset was split into where the time budget cut the data check short of them
     (``_part_spectra``; ``None``: as many as ran)."""
@@ -68,9 +68,9 @@ class CurvatureData:
     @property
     def part_sd(self) -> float | None:
         """The data part of ρ*'s uncertainty (1σ) from ``part_ratios``; ``None`` on the full data."""
-        from prunelimit.theory.uncertainty import part_sd
+        from prunelimit.theory.uncertainty import left_out_sd
 
-        return None if self.part_ratios is None else part_sd(self.part_ratios, self.used, self.total, self.drawn)
+        return None if self.part_ratios is None else left_out_sd(self.part_ratios, self.used, self.total, self.drawn)
 
     @property
     def data_parts(self) -> int | None:
@@ -697,7 +697,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             fixed, step, row, timed = _data_check_seconds(inputs, options, subsample, storage, elapsed)
             hvps += timed
             unspent = 0
-            passes += timed * share / parts
+            passes += timed * share * _left_out_share(parts)
             laps.lap("data_check", timed)
         after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
                            fixed_seconds=fixed, step_seconds=step, row_seconds=row)
@@ -737,7 +737,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                                                               torch.float64)
                 after = replace(after, fixed_seconds=fixed, step_seconds=step, row_seconds=row)
                 hvps += timed
-                passes += timed * share / parts
+                passes += timed * share * _left_out_share(parts)
                 laps.lap("data_check", timed)
             elif parts:  # held back as the float32 timing was: the same float64 runs with and without it
                 unspent += DATA_CHECK_TIMING
@@ -790,7 +790,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra,
                                                    drawn=parts if len(spectra) < parts else None), options)
             hvps += spent
-            passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
+            passes += spent * share * _left_out_share(parts)
             laps.lap("data_check", spent)
             if options.time_budget is not None:  # what it took and was priced at (top-ups apart), where priced
                 check = (laps.seconds("data_check") - timed_before, after.seconds(quad.runs, quad.steps, 0.0))
@@ -812,7 +812,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                            top_up_seconds)
         if data.parts:  # the subset's trace, not the full data's: its scatter over the parts is in its ±
             trace = with_data_part(trace, tuple(dim * part.mean(lambda x: x) for part in data.parts), subsample.used,
-                                   total, data.drawn)
+                                   total, data.drawn, left_out=True)
         top_up = op.hvps - before - quad.hvps
         laps.lap("trace_top_up", top_up)
         passes += top_up * share
@@ -1655,6 +1655,11 @@ def _import_assessment() -> None:
     import scipy.special  # noqa: F401
 
 
+def _left_out_share(parts: int) -> float:
+    """The subset's share a data check product passes over: the subset less one of its ``parts``."""
+    return (parts - 1) / parts
+
+
 # Products ``_data_check_seconds`` spends: the Lanczos steps it times on a part, the first untimed.
 DATA_CHECK_TIMING = 3
 
@@ -1666,7 +1671,7 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     part's operator built), per step (a Lanczos step on each part, its product of ``dtype``:
     the runs'; default the model's) and per basis vector a step
     reorthogonalises against (on each part, its basis stored as ``storage``), and the products spent
-    finding out: the first part's operator built and, after an untimed Lanczos step (the
+    finding out: the first set's operator (the subset less its first part) built and, after an untimed Lanczos step (the
     process's first product of a new engine pays one-off costs, ~1 s on the example), two
     steps timed, the slower: on a shared machine the example's part products ran at
     2-80 ms against 1.7 ms quiet, and the load of
@@ -1674,7 +1679,7 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     sooner). Steps, not bare products: a step's own work beside its product (the block's
     copies, the recurrence, the DGKS test) made a 0.5 ms product on a 2,410-parameter MLP
     a 0.74 ms step, which the price left out.
-    A part is 1/K of the subset, but a product's cost is not proportional to its
+    A set is (K − 1)/K of the subset, but a product's cost is not proportional to its
     samples (the parts recompute their graphs, the runs may keep theirs, and small products
     are mostly overhead), so the runs' own rate would misjudge it."""
     import torch
@@ -1684,7 +1689,7 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     from prunelimit.curvature.slq import rademacher
 
     began = clock()
-    op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=subsample.parts[0])
+    op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=left_out(subsample.parts)[0])
     built = clock()
     probe = rademacher(op.shape[0], torch.Generator().manual_seed(options.seed))
     run = LanczosRuns(Columnwise(op), probe[None], DATA_CHECK_TIMING, storage_dtype=storage)
@@ -1727,12 +1732,13 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
                   prices: tuple[float | None, float] | None = None,
                   clock: "Callable[[], float]" = time.perf_counter,
                   until: "Callable[[], bool] | None" = None) -> tuple[tuple["SpectralQuadrature", ...], int]:
-    """The first probe's spectrum on each part of the subsample, at the steps the main run
-    took (common probe: the differences in ρ* are the data's, not the probe's). Returns
-    them and the products spent. ``progress`` goes on from the runs' products: the K runs
-    over 1/K of the subset each cost about as many passes as one probe's, a whole
-    single-probe run's worth. A part's run ends short where its Krylov space is smaller than
-    the steps (a part has 1/K of the subset's samples): the parts left are then planned at
+    """The first probe's spectrum on the subsample less each of its parts (``left_out``), at
+    the steps the main run took (common probe: the differences in ρ* are the data's, not the
+    probe's). Returns them and the products spent. ``progress`` goes on from the runs'
+    products: the K runs over (K − 1)/K of the subset each cost about as many passes as
+    K − 1 probes', 3 single-probe runs' worth at K = 4 (the parts alone, 1/K each, cost
+    one, but understated the data part: ``theory.uncertainty``). A run ends short where its
+    Krylov space is smaller than the steps: the parts left are then planned at
     the most a part has taken, not at the steps (a 64-4-10 MLP over 100 of 300 samples: 59 to
     69 products a part, planned at the runs' 90 each), so the bar ends at its total.
     ``status``: the runs' ρ* ±, shown after the stage's name. ``dtype``: the runs' products'
@@ -1761,7 +1767,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     spectra, spent = [], 0
     each = steps  # what a part is planned to take: the steps, until one ends short
     began = clock()
-    for i, part in enumerate(subsample.parts):
+    for i, part in enumerate(left_out(subsample.parts)):
         op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=part)
         base, later = quad.hvps + spent, len(subsample.parts) - i - 1
 

@@ -31,8 +31,8 @@ net, 200 of 400 samples). Given the subset's K disjoint parts (:class:`SubsetPar
 block's ± holds the subsampling's error as the whole trace's does (``trace.with_data_part``):
 the spread of the block's trace over the parts. A small block is formed on every part (the
 same data passes as on the subset at once), the subset's block their mean weighted by their
-samples, so its part traces ``tr H_k,ll`` are exact (and its blocks on the parts, kept as
-``part_quadratures``, give its own ρ*'s data part: ``theory.layers``); a Lanczos block takes one Rademacher
+samples, so its part traces ``tr H_k,ll`` are exact (and its blocks on the subset less each
+part, kept as ``part_quadratures``, give its own ρ*'s data part: ``theory.layers``); a Lanczos block takes one Rademacher
 ``z_l`` on each part after its runs, ``z_lᵀH_k,ll z_l`` (one batched product of every such
 block's probe a part), whose spread errs high as the whole trace's one probe does.
 """
@@ -95,7 +95,7 @@ class BlockCurvature:
     ``trace_plus_minus`` its 95 % half-width (``TraceEstimate``); over a curvature subset both
     hold the subsampling's error too (module doc), so ``exact`` says only that the block is
     exact for the Hessian of the samples it was computed over. ``part_quadratures``: a block
-    formed over a subset, its block on each of the subset's parts, solved exactly, and
+    formed over a subset, its block on the subset less each of its parts, solved exactly, and
     ``sampled`` the subset's and the full data's samples: the data part of its own ρ*
     (``theory.layers``); empty and ``None`` otherwise."""
 
@@ -333,13 +333,16 @@ def _small_blocks_over(parts: SubsetParts, blocks: Sequence[Block]) -> tuple[lis
                                                                             list[tuple[float, ...]]]:
     """:func:`_small_blocks` over a subset, formed on each of its ``parts``: the subset's
     blocks (the parts' mean weighted by their samples, as the subset's mean loss weighs them),
-    each with its block on every part solved exactly (``part_quadratures``), and each block's
-    exact trace on every part."""
+    each with its block on the subset less each part solved exactly (``part_quadratures``:
+    the delete-a-group jackknife of its own ρ*, ``theory.uncertainty.left_out_sd``; a part
+    alone, a quarter of the subset, understates its scatter where a few samples carry the
+    curvature), and each block's exact trace on every part."""
     each = [_unit_products(op, blocks) for op in parts.operators]
     total = sum(parts.samples)
     mean = sum(n / total * products for n, products in zip(parts.samples, each))
     traces = [tuple(float(torch.trace(h)) for h in _taken(blocks, products)) for products in each]
-    on_parts = zip(*([b.quadrature for b in _formed(blocks, products)] for products in each))
+    left_out = [(total * mean - n * products) / (total - n) for n, products in zip(parts.samples, each)]
+    on_parts = zip(*([b.quadrature for b in _formed(blocks, products)] for products in left_out))
     formed = [replace(b, part_quadratures=tuple(quads), sampled=(total, parts.population))
               for b, quads in zip(_formed(blocks, mean), on_parts)]
     return formed, list(zip(*traces))

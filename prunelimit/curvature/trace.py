@@ -27,7 +27,7 @@ import torch
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.slq import rademacher
 from prunelimit.errors import UsageError
-from prunelimit.theory.uncertainty import LEVEL, part_sd, student_factor
+from prunelimit.theory.uncertainty import LEVEL, left_out_sd, part_sd, student_factor
 
 
 @dataclass(frozen=True)
@@ -91,27 +91,28 @@ def trace_estimate(estimates: np.ndarray, squares: np.ndarray, level: float = LE
 
 
 def with_data_part(estimate: TraceEstimate, part_traces: tuple[float, ...], subsample: int, population: int,
-                   parts: int | None = None) -> TraceEstimate:
+                   parts: int | None = None, left_out: bool = False) -> TraceEstimate:
     """``estimate``, a trace of the Hessian over ``subsample`` of ``population`` samples, with
     the subsampling's own error added: the trace is linear in the Hessian, the mean of the
     per-sample ones, so the subset's trace is unbiased for the full data's and only scatters
-    about it. ``part_traces``: ``zᵀH_kz`` of one probe on each of the subset's K disjoint parts
-    (the data check's runs), whose spread gives its 1σ as it gives ρ*'s data part
-    (``part_sd``; ``parts``: the K the subset was split into, where fewer ran), at Student's
+    about it. ``part_traces``: ``zᵀH_kz`` of one probe on each of the subset's K disjoint parts,
+    or (``left_out``) on the subset less each part (the data check's runs), whose spread gives
+    its 1σ (``part_sd``, ``left_out_sd``: alike for a linear statistic; ``parts``: the K the
+    subset was split into, where fewer ran), at Student's
     K − 1 degrees of freedom. It errs high: over one probe the spread holds ``zᵀ(H_k − H_S)z``,
     whose mean square over probes is the trace's spread plus twice the off-diagonal one.
     Added to the probes' ± whole (each at ``LEVEL``; their sum covers at least as often as the
     combined interval of two independent errors)."""
     stderr, plus_minus = data_part_added(estimate.stderr, estimate.plus_minus, part_traces, subsample, population,
-                                         parts)
+                                         parts, left_out)
     return replace(estimate, stderr=stderr, plus_minus=plus_minus)
 
 
 def data_part_added(stderr: float, plus_minus: float, part_traces: tuple[float, ...], subsample: int,
-                    population: int, parts: int | None = None) -> tuple[float, float]:
+                    population: int, parts: int | None = None, left_out: bool = False) -> tuple[float, float]:
     """A trace's 1σ and ± (``stderr``, ``plus_minus``) with the subsampling's error of
     :func:`with_data_part` added, for a trace held outside a ``TraceEstimate`` (a layer's block)."""
-    data = part_sd(part_traces, subsample, population, parts)
+    data = (left_out_sd if left_out else part_sd)(part_traces, subsample, population, parts)
     return math.hypot(stderr, data), plus_minus + student_factor(len(part_traces) - 1) * data
 
 

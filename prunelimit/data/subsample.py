@@ -4,8 +4,8 @@ Hessian-vector products over a subset cost a fraction of full-data ones. The sub
 stratified by class (each class keeps its share of the data, up to rounding, and at least
 ``DATA_PARTS`` samples, so that a rare class is in every part) so the subsampled Hessian
 averages the same mixture of classes, and split into ``DATA_PARTS`` disjoint parts of the
-same kind, on which ``prunelimit.theory.uncertainty`` measures what the subsampling does
-to ρ*. The classes are integer labels, float labels of two values (BCE's 0/1) and rows of
+same kind; on the subset less each part (``left_out``) ``prunelimit.theory.uncertainty``
+measures what the subsampling does to ρ*. The classes are integer labels, float labels of two values (BCE's 0/1) and rows of
 class probabilities (one-hot or soft labels, by their largest entry); other targets
 (values of more kinds, multi-label rows, per-pixel or per-token classes), and targets that
 are values rather than classes (``by_class=False``: integer regression targets), are drawn
@@ -29,9 +29,9 @@ from prunelimit.errors import OptionError
 AUTO_HESSIAN_SAMPLES = 8192
 
 # Parts the subset is split into for the data part of ρ*'s ± (K − 1 degrees of freedom).
-# Any K costs the same sample passes (a part's products cost 1/K of the subset's); 4 takes
+# The data check runs on the subset less each part, K − 1 subset-passes a step; 4 takes
 # the expected 95 % half-width from 10.1σ (K = 2: t₁ 12.7 × E[s]/σ 0.80) to 2.9σ, within
-# 50 % of a known scale's 1.96σ, while K = 8 would be 22 % tighter for twice the products and
+# 50 % of a known scale's 1.96σ, while K = 8 would be 22 % tighter for 7/3 the passes and
 # 8 samples a class (docs/accuracy.md).
 DATA_PARTS = 4
 
@@ -59,6 +59,12 @@ class Subsample:
         return self.used < self.total
 
 
+def left_out(parts: tuple[list[Batch], ...]) -> tuple[list[Batch], ...]:
+    """The subset less each of its ``parts`` in turn: K sets of (K − 1)/K of its samples, on
+    which the data check measures ρ*'s scatter (``theory.uncertainty.left_out_sd``)."""
+    return tuple([b for j, part in enumerate(parts) if j != i for b in part] for i in range(len(parts)))
+
+
 def resolve_hessian_samples(requested: int | str | None, total: int, classes: int = 0) -> int:
     """Samples for curvature: ``None``/``"auto"`` → ``AUTO_HESSIAN_SAMPLES`` (or
     ``DATA_PARTS`` a class of ``classes``, if more) where that is at most half of ``total``,
@@ -67,9 +73,10 @@ def resolve_hessian_samples(requested: int | str | None, total: int, classes: in
         # DATA_PARTS a class keep every class in every part (``curvature_subsample``): the
         # default must not be a count it then refuses
         subset = max(AUTO_HESSIAN_SAMPLES, DATA_PARTS * classes)
-        # The data check costs one probe's steps over the subset: a subset of more than half
-        # the data can cost more passes than all of it (8,192 of 9,000 samples, 6 probes: 817
-        # against 770), at half it costs no more for one probe, and its ± is never complete.
+        # The data check costs DATA_PARTS − 1 probes' steps over the subset (the subset less
+        # each part): a subset of more than half the data can cost more passes than all of it
+        # (8,192 of 9,000 samples, 6 probes, with the check on the parts alone: 817 against
+        # 770), at half a single probe's run costs 2 passes against 1, and its ± is never complete.
         return subset if 2 * subset <= total else total
     if requested == "all":
         return total

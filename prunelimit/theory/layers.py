@@ -27,9 +27,9 @@ parameters, which has curvature but is never pruned):
   ``limit_alone_plus_minus`` is its 95 % ± from the block's own quadrature, as the global
   ρ*'s steps and probes parts are stated (``theory.uncertainty.ratio_uncertainty``): 0 for
   an exact block, the bracket of its Lanczos runs' rules plus its probes' noise otherwise.
-  Over a ``--hessian-samples`` subset a block formed exactly there carries its block on each
-  of the subset's parts (``BlockCurvature.part_quadratures``), whose own ρ* give a data part
-  as ρ*'s parts give its (``part_sd``); a Lanczos block's ± holds none, and
+  Over a ``--hessian-samples`` subset a block formed exactly there carries its block on the
+  subset less each of its parts (``BlockCurvature.part_quadratures``), whose own ρ* give a
+  data part as ρ*'s data check gives its (``left_out_sd``); a Lanczos block's ± holds none, and
   ``prunelimit.api.layers`` says so in a note.
 """
 
@@ -47,7 +47,7 @@ from prunelimit.report.rounding import percent
 from prunelimit.theory.limit import predict_from_quadrature
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath, removed_count
 from prunelimit.theory.statdim import stat_dim_fraction
-from prunelimit.theory.uncertainty import part_sd, ratio_uncertainty, rounding_part
+from prunelimit.theory.uncertainty import left_out_sd, ratio_uncertainty, rounding_part
 
 COLLAPSE_SPARSITY = 0.99  # a layer losing more than this fraction of its weights is flagged
 COLLAPSE = "layer collapse: "  # how a collapsed layer's warning begins
@@ -225,8 +225,8 @@ def _limit_alone(block: BlockCurvature, weight: torch.Tensor, epsilon: float, ne
         return predict_from_quadrature(own, quadrature, epsilon, bound_mode="none", negative=negative).ratio
 
     ratio, parts = root(block.quadrature), block.part_quadratures
-    # a block formed over a subset: its own ρ* on each part gives the data part, as ρ*'s
-    data = part_sd(tuple(root(q) for q in parts), *block.sampled) if parts and block.sampled else None
+    # a block formed over a subset: its own ρ* on the subset less each part gives the data part, as ρ*'s
+    data = left_out_sd(tuple(root(q) for q in parts), *block.sampled) if parts and block.sampled else None
     stated = ratio_uncertainty(own, block.quadrature, epsilon, ratio, negative, data=data,
                                data_parts=len(parts) if data is not None else None)
     # the products' rounding, as ρ*'s rounding part: a block formed from float32 columns of an MLP

@@ -31,7 +31,7 @@ def test_the_check_stops_where_the_next_part_would_end_past_the_deadline(monkeyp
     monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: ClockedOperator(now))
     quad = types.SimpleNamespace(steps=DIM, hvps=0)
     spectra, spent = curvature._part_spectra(
-        None, api.CurvatureOptions(method="slq"), types.SimpleNamespace(parts=[None] * PARTS), quad, torch.float64,
+        None, api.CurvatureOptions(method="slq"), types.SimpleNamespace(parts=[[]] * PARTS), quad, torch.float64,
         until=curvature._next_past(lambda: now[0], deadline))
     assert (len(spectra), spent) == (ran, ran * DIM)
 
@@ -40,7 +40,7 @@ def test_a_check_cut_by_the_time_budget_states_its_parts(monkeypatch, small_mode
     """Where the time budget stopped the runs and the check's next part would end past it
     (``_next_past`` stood in for: always past), the answer's data part comes from the 3
     parts that ran (``data_parts``, its degrees of freedom), their spread a part's in a mean
-    of the subset's 4 (``part_sd``'s ``parts``), and a note says so; before, all 4 ran past
+    of the subset's 4 (``left_out_sd``'s ``parts``), and a note says so; before, all 4 ran past
     the budget."""
     slq_spectrum = curvature._slq_spectrum
 
@@ -51,11 +51,11 @@ def test_a_check_cut_by_the_time_budget_states_its_parts(monkeypatch, small_mode
     monkeypatch.setattr(curvature, "_slq_spectrum", stopped_by_the_clock)
     monkeypatch.setattr(curvature, "_next_past", lambda clock, deadline, after=0: lambda: True)
     rep = prunelimit.spectrum(small_model, train, method="slq", hessian_samples=100, time_budget=3600.0)
-    from prunelimit.theory.uncertainty import part_sd
+    from prunelimit.theory.uncertainty import left_out_sd
 
     data = rep.curvature_data
     assert data.data_parts == rep.uncertainty.data_parts == 3
-    assert rep.uncertainty.data == part_sd(data.part_ratios, data.used, data.total, 4)
+    assert rep.uncertainty.data == left_out_sd(data.part_ratios, data.used, data.total, 4)
     assert any("ran on 3 of the subset's 4 parts" in note for note in rep.notes)
 
 

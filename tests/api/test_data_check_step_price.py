@@ -32,7 +32,7 @@ def test_a_step_is_priced_with_its_own_work_beside_its_product(monkeypatch) -> N
 
     monkeypatch.setattr(lanczos._Run, "advance", slow_step)
     monkeypatch.setattr(lanczos, "reorthogonalisation_seconds", lambda dim, storage, clock, max_bytes: 0.0)
-    subsample = types.SimpleNamespace(parts=[None] * PARTS)
+    subsample = types.SimpleNamespace(parts=[[]] * PARTS)
     fixed, step, row, spent = curvature._data_check_seconds(
         None, api.CurvatureOptions(method="slq", time_budget=100.0), subsample, torch.float64, lambda: now[0])
     assert (fixed, step, row, spent) == (0.0, PARTS * 3.0, 0.0, curvature.DATA_CHECK_TIMING)
@@ -45,7 +45,7 @@ def test_the_row_timing_is_held_to_the_basis_memory(monkeypatch) -> None:
     monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: ClockedOperator(now))
     monkeypatch.setattr(lanczos, "reorthogonalisation_seconds",
                         lambda dim, storage, clock, max_bytes: asked.append(max_bytes) or 0.0)
-    subsample = types.SimpleNamespace(parts=[None] * PARTS)
+    subsample = types.SimpleNamespace(parts=[[]] * PARTS)
     curvature._data_check_seconds(None, api.CurvatureOptions(method="slq", time_budget=100.0, basis_memory_mb=1),
                                   subsample, torch.float64, lambda: now[0])
     assert asked == [2**20]

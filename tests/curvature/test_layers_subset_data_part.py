@@ -80,3 +80,33 @@ def test_a_subsets_blocks_keep_their_data_part_through_the_cache(cli, tmp_path):
     assert not stored["layer_curvature"]["cached"] and read["layer_curvature"]["cached"]
     assert all(layer["trace_plus_minus"] > 0 for layer in stored["layers"])
     assert read["layers"] == stored["layers"]
+
+
+def test_a_formed_blocks_own_rho_takes_its_data_part_from_the_subset_less_each_part():
+    """A block formed over a subset keeps its block on the subset less each part
+    (``part_quadratures``), formed from the parts' own at no further products, and its own
+    ρ*'s data part is their delete-a-group jackknife (``left_out_sd``), as ρ*'s is: before,
+    the blocks on the parts alone, whose spread understated the subsets' scatter where a few
+    samples carry the curvature (docs/accuracy.md). Exact to float64 rounding (1e-10)."""
+    from prunelimit.theory.layers import _limit_alone
+    from prunelimit.theory.limit import predict_from_quadrature
+    from prunelimit.theory.profile import MagnitudeProfile
+    from prunelimit.theory.uncertainty import left_out_sd, ratio_uncertainty
+
+    blocks = (Block("a", ((0, 30),)), Block("b", ((30, 36),)))
+    x, chosen = _least_squares(np.random.default_rng(0), 36, 1.0)
+    split = np.array_split(chosen, 4)
+    parts = SubsetParts(tuple(_hessian(x[part]) for part in split), tuple(len(p) for p in split), 400)
+    formed = lanczos_block_curvature(_hessian(x[chosen]), blocks, steps=8, probes=2, seed=0, parts=parts)[1]
+    for quad, part in zip(formed.part_quadratures, split):
+        rest = np.setdiff1d(chosen, part)
+        rows = x[rest][:, 30:36]
+        expected = np.linalg.eigvalsh(rows.T @ rows / len(rest))
+        assert np.sort(quad.nodes[0]) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+    weight = torch.as_tensor(np.random.default_rng(1).laplace(0, 0.05, 6))
+    ratio, plus_minus = _limit_alone(formed, weight, 0.01, "abs")
+    own = MagnitudeProfile.from_tensors([weight])
+    roots = tuple(predict_from_quadrature(own, q, 0.01, bound_mode="none").ratio for q in formed.part_quadratures)
+    data = left_out_sd(roots, 100, 400)
+    assert plus_minus == pytest.approx(ratio_uncertainty(own, formed.quadrature, 0.01, ratio, "abs", data=data,
+                                                         data_parts=4).plus_minus, rel=1e-12)
