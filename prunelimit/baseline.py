@@ -372,11 +372,12 @@ def _same_advice() -> str:
 def _auto_advice() -> str:
     """Why two runs of the same ``auto`` took different samples: a baseline stored before its
     rule changed subsampled data it now takes all of."""
-    from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
+    from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, DATA_PARTS
 
     return (f"both ran {option('hessian_samples', 'auto')}, which takes a subset only under SLQ and only of data of "
-            f"at least twice its size ({2 * AUTO_HESSIAN_SAMPLES:,} samples; before prunelimit changed that rule, more "
-            f"than {AUTO_HESSIAN_SAMPLES:,}): store a new baseline, or run both with {option('hessian_samples', 'all')}")
+            f"at least {DATA_PARTS} times its size ({DATA_PARTS * AUTO_HESSIAN_SAMPLES:,} samples; before prunelimit "
+            f"changed that rule, at least {2 * AUTO_HESSIAN_SAMPLES:,}, and before that more than "
+            f"{AUTO_HESSIAN_SAMPLES:,}): store a new baseline, or run both with {option('hessian_samples', 'all')}")
 
 
 def _recorded_subset(report: dict[str, Any]) -> int | None | str:

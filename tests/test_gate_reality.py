@@ -330,10 +330,10 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     assert any("computed by prunelimit 0.0.1, this is" in w for w in older["warnings"])
 
 
-# both ran auto: a baseline stored while auto subsampled 8,193-16,383 samples was told to use the same option
+# both ran auto: a baseline stored while auto subsampled 8,193-32,767 samples was told to use the same option
 _AUTO_ADVICE = ("both ran --hessian-samples auto, which takes a subset only under SLQ and only of data of at least "
-                "twice its size (16,384 samples; before prunelimit changed that rule, more than 8,192): store a new "
-                "baseline, or run both with --hessian-samples all")
+                "4 times its size (32,768 samples; before prunelimit changed that rule, at least 16,384, and before "
+                "that more than 8,192): store a new baseline, or run both with --hessian-samples all")
 _SAME_ADVICE = "compare runs with the same --hessian-samples (all: every sample)"
 
 
@@ -382,11 +382,11 @@ def test_a_baseline_is_compared_by_the_samples_its_hessian_took_not_its_option(c
 
 
 @pytest.mark.parametrize("recorded, here, differ", [
-    (8192, "auto", False),  # auto draws 8,192 of the 20,000 samples
+    (8192, "auto", False),  # auto draws 8,192 of the 40,000 samples
     ("auto", 8192, False),
     (None, 8192, False),  # a library report's default
-    ("all", 30000, False),  # a count of at least the data's is all of it
-    (20000, "all", False),
+    ("all", 50000, False),  # a count of at least the data's is all of it
+    (40000, "all", False),
     ("all", "auto", True),  # auto's 8,192 are not every sample
     (4096, "auto", True),
     (4096, 8000, True),
@@ -398,10 +398,10 @@ def test_a_baselines_curvature_sample_is_compared_as_the_subset_it_draws(recorde
     from prunelimit.baseline import Provenance, differences, sample_notes
 
     old = Provenance("default", 10, 8, "f", {"hessian_samples": recorded})
-    new = Provenance("default", 10, 8, "f", {"hessian_samples": here}, samples=(20000, 10))
+    new = Provenance("default", 10, 8, "f", {"hessian_samples": here}, samples=(40000, 10))
     options = differences(old, new)[1]
     assert options == ([f"hessian_samples {'auto' if recorded is None else recorded} vs {here} here"] if differ else [])
-    drawn = {"used": 8192, "total": 20000, "part_ratios": [0.5] * 4}
+    drawn = {"used": 8192, "total": 40000, "part_ratios": [0.5] * 4}
     base = {"options": {"hessian_samples": recorded}, "spectrum": {"hessian_samples": drawn}}
     # alike options: what each really took is compared once both ran (the same 8,192 here: no note)
     assert sample_notes([("b.json", base)], new, drawn) == []

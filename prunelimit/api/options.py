@@ -60,7 +60,7 @@ class CurvatureOptions:
     Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: SLQ's
     curvature on a class-balanced seeded subset of that many samples (``"auto"``/``None``:
     ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES`` = 8,192, or ``DATA_PARTS`` = 4 a class
-    if more, where that is at most half the data, else all; ``"all"``; the ``mse`` loss's targets, and those of torch's regression criteria, are drawn without classes); the exact spectrum, ε, the loss and the gradient always use the full
+    if more, where that is at most a quarter of the data, else all; ``"all"``; the ``mse`` loss's targets, and those of torch's regression criteria, are drawn without classes); the exact spectrum, ε, the loss and the gradient always use the full
     analysis data.
     """
 

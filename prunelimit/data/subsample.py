@@ -67,17 +67,17 @@ def left_out(parts: tuple[list[Batch], ...]) -> tuple[list[Batch], ...]:
 
 def resolve_hessian_samples(requested: int | str | None, total: int, classes: int = 0) -> int:
     """Samples for curvature: ``None``/``"auto"`` → ``AUTO_HESSIAN_SAMPLES`` (or
-    ``DATA_PARTS`` a class of ``classes``, if more) where that is at most half of ``total``,
-    else all; ``"all"`` → all; an int → at most that many."""
+    ``DATA_PARTS`` a class of ``classes``, if more) where that is at most 1/``DATA_PARTS`` of
+    ``total``, else all; ``"all"`` → all; an int → at most that many."""
     if requested in (None, "auto"):
         # DATA_PARTS a class keep every class in every part (``curvature_subsample``): the
         # default must not be a count it then refuses
         subset = max(AUTO_HESSIAN_SAMPLES, DATA_PARTS * classes)
         # The data check costs DATA_PARTS − 1 probes' steps over the subset (the subset less
-        # each part): a subset of more than half the data can cost more passes than all of it
-        # (8,192 of 9,000 samples, 6 probes, with the check on the parts alone: 817 against
-        # 770), at half a single probe's run costs 2 passes against 1, and its ± is never complete.
-        return subset if 2 * subset <= total else total
+        # each part), so one probe's run over a subset of n costs DATA_PARTS·n sample passes a
+        # step against all the data's N: no dearer only from n ≤ N/DATA_PARTS (at half the data,
+        # the rule of the parts' own check, it cost 2 passes against 1), and its ± is never complete
+        return subset if DATA_PARTS * subset <= total else total
     if requested == "all":
         return total
     return min(total, int(requested))
@@ -119,7 +119,7 @@ def curvature_subsample(batches: Batches, requested: int | str | None, seed: int
 def subset_size(batches: Batches, requested: int | str | None, by_class: bool = True) -> int:
     """The samples ``curvature_subsample`` takes of ``batches`` (all of them, or the subset's
     size), without gathering them: ``auto`` takes all where four a class of the data's
-    classes is over half of it, which a count of the samples alone does not show."""
+    classes is over a quarter of it, which a count of the samples alone does not show."""
     total = total_samples(batches)
     if resolve_hessian_samples(requested, total) >= total:  # before joining the labels: more classes only add
         return total
@@ -209,7 +209,7 @@ def _rebatched(batches: Batches, index: np.ndarray, size: int) -> list[Batch]:
     gathered from each batch in turn, so only the chosen samples are copied. Samples are
     joined within each run of consecutive batches of one form (``batch_form``): batches of
     their own lengths (padded per batch) cannot be joined, and joining them raised torch's
-    "Sizes of tensors must match" under the default subset of 16,384 samples or more."""
+    "Sizes of tensors must match" under the default subset (on 32,768 samples or more)."""
     starts = np.cumsum([0] + [batch_size(b) for b in batches])
     owner = np.searchsorted(starts, index, side="right") - 1
     groups = [(j, index[owner == j] - starts[j]) for j in np.unique(owner)]

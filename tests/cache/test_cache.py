@@ -842,11 +842,11 @@ def test_an_option_that_keeps_the_spectrum_reuses_it(cli, own_ckpt, change, forb
                                ("bounds", own_ckpt, *SMALL, *SLQ, *change))
 
 
-def test_auto_on_less_than_twice_its_subset_is_all_and_reads_the_all_spectrum(cli, own_ckpt, forbid_curvature,
-                                                                              monkeypatch):
-    """``auto`` subsamples only a data set of twice its subset or more (a larger subset's data
-    check costs more passes than all the data): with a 200-sample subset it took 200 of 300,
-    keyed apart from ``all``; it now takes all 300 and reads what ``all`` stored."""
+def test_auto_on_less_than_four_times_its_subset_is_all_and_reads_the_all_spectrum(cli, own_ckpt, forbid_curvature,
+                                                                                   monkeypatch):
+    """``auto`` subsamples only a data set of four times its subset or more (a larger subset's
+    data check costs more passes than all the data): with a 200-sample subset it took 200 of
+    300, keyed apart from ``all``; it now takes all 300 and reads what ``all`` stored."""
     from prunelimit.data import subsample
 
     monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 200)
@@ -864,8 +864,8 @@ def test_a_subset_of_the_samples_is_another_spectrum(cli, own_ckpt):
 
 
 @pytest.mark.parametrize("stored, asked", [
-    (("--hessian-samples", "auto"), ("--hessian-samples", "100")),
-    (("--hessian-samples", "100"), ("--hessian-samples", "auto")),
+    (("--hessian-samples", "auto"), ("--hessian-samples", "75")),
+    (("--hessian-samples", "75"), ("--hessian-samples", "auto")),
     (("--hessian-samples", "all"), ("--hessian-samples", "1000")),
     (("--hessian-samples", "1000"), ("--hessian-samples", "all")),
     (("--hessian-samples", "500"), ("--hessian-samples", "301")),
@@ -878,16 +878,16 @@ def test_spellings_of_one_subset_share_one_entry(cli, own_ckpt, forbid_curvature
     the hit reports what an uncached run reports, its note on the count included."""
     from prunelimit.data import subsample
 
-    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 100)  # auto draws 100 of the 300
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 75)  # auto draws 75 of the 300
     _reads_the_stored_spectrum(cli, forbid_curvature, ("bounds", own_ckpt, *SMALL, *SLQ, *stored),
                                ("bounds", own_ckpt, *SMALL, *SLQ, *asked))
 
 
 def test_different_subsets_never_share_an_entry(cli, own_ckpt, monkeypatch):
-    """``auto`` drawing 100 of 300 samples is not ``all``, nor a count of another size."""
+    """``auto`` drawing 75 of 300 samples is not ``all``, nor a count of another size."""
     from prunelimit.data import subsample
 
-    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 100)
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 75)
     _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
     for other in ("all", "120"):
         doc = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--hessian-samples", other, "--json"))

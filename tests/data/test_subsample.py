@@ -142,7 +142,7 @@ def test_the_automatic_default_takes_k_a_class_when_classes_outnumber_a_kth_of_i
     assert resolve_hessian_samples("auto", 10**6, classes=2_500) == 10_000  # over 8,192 at four, not at two
     assert resolve_hessian_samples(None, 9_000, classes=5_000) == 9_000
     monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 10)
-    batches = _batches(counts=(10,) * 8)  # 8 classes of 10: four a class is 32 of the 80
+    batches = _batches(counts=(20,) * 8)  # 8 classes of 20: four a class is 32 of the 160
     sub = curvature_subsample(batches, "auto", seed=0)
     assert sub.used == 32 and torch.bincount(_column(sub.batches, 1)).tolist() == [4] * 8
     with pytest.raises(UsageError, match="hessian_samples 16 is too few for 8 classes"):
@@ -234,38 +234,40 @@ def test_the_subset_is_gathered_from_the_batches_without_copying_the_data(monkey
             == ids[0].tolist()
 
 
-def test_the_automatic_default_subsamples_only_data_of_twice_its_subset(monkeypatch) -> None:
-    """The data check costs one probe's steps over the subset, so a subset of more than half
-    the data cost more passes than all of it: ``auto`` took 8,192 of 9,000 samples (817
-    passes against 770) with a ± that is never complete. It now takes all of them, as it
-    does where four a class is more than half the data."""
+def test_the_automatic_default_subsamples_only_data_of_four_times_its_subset(monkeypatch) -> None:
+    """The data check costs three probes' steps over the subset (the subset less each of its
+    four parts), so one probe's run over a subset of more than a quarter of the data costs
+    more passes than all of it would: ``auto`` took 8,192 of 16,384 samples, 4 passes of
+    8,192 a step against 2. It now takes all of them, as it does where four a class is more
+    than a quarter of the data; before that it took 8,192 of 9,000 (817 passes against 770)."""
     from prunelimit.data import subsample
 
     assert resolve_hessian_samples("auto", 9_000) == 9_000
-    assert resolve_hessian_samples("auto", 2 * AUTO_HESSIAN_SAMPLES - 1) == 2 * AUTO_HESSIAN_SAMPLES - 1
-    assert resolve_hessian_samples("auto", 2 * AUTO_HESSIAN_SAMPLES) == AUTO_HESSIAN_SAMPLES
-    assert resolve_hessian_samples("auto", 30_000, classes=5_000) == 30_000  # 20,000 a subset, over half
-    assert resolve_hessian_samples("auto", 40_000, classes=5_000) == 20_000
+    assert resolve_hessian_samples("auto", 2 * AUTO_HESSIAN_SAMPLES) == 2 * AUTO_HESSIAN_SAMPLES
+    assert resolve_hessian_samples("auto", 4 * AUTO_HESSIAN_SAMPLES - 1) == 4 * AUTO_HESSIAN_SAMPLES - 1
+    assert resolve_hessian_samples("auto", 4 * AUTO_HESSIAN_SAMPLES) == AUTO_HESSIAN_SAMPLES
+    assert resolve_hessian_samples("auto", 40_000, classes=5_000) == 40_000  # 20,000 a subset, over a quarter
+    assert resolve_hessian_samples("auto", 80_000, classes=5_000) == 20_000
     assert resolve_hessian_samples(9_000, 10_000) == 9_000  # a typed count is taken as typed
     batches = _batches()  # 100 samples of 3 classes
-    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 51)
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 26)
     sub = curvature_subsample(batches, "auto", seed=0)
     assert not sub.subsampled and sub.batches == batches and sub.parts == ()
-    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 50)
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 25)
     sub = curvature_subsample(batches, "auto", seed=0)
-    assert sub.used == 50 and torch.bincount(_column(sub.batches, 1)).tolist() == [25, 15, 10]
+    assert sub.used == 25 and torch.bincount(_column(sub.batches, 1)).tolist() == [13, 7, 5]
 
 
 @pytest.mark.parametrize(("auto", "counts", "by_class", "requested"), [
-    (10, (5,) * 20, True, "auto"),  # four a class (80) over half of 100: all
+    (10, (5,) * 20, True, "auto"),  # four a class (80) over a quarter of 100: all
     (10, (5,) * 20, False, "auto"),  # the same targets as values: 10 of 100
-    (10, (20,) * 6, True, "auto"),  # four a class (24) at most half: 24
-    (60, (50, 30, 20), True, "auto"),  # 60 of 100 is over half: all
+    (10, (20,) * 6, True, "auto"),  # four a class (24) at most a quarter: 24
+    (60, (50, 30, 20), True, "auto"),  # 60 of 100 is over a quarter: all
     (10, (50, 30, 20), True, 12),  # a typed count as typed
 ])
 def test_the_subset_size_is_what_the_subset_takes(monkeypatch, auto, counts, by_class, requested) -> None:
     """The result cache keys ``auto`` as ``all`` where it takes every sample, and read that off
-    the sample count alone: where four a class is over half the data (the classes dominate)
+    the sample count alone: where four a class is over a quarter of the data (the classes dominate)
     ``auto`` takes all, but was keyed apart from ``all``."""
     from prunelimit.data import subsample
 
