@@ -197,23 +197,24 @@ def test_a_log_follows_the_spectrum_unless_quiet(cli, own_ckpt, monkeypatch, qui
 
 def test_the_data_check_counts_the_products_its_parts_take():
     """CE on a linear model: its Hessian is the Gauss–Newton one, of rank at most 2 a sample
-    with 3 classes, so each 4-sample part of a 16-sample curvature subset spans fewer
-    directions than the subset's 18 steps and its run ends short. The bar counted every part
-    as the full 18 steps: it ended at 86 of 90 having done 74 (18 + 56). It now goes on from
-    the products the parts took and ends at its total, which is the products spent."""
+    with 3 classes, so each 12-sample set of the data check (a 16-sample curvature subset
+    less one of its 4 parts) spans far fewer directions (24) than the runs' 63 steps (D = 63)
+    and its run ends short. The bar counted every set as the full steps (on the parts alone,
+    with 5 features: it ended at 86 of 90 having done 74). It now goes on from the products
+    the sets took and ends at its total, which is the products spent."""
     import prunelimit
 
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(200, 5, generator=g), torch.randint(0, 3, (200,), generator=g)
+    x, y = torch.randn(200, 20, generator=g), torch.randint(0, 3, (200,), generator=g)
     torch.manual_seed(0)
     calls = []
-    result = prunelimit.bounds(torch.nn.Linear(5, 3), (x, y), method="slq", hessian_samples=16,
+    result = prunelimit.bounds(torch.nn.Linear(20, 3), (x, y), method="slq", hessian_samples=16,
                                progress=lambda done, total=None, text=None: calls.append((done, total, text)))
     stages = result.spectrum.timing_json()["stages"]
     # the 2 products measuring the float32 ones against float64 come first (data_passes)
     spent = stages["data_passes"]["hvps"] + stages["lanczos"]["hvps"] + stages["data_check"]["hvps"]
     check = [(done, total) for done, total, text in calls if (text or "").startswith("data check on the subset's parts")]
-    assert stages["data_check"]["hvps"] < 4 * stages["lanczos"]["hvps"]  # the parts' runs ended short
+    assert stages["data_check"]["hvps"] < 4 * result.spectrum.iterations  # the sets' runs ended short
     assert all(done <= total for done, total in check)
     assert check[-1] == (spent, spent)
 
