@@ -880,6 +880,13 @@ def with_status(stage: str, status: str | None) -> str:
     return stage if status is None else f"{stage}, {status}"
 
 
+def _data_part_to_come(status: str | None) -> str | None:
+    """The runs' ρ* ± (``status``) shown during the data check, marked as lacking the data part
+    the check is measuring: bare, the runs' "± 0 pt" (runs that spanned the subset's space) read
+    as the answer's error bar, which then stated ± 4.5 pt with its data part."""
+    return None if status is None else f"{status}, data part to come"
+
+
 def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[..., None] | None:
     """``progress`` with its counts and totals going on from the ``before`` products made
     ahead of them (the solver choice's timing, exact columns left for SLQ, the data check's
@@ -1741,7 +1748,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     Krylov space is smaller than the steps: the parts left are then planned at
     the most a part has taken, not at the steps (a 64-4-10 MLP over 100 of 300 samples: 59 to
     69 products a part, planned at the runs' 90 each), so the bar ends at its total.
-    ``status``: the runs' ρ* ±, shown after the stage's name. ``dtype``: the runs' products'
+    ``status``: the runs' ρ* ±, shown after the stage's name as lacking the data part
+    (``_data_part_to_come``). ``dtype``: the runs' products'
     (default: the model's). ``then``: products that follow the check (the trace's top-ups),
     in the bar's total as the runs' count had them. ``prices``: the seconds of the check and
     those products as the plan prices them (``Afterwards.seconds``; ``None``: unpriced, no
@@ -1762,7 +1770,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
-    text = with_status("data check on the subset's parts", status)
+    text = with_status("data check on the subset's parts", _data_part_to_come(status))
     steps = quad.steps
     spectra, spent = [], 0
     each = steps  # what a part is planned to take: the steps, until one ends short

@@ -46,3 +46,17 @@ def test_the_parts_left_are_planned_at_what_the_parts_take(small_model, train):
     # once a part has ended, the parts left are planned at what parts take, to their spread
     assert max(after_first) <= end + (len(taken) - 1) * (max(taken) - min(taken)), after_first
     assert all(done <= total for done, total in checking)
+
+
+def test_the_runs_plus_minus_shown_during_the_data_check_says_its_data_part_is_to_come(small_model, train):
+    """During the data check the status showed the runs' ρ* ± bare ('data check on the subset's
+    parts, ρ* 91.30 % ± 0.95 pt' on the bundled MLP over 200 samples, whose answer then stated
+    ± 1.1 pt; '± 0 pt' where the runs spanned the subset's space), read as the answer's error
+    bar: it now says that the data part is still to come, and the whole ± never says so."""
+    rep, calls = _spectrum(small_model, train)
+    assert rep.uncertainty.data > 0  # a subsampled Hessian: the whole ± has a data part
+    checking = [text for _, _, text in calls if text and text.startswith(DATA_CHECK)]
+    assert checking and all(text.endswith(" pt, data part to come") for text in checking), checking
+    whole = f"ρ* {estimate_text(rep.limit_ratio, rep.uncertainty.plus_minus)}"
+    after = [text for _, _, text in calls[max(i for i, c in enumerate(calls) if c[2] in checking) + 1:]]
+    assert after and all(text.endswith(whole) for text in after), after
