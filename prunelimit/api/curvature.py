@@ -881,9 +881,9 @@ def with_status(stage: str, status: str | None) -> str:
 
 
 def _data_part_to_come(status: str | None) -> str | None:
-    """The runs' ρ* ± (``status``) shown during the data check, marked as lacking the data part
-    the check is measuring: bare, the runs' "± 0 pt" (runs that spanned the subset's space) read
-    as the answer's error bar, which then stated ± 4.5 pt with its data part."""
+    """The runs' ρ* ± (``status``) shown during the runs over a subset and its data check, marked
+    as lacking the data part the check measures: bare, the runs' "± 0 pt" (runs that spanned the
+    subset's space) read as the answer's error bar, which then stated ± 4.5 pt with its data part."""
     return None if status is None else f"{status}, data part to come"
 
 
@@ -1057,6 +1057,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
 
+    # a data check follows the runs (``after``'s products a step, one a part): their ρ* ± lacks its data part
+    marked = _data_part_to_come if after is not None and after.per_step else (lambda status: status)
+
     budget, vector = basis_memory_bytes(options), op.shape[0] * storage.itemsize
     max_rows = math.inf if budget == math.inf else budget // vector  # Lanczos vectors the bases may hold
 
@@ -1095,7 +1098,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         def grouped(quad) -> None:
             if quad.runs < min(2 * shown["runs"], choice.runs):
                 return
-            shown["text"], shown["runs"] = _runs_status(target, quad, options, op.dtype), quad.runs
+            shown["text"], shown["runs"] = marked(_runs_status(target, quad, options, op.dtype)), quad.runs
             progress(*shown["count"], shown["text"])
 
         cut: list[bool] = []  # whether the deadline stopped a product
@@ -1144,7 +1147,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         measuring=0.0 if again is None or again.products else again.seconds,
                         measuring_seconds=0.0 if again is None or again.products else again.timed_seconds)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
-                          describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
+                          describe=lambda a: marked(_status(a.estimate, a.plus_minus)), clock=clock)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
 
