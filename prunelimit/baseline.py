@@ -107,7 +107,19 @@ def _entry(doc: dict[str, Any], key: str, kind: type, kind_name: str, what: str,
         return value
     found = _JSON_KINDS.get(type(value), "a number")
     raise InputError(f"{what}: its {parent + '.' if parent else ''}{key} is {found}, not {kind_name}; the report is "
-                     "damaged: store a new one with `prunelimit bounds --json`")
+                     f"damaged: store a new one with {stored_with('`prunelimit bounds --json`')}")
+
+
+def saved_from_python(command: str = "bounds") -> str:
+    """How a library caller writes ``command``'s report file: the result's document with its
+    schema key, which a bare ``to_json()`` leaves out and a saved report must hold."""
+    return f"json.dump(prunelimit.report.jsonout.document({command!r}, prunelimit.{command}(model, data).to_json()), file)"
+
+
+def stored_with(command_line: str, command: str = "bounds") -> str:
+    """How a report file is written, in each reader's words (``said``): ``command_line``, the
+    command's ``--json``, or :func:`saved_from_python` (a library caller was told the command line)."""
+    return said(command_line, saved_from_python(command))
 
 
 def loss_name(loss_fn: Any) -> str:
@@ -321,8 +333,7 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
             incompatible.append(f"scope {scopes[0]} vs {scopes[1]} here (another pruning path)")
         if incompatible and not allow_incompatible:
             command = "verify" if path in measured else "bounds"
-            stored = said(f"prunelimit {command} MODEL --json > baseline.json",
-                          f"json.dump(prunelimit.{command}(model, data).to_json(), file)")
+            stored = stored_with(f"prunelimit {command} MODEL --json > baseline.json", command)
             raise UsageError(f"baseline {path} is not comparable with this model: {'; '.join(incompatible)}; store "
                              f"a new one ({stored}) or pass {_allow_incompatible()}")
         if incompatible:
@@ -557,15 +568,17 @@ def prediction_document(path: str, saved: Any) -> dict[str, Any]:
     schema version, a gate report of the measured limit alone, JSON that is no object."""
     from prunelimit.gate_rules import REPORT_SCHEMAS, is_gate_report, stood_on
 
-    fix = "write one with `prunelimit bounds --json`"
+    fix = f"write one with {stored_with('`prunelimit bounds --json`')}"
     if not isinstance(saved, dict):
         kind = _JSON_KINDS.get(type(saved), "a number")
         raise InputError(f"{path} holds {kind}, not a prunelimit bounds report (a JSON object); {fix}")
     report = stood_on(saved)
     if is_gate_report(saved) and (report is saved or not isinstance(report.get("prediction"), dict)):
         raise InputError(f"{path} is a gate report that holds no prediction (its rules measured the limit alone, "
-                         "use: actual); pass a `prunelimit bounds --json` or `verify --json` report, or a "
-                         "`gate --json` report of a rule on lower or predicted")
+                         "use: actual); " + said("pass a `prunelimit bounds --json` or `verify --json` report, or a "
+                                                 "`gate --json` report of a rule on lower or predicted",
+                                                 f"pass a bounds or verify report saved as {saved_from_python()} "
+                                                 "does, or a gate report of a rule on lower or predicted"))
     schema = report.get("schema")
     if schema is not None and schema not in REPORT_SCHEMAS:
         raise InputError(f"{path} is not a prunelimit bounds report (nor a verify or gate report of one): it is a "
@@ -589,7 +602,7 @@ def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
         if low is not None and high is not None and low > high + 1e-12:
             raise InputError(f"{path}: ρ_L ≤ ρ* ≤ ρ_U does not hold (bounds.lower {lower}, prediction.ratio {ratio}, "
                              f"bounds.upper {upper}; {field} is out of order): the file was edited or damaged; store it "
-                             "again with `prunelimit bounds --json`")
+                             f"again with {stored_with('`prunelimit bounds --json`')}")
     # each ratio is written beside its density, 1 − ratio: a ratio edited alone, inside its bounds, shows there
     for section, key, density in (("prediction", "ratio", "density"), ("bounds", "lower", "lower_density"),
                                   ("bounds", "upper", "upper_density")):
@@ -597,7 +610,7 @@ def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
         if value is not None and kept is not None and abs(value + kept - 1.0) > 1e-9:
             raise InputError(f"{path}: {section}.{key} {value} and {section}.{density} {kept} do not add up to 1, as "
                              "every report writes them: the file was edited or damaged; store it again with "
-                             "`prunelimit bounds --json`")
+                             f"{stored_with('`prunelimit bounds --json`')}")
 
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global",

@@ -29,6 +29,7 @@ from prunelimit.errors import (
     InputError, OptionError, UsageError, option, option_flag, quoted, said, unknown_name, written_in,
     yaml_quoted,
 )
+from prunelimit.baseline import saved_from_python, stored_with
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.remedies import exact_unfit, report_facts, rounding_remedy, with_exact
 from prunelimit.report.rounding import (
@@ -186,7 +187,8 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
     try:
         value = report[section][key]
     except (KeyError, TypeError, IndexError):
-        hint = f": store it with `prunelimit {'verify' if use == 'actual' else 'bounds'} --json`"
+        command = "verify" if use == "actual" else "bounds"
+        hint = f": store it with {stored_with(f'`prunelimit {command} --json`', command)}"
         raise InputError(f"{source} is not a prunelimit {'verify' if use == 'actual' else 'bounds/verify'} "
                          f"report (no {use} ratio){hint}") from None
     if value is None and use == "lower" and isinstance(report.get("bounds"), dict) \
@@ -300,8 +302,8 @@ def margin(report: dict[str, Any], source: str | None = None) -> tuple[float | N
 def _computed_again(source: str | None) -> str:
     """The fix for a ± a report does not state whole: ``bounds`` computes it again today
     (``source``: the file the report was read from, stored again)."""
-    return "compute it with `prunelimit bounds`" if source is None else \
-        "store the report again with `prunelimit bounds --json`"
+    return f"compute it with {said('`prunelimit bounds`', 'prunelimit.bounds')}" if source is None else \
+        f"store the report again with {stored_with('`prunelimit bounds --json`')}"
 
 
 def _apart_from_rounding(stated: dict[str, Any], value: float) -> float:
@@ -329,7 +331,7 @@ def check_stated_plus_minus(path: str, prediction: Any) -> None:
             isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"))):
         raise InputError(f"{path}: {field} is {clipped(json.dumps(value))}, not "
                          f"{'a ± (a number ≥ 0) or null' if isinstance(stated, dict) else 'an object'}: the file was "
-                         "edited or damaged; store it again with `prunelimit bounds --json`")
+                         f"edited or damaged; store it again with {stored_with('`prunelimit bounds --json`')}")
 
 
 def _read_fix(fix: str, source: Any) -> str:
@@ -345,7 +347,7 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
     path = Path(path)
     if str(path) == "-" and not path.exists():  # as outputs are never standard output
         raise InputError(f"{what} -: reports are read from files, not standard input; save it first "
-                         "(`prunelimit bounds --json > b.json`) and name that file")
+                         f"({stored_with('`prunelimit bounds --json > b.json`')}) and name that file")
     require_file(path, what)
     check_file_size(path, MAX_REPORT_BYTES, what)
     try:
@@ -357,9 +359,9 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
         text = raw.decode("utf-16" if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig")
         return json.loads(text)
     except json.JSONDecodeError as exc:  # said apart: a file written half-way is written again, not edited
-        raise InputError(f"{what} {path} {_unfinished(text, exc)}; write it with `prunelimit bounds --json`") from None
+        raise InputError(f"{what} {path} {_unfinished(text, exc)}; write it with {stored_with('`prunelimit bounds --json`')}") from None
     except (ValueError, RecursionError):  # bad UTF-8, an integer of > 4300 digits, nested 1000s deep
-        raise InputError(f"{what} {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
+        raise InputError(f"{what} {path} is not valid JSON; write it with {stored_with('`prunelimit bounds --json`')}") from None
     except OSError as exc:
         raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
 
@@ -417,7 +419,9 @@ def baseline_value(path: str, use: Use) -> float:
 def document_value(report: Any, path: str, use: Use) -> float:
     """:func:`baseline_value` of a baseline document read already (from ``path``)."""
     schema = report.get("schema") if isinstance(report, dict) else None
-    store = f"store it with this prunelimit's `{'verify' if use == 'actual' else 'bounds'} --json`"
+    command = "verify" if use == "actual" else "bounds"
+    store = said(f"store it with this prunelimit's `{command} --json`",
+                 f"store it with this prunelimit: {saved_from_python(command)}")
     if is_gate_report(report):  # ``stood_on`` found no bounds/verify document in it: not "a gate document, not one"
         inner = report.get("bounds")
         held = "missing" if inner is None else "not an object" if not isinstance(inner, dict) else \
@@ -432,7 +436,7 @@ def document_value(report: Any, path: str, use: Use) -> float:
             and not isinstance(report.get(_FIELDS[use][0]), dict):
         raise InputError(f"baseline {path} holds the measured limit alone (a gate report whose rules all use actual): "
                          f"no {use} ratio to compare; compare it on {said('use actual', 'use=' + repr('actual'))}, or "
-                         "store the baseline with `prunelimit bounds --json`")
+                         f"store the baseline with {stored_with('`prunelimit bounds --json`')}")
     check_stated_plus_minus(f"baseline {path}", report.get("prediction") if isinstance(report, dict) else None)
     return measured_value(report, use, f"baseline {path}")
 
@@ -713,7 +717,7 @@ def _drop_fix(rule: GateRule) -> str:
     larger = said("a larger --max-drop", "a larger max_drop") if rule.written_in is None else \
         f"a larger {written_in('max_drop', rule.written_in)}"
     return (f"find the change that made the model less prunable; if it is intended, store a new baseline "
-            f"(`prunelimit {store} --json > {rule.baseline}`) or allow {larger}")
+            f"({stored_with(f'`prunelimit {store} --json > {rule.baseline}`', store)}) or allow {larger}")
 
 
 def _conservative_text(measured: float, pm: float, conservative: float, required: float, ok: bool,
@@ -748,7 +752,8 @@ def resolution_notes(report: dict[str, Any], baselines: Sequence[tuple[str, dict
         if then is None:  # an older report (no ±, or ± null): the values alone, and the rule says so
             notes.append(f"gate rule {rule.name!r}: baseline {rule.baseline} states no complete ± for its value "
                          f"({why}): the drop is judged on the two values as they stand, with no allowance for its "
-                         "estimation noise; store a new baseline with `prunelimit bounds --json` to have it judged")
+                         f"estimation noise; store a new baseline with {stored_with('`prunelimit bounds --json`')} to have it "
+                         "judged")
             continue
         if now is None:  # an incomplete ± here: the rule's other warnings say why
             continue

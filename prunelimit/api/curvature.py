@@ -880,6 +880,13 @@ def with_status(stage: str, status: str | None) -> str:
     return stage if status is None else f"{stage}, {status}"
 
 
+def _data_part_to_come(status: str | None) -> str | None:
+    """The runs' ρ* ± (``status``) shown during the runs over a subset and its data check, marked
+    as lacking the data part the check measures: bare, the runs' "± 0 pt" (runs that spanned the
+    subset's space) read as the answer's error bar, which then stated ± 4.5 pt with its data part."""
+    return None if status is None else f"{status}, data part to come"
+
+
 def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[..., None] | None:
     """``progress`` with its counts and totals going on from the ``before`` products made
     ahead of them (the solver choice's timing, exact columns left for SLQ, the data check's
@@ -1050,6 +1057,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
 
+    # a data check follows the runs (``after``'s products a step, one a part): their ρ* ± lacks its data part
+    marked = _data_part_to_come if after is not None and after.per_step else (lambda status: status)
+
     budget, vector = basis_memory_bytes(options), op.shape[0] * storage.itemsize
     max_rows = math.inf if budget == math.inf else budget // vector  # Lanczos vectors the bases may hold
 
@@ -1088,7 +1098,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         def grouped(quad) -> None:
             if quad.runs < min(2 * shown["runs"], choice.runs):
                 return
-            shown["text"], shown["runs"] = _runs_status(target, quad, options, op.dtype), quad.runs
+            shown["text"], shown["runs"] = marked(_runs_status(target, quad, options, op.dtype)), quad.runs
             progress(*shown["count"], shown["text"])
 
         cut: list[bool] = []  # whether the deadline stopped a product
@@ -1137,7 +1147,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         measuring=0.0 if again is None or again.products else again.seconds,
                         measuring_seconds=0.0 if again is None or again.products else again.timed_seconds)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
-                          describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
+                          describe=lambda a: marked(_status(a.estimate, a.plus_minus)), clock=clock)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
 
@@ -1741,7 +1751,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     Krylov space is smaller than the steps: the parts left are then planned at
     the most a part has taken, not at the steps (a 64-4-10 MLP over 100 of 300 samples: 59 to
     69 products a part, planned at the runs' 90 each), so the bar ends at its total.
-    ``status``: the runs' ρ* ±, shown after the stage's name. ``dtype``: the runs' products'
+    ``status``: the runs' ρ* ±, shown after the stage's name as lacking the data part
+    (``_data_part_to_come``). ``dtype``: the runs' products'
     (default: the model's). ``then``: products that follow the check (the trace's top-ups),
     in the bar's total as the runs' count had them. ``prices``: the seconds of the check and
     those products as the plan prices them (``Afterwards.seconds``; ``None``: unpriced, no
@@ -1762,7 +1773,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
-    text = with_status("data check on the subset's parts", status)
+    text = with_status("data check on the subset's parts", _data_part_to_come(status))
     steps = quad.steps
     spectra, spent = [], 0
     each = steps  # what a part is planned to take: the steps, until one ends short

@@ -14,7 +14,7 @@ from prunelimit.api.limit import (
     BoundsReport, PredictionSource, advised, bounds, measured_here, prediction_report, verify_advice, verify_measures,
 )
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.baseline import Provenance
+from prunelimit.baseline import Provenance, stored_with
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import option, said
@@ -377,7 +377,7 @@ def saved_overshoot(name: str, stated: object, estimate: "PredictedLimit | None"
         if flags is None or any(flag is not None and not isinstance(flag, bool) for flag in flags):
             raise InputError(f"{name}: overshoot is {clipped(json.dumps(stated))}, not an object whose lower and "
                              "predicted are true, false or null: the file was edited or damaged; store it again with "
-                             "`prunelimit bounds --json`")
+                             f"{stored_with('`prunelimit bounds --json`')}")
         return stated, []
     check = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, estimate.epsilon, estimate.ratio,
                             estimate.lower, scope=scope, selection=inputs.selection)

@@ -4,6 +4,8 @@ and it planned every part left at the main run's steps after parts had ended sho
 
 from __future__ import annotations
 
+import pytest
+
 import prunelimit
 from prunelimit.report.rounding import estimate_text
 
@@ -46,3 +48,35 @@ def test_the_parts_left_are_planned_at_what_the_parts_take(small_model, train):
     # once a part has ended, the parts left are planned at what parts take, to their spread
     assert max(after_first) <= end + (len(taken) - 1) * (max(taken) - min(taken)), after_first
     assert all(done <= total for done, total in checking)
+
+
+def test_the_runs_plus_minus_shown_during_the_data_check_says_its_data_part_is_to_come(small_model, train):
+    """During the data check the status showed the runs' ρ* ± bare ('data check on the subset's
+    parts, ρ* 91.30 % ± 0.95 pt' on the bundled MLP over 200 samples, whose answer then stated
+    ± 1.1 pt; '± 0 pt' where the runs spanned the subset's space), read as the answer's error
+    bar: it now says that the data part is still to come, and the whole ± never says so."""
+    rep, calls = _spectrum(small_model, train)
+    assert rep.uncertainty.data > 0  # a subsampled Hessian: the whole ± has a data part
+    checking = [text for _, _, text in calls if text and text.startswith(DATA_CHECK)]
+    assert checking and all(text.endswith(" pt, data part to come") for text in checking), checking
+    whole = f"ρ* {estimate_text(rep.limit_ratio, rep.uncertainty.plus_minus)}"
+    after = [text for _, _, text in calls[max(i for i, c in enumerate(calls) if c[2] in checking) + 1:]]
+    assert after and all(text.endswith(whole) for text in after), after
+
+
+@pytest.mark.parametrize("plan", [{}, {"runs": 2, "iterations": 30}], ids=["adaptive", "fixed"])
+def test_the_runs_plus_minus_over_a_subset_says_its_data_part_is_to_come(plan, small_model, train):
+    """The runs' statuses over a subset ('ρ* 91.4 % ± 3.0 pt' on the bundled MLP over 200
+    samples) were as bare as the data check's, the data part the check adds not in them: they
+    say it is to come, and a spectrum over all the data, with no data part, does not."""
+    def statuses(**options) -> list[str]:
+        calls: list[str] = []
+        prunelimit.spectrum(small_model, train, method="slq", **plan, **options,
+                            progress=lambda done, total=None, text=None: calls.append(text or ""))
+        return [text for text in calls if text.startswith("ρ* ")]
+
+    subset = statuses(hessian_samples=40)
+    runs = subset[:subset.index(next(text for text in subset if not text.endswith("data part to come")))]
+    assert runs and all(text.endswith(" pt, data part to come") for text in runs), subset
+    whole = statuses()
+    assert whole and not any("data part" in text for text in whole), whole
