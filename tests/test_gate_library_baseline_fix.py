@@ -31,10 +31,16 @@ DAMAGED = {
 @pytest.mark.parametrize("kind", sorted(DAMAGED))
 def test_a_library_gate_refusing_its_baseline_says_how_python_writes_one(kind, model, train, tmp_path,
                                                                          no_curvature):
+    _says_the_library_way(tmp_path, DAMAGED[kind],
+                          lambda path: prunelimit.gate(model, train, baseline=path, max_drop=0.1, use="predicted"))
+
+
+def _says_the_library_way(tmp_path, text: str, call) -> None:
+    """``call`` on a file holding ``text`` is refused with the library's way to write one."""
     path = tmp_path / "b.json"
-    path.write_text(DAMAGED[kind], encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as caught:
-        prunelimit.gate(model, train, baseline=str(path), max_drop=0.1, use="predicted")
+        call(str(path))
     message = str(caught.value)
     assert LIBRARY_WAY in message, message
     assert "--json" not in message, message  # the command line's way is not a library caller's
@@ -67,8 +73,5 @@ FROM_DAMAGED = {
 def test_a_library_verify_refusing_its_prediction_file_says_how_python_writes_one(kind, model, train, tmp_path,
                                                                                   no_curvature):
     """verify's prediction_from= reads a file as gate's baseline is read, with the same advice."""
-    path = tmp_path / "b.json"
-    path.write_text(FROM_DAMAGED[kind], encoding="utf-8")
-    with pytest.raises(InputError) as caught:
-        prunelimit.verify(model, train, prediction_from=str(path))
-    assert LIBRARY_WAY in str(caught.value) and "--json" not in str(caught.value), caught.value
+    _says_the_library_way(tmp_path, FROM_DAMAGED[kind],
+                          lambda path: prunelimit.verify(model, train, prediction_from=path))
