@@ -18,6 +18,7 @@ criterion ``loss ≤ L + ε``) holds another quantity and is refused like anothe
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
 
@@ -595,7 +596,9 @@ def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
     number nothing computed. Fields that are missing are left to the reader of each."""
     def number(section: str, key: str) -> float | None:
         value = report.get(section, {}).get(key) if isinstance(report.get(section), dict) else None
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or abs(value) > sys.float_info.max:
+            return None  # an int past float's range is no ratio: the field's own reader refuses it
+        return float(value)
 
     lower, ratio, upper = number("bounds", "lower"), number("prediction", "ratio"), number("bounds", "upper")
     for field, low, high in (("bounds.lower", lower, ratio), ("bounds.upper", ratio, upper)):

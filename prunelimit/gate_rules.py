@@ -29,7 +29,7 @@ from prunelimit.errors import (
     InputError, OptionError, UsageError, option, option_flag, quoted, said, unknown_name, written_in,
     yaml_quoted,
 )
-from prunelimit.baseline import saved_from_python, stored_with
+from prunelimit.baseline import check_bounds_hold_prediction, saved_from_python, stored_with
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.remedies import exact_unfit, report_facts, rounding_remedy, with_exact
 from prunelimit.report.rounding import (
@@ -438,6 +438,8 @@ def document_value(report: Any, path: str, use: Use) -> float:
                          f"no {use} ratio to compare; compare it on {said('use actual', 'use=' + repr('actual'))}, or "
                          f"store the baseline with {stored_with('`prunelimit bounds --json`')}")
     check_stated_plus_minus(f"baseline {path}", report.get("prediction") if isinstance(report, dict) else None)
+    if isinstance(report, dict):  # as --from's report is: a ρ_L edited above ρ* was gated on as a drop
+        check_bounds_hold_prediction(f"baseline {path}", report)
     return measured_value(report, use, f"baseline {path}")
 
 

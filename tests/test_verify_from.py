@@ -364,6 +364,23 @@ def test_a_report_whose_bounds_do_not_hold_its_prediction_is_refused_naming_the_
     assert not (tmp_path / "p.pt").exists()
 
 
+@pytest.mark.parametrize("use", ["lower", "predicted", "actual"])
+@pytest.mark.parametrize("field, value", [("lower", 0.9999), ("upper", 0.0001)])
+def test_a_baseline_whose_bounds_do_not_hold_its_prediction_is_refused_naming_the_file(cli, own_ckpt, saved_bounds,
+                                                                                       tmp_path, no_curvature,
+                                                                                       use, field, value):
+    """A gate baseline is held to ρ_L ≤ ρ* ≤ ρ_U as ``--from``'s report is: one edited to ρ_L
+    above ρ* was gated on, and a CI job failed on a drop ("ρ_L 0.8590 vs baseline 0.9500")
+    nothing computed, where the file is what is wrong (exit 3, naming it and the field)."""
+    doc = json.loads(saved_bounds.read_text())
+    doc["bounds"][field] = value
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    result = cli("gate", own_ckpt, *SAMPLES, "--baseline", edited, "--max-drop", "0.02", "--use", use)
+    assert result.exit_code == 3 and "Traceback" not in result.output, result.output
+    assert f"baseline {edited}" in result.stderr and f"bounds.{field} is out of order" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["gate", "verify", "prune"])
 def test_from_in_a_config_file_reads_the_report_as_the_flag_does(cli, own_ckpt, saved_bounds, tmp_path, command,
                                                                  no_curvature):
