@@ -50,8 +50,9 @@ def _warnings() -> list[str]:
                                 params_hessian=1000, scope="global", warnings=(), cached=False)
     plain = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
     return [*_missed_target(0.2, 0.05, log), *_missed_target(0.3, 0.2, regrown), *_missed_target(0.02, 0.2, log),
-            " ".join(_diagnose(prediction, 0.2, "0.0 % below 0.001")),  # its lines: the gap, the cause, the fix
-            " ".join(_diagnose(prediction, -0.2, "0.0 % below 0.001")),
+            # its lines: the gap, the cause, the fix (training with l1: a plain model's)
+            " ".join(_diagnose(prediction, 0.2, "0.0 % below 0.001", assess_regime([plain]))),
+            " ".join(_diagnose(prediction, -0.2, "0.0 % below 0.001", assess_regime([plain]))),
             *outside_budgets(api.CurvatureOptions(max_hvps=40, time_budget=1e6), BlockCost("lanczos", 32, 2, 64, 0.5)),
             *outside_hessian_warnings(["0.weight"], [plain], {}),
             *samples_notes(api.CurvatureOptions(hessian_samples=50), 1000, "exact"),
