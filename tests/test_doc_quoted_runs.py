@@ -78,3 +78,20 @@ def test_a_paper_gates_continuous_line_is_what_the_guide_quotes(cli, monkeypatch
     run = cli("gate", EXAMPLE, "--method", "paper", "--min-ratio", "0.5", *QUICK)
     assert run.exit_code == 0, run.stderr
     assert said[1] in run.stdout.splitlines()
+
+
+def test_the_per_layer_blocks_lines_are_what_the_guide_quotes(cli, monkeypatch) -> None:
+    """The guide showed an `alone ρ*` cell (`94.6 % ± 2.1 pt`) and a budget warning (`took 99
+    products`) that no run of the bundled example gave; it now quotes the example's."""
+    monkeypatch.setenv("COLUMNS", "200")
+    alone = re.search(r"show it beside the ratio \(`([^`]*)`: the bundled example's `([^`]*)` under `([^`]*)`\)", GUIDE)
+    took = re.search(r"`(--per-layer's blocks took \d+ products and) [\d.]+ s after the spectrum, outside (--max-hvps), …` "
+                     r"on the bundled example under `([^`]*)`", GUIDE)
+    assert alone is not None and took is not None
+    table = cli("bounds", EXAMPLE, "--per-layer", *shlex.split(alone[3]), *QUICK)
+    assert table.exit_code == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if f" {alone[2]} " in line)
+    assert row.rstrip(" │").endswith(alone[1])
+    budget = cli("bounds", EXAMPLE, "--per-layer", *shlex.split(took[3]), *QUICK)
+    assert budget.exit_code == 0, budget.stderr
+    assert f"warning: {took[1]}" in _flat(budget.stdout + budget.stderr) and took[2] in budget.stdout + budget.stderr
