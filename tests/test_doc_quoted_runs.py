@@ -95,3 +95,18 @@ def test_the_per_layer_blocks_lines_are_what_the_guide_quotes(cli, monkeypatch) 
     budget = cli("bounds", EXAMPLE, "--per-layer", *shlex.split(took[3]), *QUICK)
     assert budget.exit_code == 0, budget.stderr
     assert f"warning: {took[1]}" in _flat(budget.stdout + budget.stderr) and took[2] in budget.stdout + budget.stderr
+
+
+def test_the_gate_lines_the_guide_quotes_are_what_the_gate_prints(cli, monkeypatch) -> None:
+    """A requirement shown to 5 decimals, and a `±` wider than its ρ* under `--max-hvps 4`,
+    both of `--use predicted` on the bundled example (checked right, pinned here)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    decimals = re.search(r"`--min-ratio ([\d.]+)` reads `(ρ\* [^`]*)`", GUIDE)
+    narrow = re.search(r"`(ρ\* [\d.]+ − [\d.]+ = [\d.]+ < required ([\d.]+))` under `--max-hvps (\d+)` on the bundled "
+                       r"example, whose exact `ρ\*` is ([\d.]+)", GUIDE)
+    assert decimals is not None and narrow is not None
+    slq = cli("gate", EXAMPLE, "--use", "predicted", "--method", "slq", "--min-ratio", decimals[1], *QUICK)
+    assert slq.exit_code == 0 and f"PASS predicted ratio >= {decimals[1]}: {decimals[2]}" in slq.stdout
+    cut = cli("gate", EXAMPLE, "--use", "predicted", "--max-hvps", narrow[3], "--min-ratio", narrow[2], *QUICK)
+    assert cut.exit_code == 1 and f": {narrow[1]}" in cut.stdout
+    assert narrow[4] == "0.9183"  # the exact ρ* the README's and the guide's shown outputs print (91.83 %)
