@@ -4,8 +4,8 @@ as the code changed: the data part over a subset became a delete-a-group jackkni
 `prune … --max-hvps 20 --hessian-samples 400` came to print `data 0.041 pt s.e.` where the guide
 said 0.039; `--method slq --hessian-samples 60` came to state `± 1.2 pt` where it said 1.8;
 a `--method paper` gate printed `continuous ρ* (same spectrum): 91.87 %` where it said 91.36 %.
-Each command here takes seconds (a capped or fixed plan on the 2,410-parameter example); the
-numbers are seeded and repeat on any thread count, so they are compared as printed."""
+Each command here takes seconds (SLQ, or a capped or fixed plan, on the 2,410-parameter
+example, one thread); the runs are seeded, so the quoted digits are compared as printed."""
 
 from __future__ import annotations
 
