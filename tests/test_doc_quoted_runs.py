@@ -110,3 +110,13 @@ def test_the_gate_lines_the_guide_quotes_are_what_the_gate_prints(cli, monkeypat
     cut = cli("gate", EXAMPLE, "--use", "predicted", "--max-hvps", narrow[3], "--min-ratio", narrow[2], *QUICK)
     assert cut.exit_code == 1 and f": {narrow[1]}" in cut.stdout
     assert narrow[4] == "0.9183"  # the exact ρ* the README's and the guide's shown outputs print (91.83 %)
+
+
+def test_the_stderr_beside_the_plus_minus_is_what_the_guide_quotes(cli) -> None:
+    """`prediction.stderr` (1σ) against the `±` under `--max-hvps 60` (checked right, pinned here)."""
+    said = re.search(r"combined: ([\d.]+) where the `±` is ([\d.]+) under `--max-hvps (\d+)`", GUIDE)
+    assert said is not None
+    run = cli("bounds", EXAMPLE, "--max-hvps", said[3], "--json", *QUICK)
+    assert run.exit_code == 0, run.stderr
+    prediction = json.loads(run.stdout)["prediction"]
+    assert (f"{prediction['stderr']:.2g}", f"{prediction['uncertainty']['plus_minus']:.2g}") == (said[1], said[2])
