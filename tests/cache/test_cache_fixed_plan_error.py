@@ -50,3 +50,20 @@ def test_a_stored_fixed_plan_states_the_error_this_run_would_measure(fitted_inpu
     assert read.uncertainty.plus_minus == pytest.approx(fresh.uncertainty.plus_minus, rel=1e-9)
     assert read.uncertainty.rounding == pytest.approx(fresh.uncertainty.rounding, rel=1e-9)
     assert read.spectrum.cached == read_back
+
+
+def test_a_gate_on_the_conservative_side_gives_the_uncached_verdict(fitted_inputs, tmp_path) -> None:
+    """``--use predicted --min-ratio 0.42`` holds ρ* less its ±: after a ``--tolerance 0.5`` run
+    stored the slice's error, a ``--tolerance 0.001`` gate failed from the cache (58.0 % less
+    16.9 pt = 40.9 % < 42 %, ``cache_hit`` true) where computing it passes (less 14.5 pt = 43.4 %)."""
+    from prunelimit.api.gating import gate
+    from prunelimit.gate_rules import GateRule
+
+    store = open_store(tmp_path / "cache", True)
+    bounds(fitted_inputs, CurvatureOptions(**PLAN, tolerance=0.5), store=store)
+    rules = [GateRule("conservative", use="predicted", min_ratio=0.42)]
+    options = CurvatureOptions(**PLAN, tolerance=0.001)
+    read, fresh = (gate(fitted_inputs, rules, options, store=s).to_json() for s in (store, None))
+    assert fresh["passed"] and fresh["rules"][0]["compared"] == pytest.approx(0.4343, abs=1e-4)
+    assert (read["passed"], read["cache_hit"]) == (True, False)
+    assert read["rules"][0]["compared"] == pytest.approx(fresh["rules"][0]["compared"], rel=1e-9)
