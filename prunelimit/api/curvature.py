@@ -2161,6 +2161,10 @@ def _check_fits(rep: SpectrumReport, inputs: Inputs) -> None:
         raise ValueError(f"its {name} is not a finite number")
     if rep.trace_plus_minus is not None and not rep.trace_plus_minus >= 0:  # inf for one probe, never NaN
         raise ValueError("its trace's ± is not a number ≥ 0")
+    # what a run measures as a finite number ≥ 0, at which the rounding part of ρ*'s ± is taken
+    errors = {"products' error": rep.quadrature.product_error, "slice's products' error": rep.quadrature.slice_error}
+    if (name := next((n for n, v in errors.items() if v is not None and not 0 <= v < math.inf), None)) is not None:
+        raise ValueError(f"its {name} is not a finite number ≥ 0")
     if rep.negative_mass != _negative_mass(rep.quadrature):
         raise ValueError("its negative mass is not its rule's")
     if rep.limit_ratio is not None and not 0 <= rep.limit_ratio <= 1:
