@@ -1063,13 +1063,16 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     budget, vector = basis_memory_bytes(options), op.shape[0] * storage.itemsize
     max_rows = math.inf if budget == math.inf else budget // vector  # Lanczos vectors the bases may hold
 
+    def can_measure_again(quad) -> bool:
+        """Whether ``again`` may measure the error over all the data after ``quad``: once, where
+        the product budget holds it."""
+        room = options.product_budget - quad.hvps - (after or Afterwards()).products(quad.runs, quad.steps)
+        return again is not None and not again.products and room >= WHOLE_ERROR_PRODUCTS
+
     def measures_again(quad, rounding: float) -> bool:
         """Whether ``again`` measures the error over all the data after ``quad``, whose rounding
-        part at the slice's error is ``rounding``: once, where the product budget holds it."""
-        steps = quad.steps
-        room = options.product_budget - quad.hvps - (after or Afterwards()).products(quad.runs, steps)
-        return again is not None and not again.products and room >= WHOLE_ERROR_PRODUCTS \
-            and rounding >= WHOLE_ERROR_SHARE * options.tolerance
+        part at the slice's error is ``rounding``."""
+        return can_measure_again(quad) and rounding >= WHOLE_ERROR_SHARE * options.tolerance
 
     # bases stored at 16 bits have no narrower storage to name
     narrower = [f"a narrower {said(option_flag('basis_dtype'), 'basis_dtype')}"] if narrower_basis(storage) else []
@@ -1113,9 +1116,12 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback if progress else None,
                    storage_dtype=storage, lockstep=op.lockstep, until=None if deadline is None else until, span=True,
                    grouped=grouped if progress and target is not None else None)
-        if target is not None and not any(cut):  # a slice's estimate widened a fixed plan's ± as an adaptive one's
-            sliced = replace(quad, product_error=product_error)
-            if measures_again(quad, rounding_part_of(target, sliced, _limit_ratio(target, sliced, options), op.dtype) or 0.0):
+        # a slice's estimate widened a fixed plan's ± as an adaptive one's; whether it is measured
+        # again is decided by ε, the negative rule and the tolerance, which the result cache keys
+        # out of a fixed plan: the slice's error is kept for a read under others (``_fixed_plan_error``)
+        if target is not None and not any(cut) and can_measure_again(quad):
+            quad = replace(quad, slice_error=product_error)
+            if _measures_whole_error(target, replace(quad, product_error=product_error), options, op.dtype):
                 again.measure()
                 quad = replace(quad, hvps=quad.hvps + again.products)
         # a first run that spanned the space (``span``) stopped where adaptive SLQ's does: said alike
@@ -1150,6 +1156,28 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                           describe=lambda a: marked(_status(a.estimate, a.plus_minus)), clock=clock)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
+
+
+def _measures_whole_error(target: LimitTarget, sliced, options: CurvatureOptions, dtype) -> bool:
+    """Whether the rounding part of ρ*'s ± at ``sliced``'s products' error, a slice's upper
+    estimate, reaches ``WHOLE_ERROR_SHARE`` of the tolerance: the error over all the data is
+    then measured after a fixed plan's runs (``_WholeError``)."""
+    rounding = rounding_part_of(target, sliced, _limit_ratio(target, sliced, options), dtype) or 0.0
+    return rounding >= WHOLE_ERROR_SHARE * options.tolerance
+
+
+def _fixed_plan_error(quad, target: LimitTarget, options: CurvatureOptions, dtype):
+    """``quad``, a stored fixed plan's, with the products' error a run with ``options`` states:
+    the data's where the stored run measured it and these options would too, the slice's
+    (``slice_error``) where they would not; ``None`` where they would measure it and the stored
+    run did not (so ε, the negative rule or the tolerance of a read, which the key leaves out,
+    never state a ± at an error this run would not have measured)."""
+    if quad.slice_error is None:  # no whole-data error could follow the runs: nothing was decided
+        return quad
+    sliced = replace(quad, product_error=quad.slice_error)
+    if not _measures_whole_error(target, sliced, options, dtype):
+        return sliced
+    return quad if quad.product_error != quad.slice_error else None
 
 
 # Products ``_WholeError`` takes: one float32, one float64.
@@ -1909,20 +1937,26 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
 
 def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
     """A stored fixed-plan spectrum with ρ*, its ± and the data part solved for ``options``'
-    ε and ``negative`` as :func:`spectrum` solves them; ``None`` when the stored run had a ρ*
-    and this one has none or the reverse (its parts were computed only with a ρ*)."""
+    ε and ``negative`` as :func:`spectrum` solves them, at the products' error it would state
+    (``_fixed_plan_error``); ``None`` when the stored run had a ρ* and this one has none or the
+    reverse (its parts were computed only with a ρ*), or when this run would have measured the
+    products' error over all the data and the stored one did not."""
     target, _ = target_or_reason(inputs, options, rep.batch_losses)
     if (target is None) != (rep.limit_ratio is None):
         return None
     if target is None:
         return rep
-    ratio = _limit_ratio(target, rep.quadrature, options)
+    dtype = products_dtype(rep, inputs)
+    quad = _fixed_plan_error(rep.quadrature, target, options, dtype)
+    if quad is None:
+        return None
+    ratio = _limit_ratio(target, quad, options)
     data = path_data(target, rep.curvature_data, options)
-    u = exact_uncertainty(target, rep.quadrature, ratio) if rep.solver == "exact" else \
-        slq_uncertainty(target, rep.quadrature, options, ratio, data, products_dtype(rep, inputs))
+    u = exact_uncertainty(target, quad, ratio) if rep.solver == "exact" else \
+        slq_uncertainty(target, quad, options, ratio, data, dtype)
     note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options,
-                             rounding_fix(inputs, options, rep.params_hessian, products_dtype(rep, inputs)))
-    return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note,
+                             rounding_fix(inputs, options, rep.params_hessian, dtype))
+    return replace(rep, quadrature=quad, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note,
                    epsilon=target.epsilon, epsilon_source=target.epsilon_source)
 
 
@@ -2127,6 +2161,10 @@ def _check_fits(rep: SpectrumReport, inputs: Inputs) -> None:
         raise ValueError(f"its {name} is not a finite number")
     if rep.trace_plus_minus is not None and not rep.trace_plus_minus >= 0:  # inf for one probe, never NaN
         raise ValueError("its trace's ± is not a number ≥ 0")
+    # what a run measures as a finite number ≥ 0, at which the rounding part of ρ*'s ± is taken
+    errors = {"products' error": rep.quadrature.product_error, "slice's products' error": rep.quadrature.slice_error}
+    if (name := next((n for n, v in errors.items() if v is not None and not 0 <= v < math.inf), None)) is not None:
+        raise ValueError(f"its {name} is not a finite number ≥ 0")
     if rep.negative_mass != _negative_mass(rep.quadrature):
         raise ValueError("its negative mass is not its rule's")
     if rep.limit_ratio is not None and not 0 <= rep.limit_ratio <= 1:

@@ -40,6 +40,9 @@ class SpectralQuadrature:
     ``float64_products``: the nodes come from float64 products: the exact spectrum's float64
     columns, a float64 model's SLQ runs, or a float32 model's adaptive SLQ run again on them
     where the float32 products' error alone kept ρ*'s ± above the tolerance.
+    ``slice_error``: a fixed plan's ``product_error`` as a slice of the data measured it, where
+    the error over all the data could be measured after the runs (ρ*'s ± at ε and the tolerance
+    decide whether it is: ``api.curvature._fixed_plan_error``); ``None`` elsewhere.
     ``run_steps``: each run's Lanczos steps, in row order (``None``: not recorded, as for the
     exact spectrum). A time budget that cuts a stage of new runs, which run one after the
     other, leaves them unequal (32, 32 and 5 steps), where ``steps`` is the longest's alone.
@@ -58,6 +61,7 @@ class SpectralQuadrature:
     product_error: float = field(default=0.0, repr=False)  # kept out of the brief repr: a report holds several
     float64_products: bool = field(default=False, repr=False)
     run_steps: tuple[int, ...] | None = field(default=None, repr=False)
+    slice_error: float | None = field(default=None, repr=False)
 
     @property
     def runs(self) -> int:

@@ -989,6 +989,10 @@ FORGERIES = {  # it was exit 5, exit 2, exit 4, a wrong verdict or a ρ* of 100 
     "nan-gradient-norm": _set("gradient_norm", {"float": "nan"}),
     "inf-negative-mass": _set("negative_mass", {"float": "inf"}),
     "nan-trace-stderr": _set("trace_stderr", {"float": "nan"}),
+    # the rounding part of ρ*'s ± is taken at the products' error, which a run measures finite and ≥ 0: a hit
+    "inf-product-error": _set("quadrature.product_error", {"float": "inf"}),
+    "negative-product-error": _set("quadrature.product_error", -1.0),
+    "nan-slice-error": _set("quadrature.slice_error", {"float": "nan"}),
     "string-for-a-gradient": lambda f, a: f["gradient"]["dict"][0].__setitem__(1, "abc"),  # exit 5
     "list-for-a-gradient": lambda f, a: f["gradient"]["dict"][0].__setitem__(1, {"list": [1.0]}),
     # the first-order warning's gradient: a NaN in it dropped the warning in silence (first_order_change null)
