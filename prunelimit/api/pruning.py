@@ -53,6 +53,9 @@ class PruneReport:
     epsilon_source: str | None = None
     # the saved report's ``spectrum`` and ``timing`` as read (``--from``): its run's, no work of this one
     read: dict | None = None
+    # the accuracy limit a ``verify`` report read by ``--from`` measured (``AccuracyLimit``): the
+    # acc-drop warning names it, where it named `prunelimit verify` again; ``None`` otherwise
+    measured: "AccuracyLimit | None" = None
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -155,6 +158,30 @@ def prediction_from(source: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class AccuracyLimit:
+    """The largest ratio a saved ``verify`` report measured within its accuracy criterion
+    (``actual.accuracy_ratio``), its ``acc_drop`` in points, and the report's name."""
+
+    ratio: float
+    acc_drop: float
+    source: str
+
+
+def read_accuracy_limit(report: dict, name: str) -> AccuracyLimit | None:
+    """The accuracy limit a ``verify`` report states (``actual``), for the advice of a pruning
+    that read its prediction from it; ``None`` for a ``bounds`` report, or one that states no
+    accuracy limit (a regression model's) or none that reads as a ratio and points."""
+    from prunelimit.validate import real
+
+    actual = report.get("actual")
+    ratio, points = (actual.get(key) for key in ("accuracy_ratio", "acc_drop_points")) if isinstance(actual, dict) \
+        else (None, None)
+    if not (real(ratio) and real(points) and 0.0 <= ratio <= 1.0 and 0.0 <= points <= 100.0):
+        return None
+    return AccuracyLimit(float(ratio), float(points), name)
+
+
+@dataclass(frozen=True)
 class ResolvedRatio:
     """A ``--ratio`` as a removed fraction (``value``), where it came from (``source``), the
     warnings of the prediction behind it and the spectrum that prediction stood on (``None``
@@ -170,6 +197,7 @@ class ResolvedRatio:
     epsilon: float | None = None
     epsilon_source: str | None = None
     read: dict | None = None  # a saved report's spectrum and timing as read (``read_spectrum``; ``--from``)
+    measured: AccuracyLimit | None = None  # the accuracy limit a ``verify`` report read by ``--from`` measured
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -200,7 +228,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  _beside_pruning((*notes, *measured, *recorded_warnings(report, name))),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
-                                 read=read_spectrum(report))
+                                 read=read_spectrum(report), measured=read_accuracy_limit(report, name))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -257,14 +285,14 @@ def prune(
     force: bool = False, seed: int = 0, progress: Callable[..., None] | None = None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
-    read: dict | None = None,
+    read: dict | None = None, measured: AccuracyLimit | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
     ``ratio_warnings``, ``spectrum``, ``uncertainty`` (ρ*'s stated ±), ``epsilon``,
-    ``epsilon_source`` and ``read``: those of the prediction ``ratio`` came from (``resolve_ratio``), kept
-    in the report (the ± in ``meta.pruned`` too)."""
+    ``epsilon_source``, ``read`` and ``measured``: those of the prediction ``ratio`` came from
+    (``resolve_ratio``), kept in the report (the ± in ``meta.pruned`` too)."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
@@ -329,7 +357,8 @@ def prune(
                                                           "prune removes them by magnitude with the others")
                                           if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
-                      uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read)
+                      uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read,
+                      measured)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))
