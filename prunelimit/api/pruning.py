@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
-from prunelimit.api.limit import PredictionSource, bounds, prediction_report, unrecognised_warnings
+from prunelimit.api.limit import (
+    PredictionSource, bounds, measured_in_report, prediction_report, unrecognised_warnings,
+)
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import Store
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
@@ -224,8 +226,9 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             _, measured = saved_overshoot(name, stated, None if stated is not None else
                                           PredictedLimit.from_report(name, report), inputs, scope)
             source = report.get("epsilon_source")  # a report from before the key states none
-            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
-                                 _beside_pruning((*notes, *measured, *recorded_warnings(report, name))),
+            # a verify report measured the limit: its reader is told to go by it, not to measure it
+            told = measured_in_report((*measured, *recorded_warnings(report, name)), report, name)
+            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}", _beside_pruning((*notes, *told)),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
                                  read=read_spectrum(report), measured=read_accuracy_limit(report, name))
