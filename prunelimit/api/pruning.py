@@ -55,9 +55,9 @@ class PruneReport:
     epsilon_source: str | None = None
     # the saved report's ``spectrum`` and ``timing`` as read (``--from``): its run's, no work of this one
     read: dict | None = None
-    # the accuracy limit a ``verify`` report read by ``--from`` measured (``AccuracyLimit``): the
-    # acc-drop warning names it, where it named `prunelimit verify` again; ``None`` otherwise
-    measured: "AccuracyLimit | None" = None
+    # the limits a ``verify`` report read by ``--from`` measured (``ReadLimit``): the acc-drop
+    # warning names them, where it named `prunelimit verify` again; ``None`` otherwise
+    measured: "ReadLimit | None" = None
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -160,27 +160,31 @@ def prediction_from(source: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class AccuracyLimit:
-    """The largest ratio a saved ``verify`` report measured within its accuracy criterion
-    (``actual.accuracy_ratio``), its ``acc_drop`` in points, and the report's name."""
+class ReadLimit:
+    """The limits a saved ``verify`` report measured (``actual``): the largest ratio within its
+    loss criterion, and within its accuracy criterion with its ``acc_drop`` in points (``None``
+    for a model that gives no accuracy), and the report's name."""
 
-    ratio: float
-    acc_drop: float
+    loss_ratio: float
+    accuracy_ratio: float | None
+    acc_drop: float | None
     source: str
 
 
-def read_accuracy_limit(report: dict, name: str) -> AccuracyLimit | None:
-    """The accuracy limit a ``verify`` report states (``actual``), for the advice of a pruning
-    that read its prediction from it; ``None`` for a ``bounds`` report, or one that states no
-    accuracy limit (a regression model's) or none that reads as a ratio and points."""
+def read_limit(report: dict, name: str) -> ReadLimit | None:
+    """The limits a ``verify`` report states (``actual``), for the advice of a pruning that
+    read its prediction from it; ``None`` for a ``bounds`` report, or one whose loss limit
+    reads as no ratio. An accuracy limit that reads as no ratio and points is left out."""
     from prunelimit.validate import real
 
     actual = report.get("actual")
-    ratio, points = (actual.get(key) for key in ("accuracy_ratio", "acc_drop_points")) if isinstance(actual, dict) \
-        else (None, None)
-    if not (real(ratio) and real(points) and 0.0 <= ratio <= 1.0 and 0.0 <= points <= 100.0):
+    loss, ratio, points = (actual.get(key) for key in ("loss_ratio", "accuracy_ratio", "acc_drop_points")) \
+        if isinstance(actual, dict) else (None, None, None)
+    if not (real(loss) and 0.0 <= loss <= 1.0):
         return None
-    return AccuracyLimit(float(ratio), float(points), name)
+    if not (real(ratio) and real(points) and 0.0 <= ratio <= 1.0 and 0.0 <= points <= 100.0):
+        return ReadLimit(float(loss), None, None, name)
+    return ReadLimit(float(loss), float(ratio), float(points), name)
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,7 @@ class ResolvedRatio:
     epsilon: float | None = None
     epsilon_source: str | None = None
     read: dict | None = None  # a saved report's spectrum and timing as read (``read_spectrum``; ``--from``)
-    measured: AccuracyLimit | None = None  # the accuracy limit a ``verify`` report read by ``--from`` measured
+    measured: ReadLimit | None = None  # the limits a ``verify`` report read by ``--from`` measured
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -231,7 +235,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}", _beside_pruning((*notes, *told)),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
-                                 read=read_spectrum(report), measured=read_accuracy_limit(report, name))
+                                 read=read_spectrum(report), measured=read_limit(report, name))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -288,7 +292,7 @@ def prune(
     force: bool = False, seed: int = 0, progress: Callable[..., None] | None = None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
-    read: dict | None = None, measured: AccuracyLimit | None = None,
+    read: dict | None = None, measured: ReadLimit | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
@@ -359,7 +363,7 @@ def prune(
                                         *(frozen_warnings(prunable_parameters(inputs.model, inputs.selection),
                                                           "prune removes them by magnitude with the others")
                                           if finetune_epochs > 0 else ()),
-                                        *unchecked_prediction(acc_drop, before, after))), spectrum,
+                                        *unchecked_prediction(acc_drop, before, after, measured))), spectrum,
                       uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read,
                       measured)
     exceeded = acc_drop_warning(rep)
@@ -379,15 +383,19 @@ def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, sel
 
 
 def unchecked_prediction(acc_drop: float | None, before: "Evaluation | None",
-                         after: "Evaluation | None") -> tuple[str, ...]:
+                         after: "Evaluation | None", measured: ReadLimit | None = None) -> tuple[str, ...]:
     """A predicted ratio (``acc_drop`` given) is checked by the accuracy it costs; a model that
     gives none (a regression model) is not, and says so with the loss it measured, so that
-    ``--strict`` passing is not read as a check passed."""
+    ``--strict`` passing is not read as a check passed; and where the ratio whose loss stays
+    within L + ε is to be had: the ``--from`` verify report's (``measured``), which measured
+    it, or `prunelimit verify`."""
     if acc_drop is None or before is None or after is None or after.accuracy is not None:
         return ()
+    where = "`prunelimit verify` measures the ratio whose loss stays within L + ε" if measured is None else \
+        f"{measured.source} measured the ratio whose loss stays within L + ε at {measured.loss_ratio:g}"
     return (f"the pruned ratio was not checked against --acc-drop (nor --strict): the model gives no accuracy "
             f"(not class scores); the loss went from {before.loss:.4g} to {after.loss:.4g} on the evaluation "
-            "data; `prunelimit verify` measures the ratio whose loss stays within L + ε",)
+            f"data; {where}",)
 
 
 def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:

@@ -656,9 +656,9 @@ def _less_remedy(rep) -> str:
     report measured where it lies below the ratio pruned to, else ``--ratio lower`` after
     ``auto``, else a number below ρ_L (the advice named ``--ratio lower`` to a run at ``lower``)."""
     measured = rep.measured
-    if measured is not None and measured.ratio < rep.achieved:
-        return (f"prune to the accuracy limit {measured.source} measured (--ratio {measured.ratio:g}, the largest "
-                f"ratio within {measured.acc_drop:g} accuracy points there)")
+    if measured is not None and measured.accuracy_ratio is not None and measured.accuracy_ratio < rep.achieved:
+        return (f"prune to the accuracy limit {measured.source} measured (--ratio {measured.accuracy_ratio:g}, the "
+                f"largest ratio within {measured.acc_drop:g} accuracy points there)")
     if rep.ratio_source.startswith("auto"):
         return "prune less (--ratio lower or a number)"
     # ρ_L's fraction, rounded down: what --ratio takes, and below the ratio pruned to

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from prunelimit.api.pruning import AccuracyLimit
+from prunelimit.api.pruning import ReadLimit
 from prunelimit.models.evaluate import Evaluation
 from prunelimit.report.console import acc_drop_warning
 
@@ -17,7 +17,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
 VERIFY = "`prunelimit verify`"
 
 
-def _rep(source: str, tuned: float | None = None, measured: AccuracyLimit | None = None) -> SimpleNamespace:
+def _rep(source: str, tuned: float | None = None, measured: ReadLimit | None = None) -> SimpleNamespace:
     """A pruning to 0.6943 (ρ 0.69345) that lost 0.83 points of 96.11 %, past --acc-drop 0.5."""
     return SimpleNamespace(acc_drop_exceeded=True, accuracy_drop=0.83, acc_drop=0.5, ratio_source=source,
                            requested=0.69345, achieved=0.6943, uncertainty=None, scope="global",
@@ -32,11 +32,11 @@ def test_a_run_at_lower_is_told_a_number_below_it_not_lower_again() -> None:
 
 
 def test_a_verify_report_names_its_measured_limit_not_verify_again() -> None:
-    said = acc_drop_warning(_rep("lower from v.json", measured=AccuracyLimit(0.688, 0.5, "v.json")))
+    said = acc_drop_warning(_rep("lower from v.json", measured=ReadLimit(0.688, 0.688, 0.5, "v.json")))
     assert VERIFY not in said and "--ratio lower" not in said
     assert "prune to the accuracy limit v.json measured (--ratio 0.688, the largest ratio within 0.5" in said
     # a measured limit at or above the ratio pruned to would not prune less: not named
-    above = acc_drop_warning(_rep("lower from v.json", measured=AccuracyLimit(0.7, 0.5, "v.json")))
+    above = acc_drop_warning(_rep("lower from v.json", measured=ReadLimit(0.7, 0.7, 0.5, "v.json")))
     assert VERIFY not in above and "--ratio 0.7" not in above and "a --ratio number below 0.6934" in above
 
 
