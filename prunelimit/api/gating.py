@@ -183,6 +183,7 @@ def _measured_report(name: str, saved: dict) -> dict:
     from the saved verify report ``name`` that holds the limit (:func:`_holds_measured_limit`):
     its provenance, ε and search, the warnings such a gate states of them, ``actual_from``."""
     from prunelimit.baseline import provenance_json
+    from prunelimit.pruning.actual import swept_all
     from prunelimit.report.rounding import recovery_notes
     from prunelimit.theory.epsilon import rounding_epsilon_warning
     from prunelimit.validate import real
@@ -194,7 +195,8 @@ def _measured_report(name: str, saved: dict) -> dict:
     return document("verify", {
         **{key: saved.get(key) for key in (*provenance_json(None, 0, 0), "epsilon", "epsilon_source", "regime")},
         "actual": a, "actual_from": name, "timing": {"search": {"seconds": 0.0}},
-        "warnings": [*recovery_notes(a["loss_ratio"], again if real(again) else None, None, None),
+        "warnings": [*recovery_notes(a["loss_ratio"], again if real(again) else None, None, None,
+                                     swept_all=swept_all(a.get("curve"))),
                      *([] if unresolved is None else [unresolved])]})
 
 
