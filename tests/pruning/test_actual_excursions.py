@@ -118,6 +118,17 @@ def test_after_a_sweep_of_every_grid_ratio_the_note_does_not_ask_for_that_sweep(
     assert partial and all(n.endswith("`verify --sweep 1000` measures every grid ratio") for n in partial)
 
 
+def test_a_library_caller_is_pointed_to_the_sweep_in_its_own_words():
+    """A library gate on the measured limit listed "`verify --sweep 1000` measures every grid
+    ratio" among its warnings: a keyword of the command line, not of ``prunelimit.verify``."""
+    import prunelimit
+
+    stretch = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    gated = prunelimit.gate(stretch, BATCHES[0], use="actual", min_ratio=0.0, epsilon=0.01)
+    (note,) = [w for w in gated.warnings if "its curve is not monotone" in w]
+    assert note.endswith("; prunelimit.verify(..., sweep=1000) measures every grid ratio"), note
+
+
 def test_verify_states_a_curve_that_recovers_in_its_json_and_its_console(cli, tmp_path):
     model = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
     torch.jit.save(torch.jit.script(model), str(tmp_path / "table.pt"))
