@@ -58,6 +58,9 @@ class PruneReport:
     # the limits a ``verify`` report read by ``--from`` measured (``ReadLimit``): the acc-drop
     # warning names them, where it named `prunelimit verify` again; ``None`` otherwise
     measured: "ReadLimit | None" = None
+    # ρ_L of the prediction behind ``--ratio auto`` (``None``: none computed, ``--bound-mode none``):
+    # the acc-drop warning names ``--ratio lower`` only where it prunes less
+    lower: float | None = None
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -204,6 +207,7 @@ class ResolvedRatio:
     epsilon_source: str | None = None
     read: dict | None = None  # a saved report's spectrum and timing as read (``read_spectrum``; ``--from``)
     measured: ReadLimit | None = None  # the limits a ``verify`` report read by ``--from`` measured
+    lower: float | None = None  # the prediction's ρ_L (``None``: none computed, ``--bound-mode none``)
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -235,7 +239,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}", _beside_pruning((*notes, *told)),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
-                                 read=read_spectrum(report), measured=read_limit(report, name))
+                                 read=read_spectrum(report), measured=read_limit(report, name),
+                                 lower=_stated_lower(report))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -247,7 +252,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(rep.warnings), rep.spectrum,
-                             stated, rep.epsilon, rep.epsilon_source)
+                             stated, rep.epsilon, rep.epsilon_source, lower=rep.lower)
     from prunelimit.validate import number_fix, read_number
 
     try:  # as every numeric option reads its text: float() took 0_9 as 9 and named no fix for 0,9
@@ -256,6 +261,15 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction "
                                    f"in [0, 1){number_fix(ratio, fraction='ratios')}") from None
     return ResolvedRatio(value, "given")
+
+
+def _stated_lower(report: dict) -> float | None:
+    """ρ_L as a saved report states it (``bounds.lower``), ``None`` where it states none (``--bound-mode none``)."""
+    from prunelimit.validate import real
+
+    bounds = report.get("bounds")
+    lower = bounds.get("lower") if isinstance(bounds, dict) else None
+    return float(lower) if real(lower) else None
 
 
 def _beside_pruning(warnings) -> tuple[str, ...]:
@@ -292,13 +306,13 @@ def prune(
     force: bool = False, seed: int = 0, progress: Callable[..., None] | None = None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
-    read: dict | None = None, measured: ReadLimit | None = None,
+    read: dict | None = None, measured: ReadLimit | None = None, lower: float | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
     ``ratio_warnings``, ``spectrum``, ``uncertainty`` (ρ*'s stated ±), ``epsilon``,
-    ``epsilon_source``, ``read`` and ``measured``: those of the prediction ``ratio`` came from
+    ``epsilon_source``, ``read``, ``measured`` and ``lower``: those of the prediction ``ratio`` came from
     (``resolve_ratio``), kept in the report (the ± in ``meta.pruned`` too)."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
@@ -365,7 +379,7 @@ def prune(
                                           if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after, measured))), spectrum,
                       uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read,
-                      measured)
+                      measured, lower)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))

@@ -654,14 +654,16 @@ def acc_drop_warning(rep) -> str | None:
 def _less_remedy(rep) -> str:
     """Pruning less, in a ratio this run did not use: the accuracy limit the ``--from`` verify
     report measured where it lies below the ratio pruned to, else ``--ratio lower`` after
-    ``auto``, else a number below ρ_L (the advice named ``--ratio lower`` to a run at ``lower``)."""
+    ``auto`` where ρ_L is below ρ*, else a number below the prediction (the advice named
+    ``--ratio lower`` to a run at ``lower``, and to one of ``--bound-mode none``, which has none)."""
     measured = rep.measured
     if measured is not None and measured.accuracy_ratio is not None and measured.accuracy_ratio < rep.achieved:
         return (f"prune to the accuracy limit {measured.source} measured (--ratio {measured.accuracy_ratio:g}, the "
                 f"largest ratio within {measured.acc_drop:g} accuracy points there)")
-    if rep.ratio_source.startswith("auto"):
-        return "prune less (--ratio lower or a number)"
-    # ρ_L's fraction, rounded down: what --ratio takes, and below the ratio pruned to
+    lower = rep.lower if rep.ratio_source.startswith("auto") else None
+    if lower is not None and lower < rep.requested:
+        return f"prune less (--ratio lower, ρ_L = {pct(lower)}, or a number)"
+    # the predicted fraction, rounded down: what --ratio takes, and below the ratio pruned to
     return f"prune less (a --ratio number below {math.floor(rep.requested * 1e4) / 1e4:g})"
 
 

@@ -17,18 +17,21 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
 VERIFY = "`prunelimit verify`"
 
 
-def _rep(source: str, tuned: float | None = None, measured: ReadLimit | None = None) -> SimpleNamespace:
+def _rep(source: str, tuned: float | None = None, measured: ReadLimit | None = None,
+         lower: float | None = None) -> SimpleNamespace:
     """A pruning to 0.6943 (ρ 0.69345) that lost 0.83 points of 96.11 %, past --acc-drop 0.5."""
     return SimpleNamespace(acc_drop_exceeded=True, accuracy_drop=0.83, acc_drop=0.5, ratio_source=source,
                            requested=0.69345, achieved=0.6943, uncertainty=None, scope="global",
-                           before=Evaluation(0.13, 0.9611, 360), measured=measured,
+                           before=Evaluation(0.13, 0.9611, 360), measured=measured, lower=lower,
                            finetuned=None if tuned is None else Evaluation(0.14, tuned, 360))
 
 
 def test_a_run_at_lower_is_told_a_number_below_it_not_lower_again() -> None:
     said = acc_drop_warning(_rep("lower from b.json"))
     assert "--ratio lower" not in said and "prune less (a --ratio number below 0.6934)" in said
-    assert "--ratio lower or a number" in acc_drop_warning(_rep("auto (bounds)"))  # at auto, lower prunes less
+    # at auto, lower prunes less, where the prediction has a ρ_L (not with --bound-mode none)
+    assert "prune less (--ratio lower, ρ_L = 60.00 %, or a number)" in acc_drop_warning(_rep("auto (bounds)", lower=0.6))
+    assert "--ratio lower" not in acc_drop_warning(_rep("auto (bounds)"))
 
 
 def test_a_verify_report_names_its_measured_limit_not_verify_again() -> None:
@@ -41,10 +44,23 @@ def test_a_verify_report_names_its_measured_limit_not_verify_again() -> None:
 
 
 def test_a_run_that_fine_tuned_is_told_longer_or_nothing_of_fine_tuning() -> None:
-    short = acc_drop_warning(_rep("auto (bounds)", tuned=0.95))  # still 1.1 points below: past 0.5
+    short = acc_drop_warning(_rep("auto (bounds)", tuned=0.95, lower=0.6))  # still 1.1 points below: past 0.5
     assert "--finetune-epochs N" not in short and "fine-tune longer (more --finetune-epochs than this run's)" in short
-    back = acc_drop_warning(_rep("auto (bounds)", tuned=0.96))  # 0.11 points below: within it
+    back = acc_drop_warning(_rep("auto (bounds)", tuned=0.96, lower=0.6))  # 0.11 points below: within it
     assert "fine-tune" not in back and back.endswith(f"or check the prediction with {VERIFY}")
+
+
+def test_prune_auto_with_bound_mode_none_is_not_told_to_use_lower(cli, tmp_path) -> None:
+    """`prune --ratio auto --bound-mode none` computes no ρ_L: `--ratio lower` there is refused."""
+    report = tmp_path / "b.json"
+    report.write_text(json.dumps({
+        "schema": "prunelimit.bounds/1", "epsilon": 0.0173, "params": {"hessian": 2410}, "spectrum": {"trace": 22.0},
+        "prediction": {"ratio": 0.97, "density": 0.03, "radius": 1.5, "scope": "global"},
+        "bounds": {"lower": None, "mode": "none"}}))
+    run = cli("prune", EXAMPLE, "--ratio", "auto", "--from", report, "-o", tmp_path / "p.pt", "--json")
+    assert run.exit_code == 0, run.stderr
+    (said,) = [w for w in json.loads(run.stdout)["warnings"] if "more than --acc-drop 0.5" in w]
+    assert "--ratio lower" not in said and "prune less (a --ratio number below 0.97)" in said
 
 
 def test_prune_lower_from_a_verify_report_advises_its_measured_limit(cli, tmp_path) -> None:
