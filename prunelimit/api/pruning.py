@@ -61,6 +61,7 @@ class PruneReport:
     # ρ_L of the prediction behind ``--ratio auto`` (``None``: none computed, ``--bound-mode none``):
     # the acc-drop warning names ``--ratio lower`` only where it prunes less
     lower: float | None = None
+    finetune_epochs: int = 0  # the masked fine-tuning epochs after pruning (``finetuned`` their result)
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -379,7 +380,7 @@ def prune(
                                           if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after, measured))), spectrum,
                       uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read,
-                      measured, lower)
+                      measured, lower, finetune_epochs)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))

@@ -678,7 +678,7 @@ def _finetune_remedy(rep) -> tuple[str, ...]:
         return ("fine-tune (--finetune-epochs N)",)
     if tuned.accuracy is not None and keeps_accuracy(rep.before.accuracy, tuned.accuracy, rep.acc_drop):
         return ()
-    return ("fine-tune longer (more --finetune-epochs than this run's)",)
+    return (f"fine-tune longer (more than this run's --finetune-epochs {rep.finetune_epochs})",)
 
 
 def render_prune(rep) -> None:

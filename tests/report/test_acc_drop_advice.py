@@ -23,6 +23,7 @@ def _rep(source: str, tuned: float | None = None, measured: ReadLimit | None = N
     return SimpleNamespace(acc_drop_exceeded=True, accuracy_drop=0.83, acc_drop=0.5, ratio_source=source,
                            requested=0.69345, achieved=0.6943, uncertainty=None, scope="global",
                            before=Evaluation(0.13, 0.9611, 360), measured=measured, lower=lower,
+                           finetune_epochs=0 if tuned is None else 3,
                            finetuned=None if tuned is None else Evaluation(0.14, tuned, 360))
 
 
@@ -45,7 +46,7 @@ def test_a_verify_report_names_its_measured_limit_not_verify_again() -> None:
 
 def test_a_run_that_fine_tuned_is_told_longer_or_nothing_of_fine_tuning() -> None:
     short = acc_drop_warning(_rep("auto (bounds)", tuned=0.95, lower=0.6))  # still 1.1 points below: past 0.5
-    assert "--finetune-epochs N" not in short and "fine-tune longer (more --finetune-epochs than this run's)" in short
+    assert "--finetune-epochs N" not in short and "fine-tune longer (more than this run's --finetune-epochs 3)" in short
     back = acc_drop_warning(_rep("auto (bounds)", tuned=0.96, lower=0.6))  # 0.11 points below: within it
     assert "fine-tune" not in back and back.endswith(f"or check the prediction with {VERIFY}")
 
@@ -76,3 +77,17 @@ def test_prune_lower_from_a_verify_report_advises_its_measured_limit(cli, tmp_pa
     (said,) = [w for w in json.loads(run.stdout)["warnings"] if "more than --acc-drop 0.5" in w]
     assert VERIFY not in said and "--ratio lower" not in said
     assert f"prune to the accuracy limit {report} measured (--ratio 0.888," in said
+
+
+def test_prune_that_fine_tuned_too_little_is_told_its_own_epochs(cli, tmp_path) -> None:
+    """End to end: 1 epoch at a learning rate too small to win the accuracy back."""
+    report = tmp_path / "b.json"
+    report.write_text(json.dumps({
+        "schema": "prunelimit.bounds/1", "epsilon": 0.0173, "params": {"hessian": 2410}, "spectrum": {"trace": 22.0},
+        "prediction": {"ratio": 0.97, "density": 0.03, "radius": 1.5, "scope": "global"},
+        "bounds": {"lower": 0.9, "lower_density": 0.1}}))
+    run = cli("prune", EXAMPLE, "--ratio", "auto", "--from", report, "-o", tmp_path / "p.pt", "--json",
+              "--finetune-epochs", "1", "--finetune-lr", "1e-6")
+    assert run.exit_code == 0, run.stderr
+    (said,) = [w for w in json.loads(run.stdout)["warnings"] if "more than --acc-drop 0.5" in w]
+    assert "fine-tune longer (more than this run's --finetune-epochs 1)" in said and "--finetune-epochs N" not in said
