@@ -578,7 +578,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                 reason = f"{QUANTITY[rule.use]} {AT_LEAST[crossed]}" \
                          f"{_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
                 fix = _narrow_fix(pm, source, report) if reaches(measured, required, RESOLVED) else \
-                    _below_fix(rule, conservative, required)
+                    _below_fix(rule, conservative, required, report)
                 if not reaches(measured, required, RESOLVED) and reaches(measured + pm, required, RESOLVED):
                     # the requirement lies within the ±: the value may clear it, which only a narrower ±
                     # shows (ρ* 0.8963 ± 0.9363 of a --time-budget 3 run offered --min-ratio 0 or l1 training alone)
@@ -692,9 +692,11 @@ def _both_narrower(report: dict[str, Any], baseline: dict[str, Any], name: str) 
     return here if here == there else f"{here} here, {there} for {name}"
 
 
-def _below_fix(rule: GateRule, reached: float, required: float) -> str:
+def _below_fix(rule: GateRule, reached: float, required: float, report: dict[str, Any]) -> str:
     """A value short of the requirement: require at most what the model reaches (a value the
-    rule passes), or make it more prunable (l1 training is the regime the prediction assumes)."""
+    rule passes), or make it more prunable (l1 training is the regime the prediction assumes;
+    to convergence where ``report``'s regime check finds the model l1-shaped already, as
+    verify's diagnosis says: "train with l1" was told to the l1-trained bundled example)."""
     from prunelimit.theory.regime import l1_training
 
     what = {"actual": "one-shot pruning keeps the loss within L + ε only up to",
@@ -702,8 +704,10 @@ def _below_fix(rule: GateRule, reached: float, required: float) -> str:
     at_most = _at_most(reached)
     where = option("min_ratio", at_most) if rule.written_in is None else written_in("min_ratio", rule.written_in,
                                                                                     f"{at_most:g}")
+    regime = report.get("regime") if isinstance(report.get("regime"), dict) else {}
+    l1 = "train with l1 to convergence" if regime.get("l1_shaped") is True else "train with l1"
     return (f"{what} {reached:.{apart(4, reached, required)}f}: require at most that ({where}), or make the model "
-            f"more prunable, e.g. train with l1 ({l1_training()})")
+            f"more prunable, e.g. {l1} ({l1_training()})")
 
 
 def _at_most(value: float, places: int = 4) -> float:

@@ -8,7 +8,9 @@ from types import SimpleNamespace
 from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
-from prunelimit.api.limit import PredictionSource, advised, bounds, prediction_report, verify_advice
+from prunelimit.api.limit import (
+    PredictionSource, advised, bounds, measured_in_report, prediction_report, verify_advice,
+)
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import (
     PredictedLimit, measured_limit, read_plus_minus, read_timing, saved_overshoot, told_measured, verify,
@@ -147,8 +149,9 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
             report["actual_from"] = measured_from
             report["warnings"] = advised(told_measured(estimate.warnings), verify_advice, lambda: _measured_rules(rules))
             measured_notes = advised(told_measured(measured_notes), verify_advice, lambda: _measured_rules(rules))
-        else:  # a verify report's warnings as bounds states them: this gate measured no limit
-            report["warnings"] = list(estimate.warnings)
+        else:  # a verify report's warnings as bounds states them, its measured limit named: this gate measured none
+            report["warnings"] = measured_in_report(estimate.warnings, saved, name)
+            measured_notes = measured_in_report(measured_notes, saved, name)
         # what qualifies this run's inputs, as bounds says
         notes = list(inputs.qualified([*notes, *saved_notes, *measured_notes]))
     else:
@@ -180,6 +183,7 @@ def _measured_report(name: str, saved: dict) -> dict:
     from the saved verify report ``name`` that holds the limit (:func:`_holds_measured_limit`):
     its provenance, ε and search, the warnings such a gate states of them, ``actual_from``."""
     from prunelimit.baseline import provenance_json
+    from prunelimit.pruning.actual import swept_all
     from prunelimit.report.rounding import recovery_notes
     from prunelimit.theory.epsilon import rounding_epsilon_warning
     from prunelimit.validate import real
@@ -191,7 +195,8 @@ def _measured_report(name: str, saved: dict) -> dict:
     return document("verify", {
         **{key: saved.get(key) for key in (*provenance_json(None, 0, 0), "epsilon", "epsilon_source", "regime")},
         "actual": a, "actual_from": name, "timing": {"search": {"seconds": 0.0}},
-        "warnings": [*recovery_notes(a["loss_ratio"], again if real(again) else None, None, None),
+        "warnings": [*recovery_notes(a["loss_ratio"], again if real(again) else None, None, None,
+                                     swept_all=swept_all(a.get("curve"))),
                      *([] if unresolved is None else [unresolved])]})
 
 

@@ -344,6 +344,24 @@ def as_predicted(warnings) -> list[str]:
     return advised(advised(warnings, verify_advice, measured_advice), measured_here, verify_measures)
 
 
+def measured_in_report(warnings, report: object, name: str) -> list[str]:
+    """``warnings`` of a prediction read from ``name`` (``recorded_warnings``, ``as_predicted``'s
+    words) by a command that measures no limit (``prune --ratio auto|lower``, a gate on the
+    prediction alone): where ``report`` is a ``verify`` report, which measured the limit
+    (``actual``), "check with `prunelimit verify`" and "`prunelimit verify` measures it" would
+    send its reader to measure again what it holds; they name its measured limit instead."""
+    actual = report.get("actual") if isinstance(report, dict) else None
+    if not (isinstance(actual, dict) and "loss_ratio" in actual):
+        return list(warnings)
+    from prunelimit.theory.regime import measured_advice
+
+    def go_by() -> str:
+        return (f"go by the actual limit {name} measured ("
+                + said("`gate --use actual`", "prunelimit.gate(..., use='actual')") + " gates on it)")
+
+    return advised(advised(warnings, measured_advice, go_by), verify_measures, lambda: f"the actual limit {name} measured is it")
+
+
 def _overshot(check: "OvershootCheck") -> str | None:
     """The points measured past the one-shot limit, their losses against L + ε and what that
     makes of the prediction; ``None`` when neither lies past it."""

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
-from prunelimit.api.limit import PredictionSource, bounds, prediction_report, unrecognised_warnings
+from prunelimit.api.limit import (
+    PredictionSource, bounds, measured_in_report, prediction_report, unrecognised_warnings,
+)
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import Store
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
@@ -53,6 +55,13 @@ class PruneReport:
     epsilon_source: str | None = None
     # the saved report's ``spectrum`` and ``timing`` as read (``--from``): its run's, no work of this one
     read: dict | None = None
+    # the limits a ``verify`` report read by ``--from`` measured (``ReadLimit``): the acc-drop
+    # warning names them, where it named `prunelimit verify` again; ``None`` otherwise
+    measured: "ReadLimit | None" = None
+    # ρ_L of the prediction behind ``--ratio auto`` (``None``: none computed, ``--bound-mode none``):
+    # the acc-drop warning names ``--ratio lower`` only where it prunes less
+    lower: float | None = None
+    finetune_epochs: int = 0  # the masked fine-tuning epochs after pruning (``finetuned`` their result)
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -155,6 +164,34 @@ def prediction_from(source: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class ReadLimit:
+    """The limits a saved ``verify`` report measured (``actual``): the largest ratio within its
+    loss criterion, and within its accuracy criterion with its ``acc_drop`` in points (``None``
+    for a model that gives no accuracy), and the report's name."""
+
+    loss_ratio: float
+    accuracy_ratio: float | None
+    acc_drop: float | None
+    source: str
+
+
+def read_limit(report: dict, name: str) -> ReadLimit | None:
+    """The limits a ``verify`` report states (``actual``), for the advice of a pruning that
+    read its prediction from it; ``None`` for a ``bounds`` report, or one whose loss limit
+    reads as no ratio. An accuracy limit that reads as no ratio and points is left out."""
+    from prunelimit.validate import real
+
+    actual = report.get("actual")
+    loss, ratio, points = (actual.get(key) for key in ("loss_ratio", "accuracy_ratio", "acc_drop_points")) \
+        if isinstance(actual, dict) else (None, None, None)
+    if not (real(loss) and 0.0 <= loss <= 1.0):
+        return None
+    if not (real(ratio) and real(points) and 0.0 <= ratio <= 1.0 and 0.0 <= points <= 100.0):
+        return ReadLimit(float(loss), None, None, name)
+    return ReadLimit(float(loss), float(ratio), float(points), name)
+
+
+@dataclass(frozen=True)
 class ResolvedRatio:
     """A ``--ratio`` as a removed fraction (``value``), where it came from (``source``), the
     warnings of the prediction behind it and the spectrum that prediction stood on (``None``
@@ -170,6 +207,8 @@ class ResolvedRatio:
     epsilon: float | None = None
     epsilon_source: str | None = None
     read: dict | None = None  # a saved report's spectrum and timing as read (``read_spectrum``; ``--from``)
+    measured: ReadLimit | None = None  # the limits a ``verify`` report read by ``--from`` measured
+    lower: float | None = None  # the prediction's ρ_L (``None``: none computed, ``--bound-mode none``)
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -196,11 +235,13 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             _, measured = saved_overshoot(name, stated, None if stated is not None else
                                           PredictedLimit.from_report(name, report), inputs, scope)
             source = report.get("epsilon_source")  # a report from before the key states none
-            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
-                                 _beside_pruning((*notes, *measured, *recorded_warnings(report, name))),
+            # a verify report measured the limit: its reader is told to go by it, not to measure it
+            told = measured_in_report((*measured, *recorded_warnings(report, name)), report, name)
+            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}", _beside_pruning((*notes, *told)),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
-                                 read=read_spectrum(report))
+                                 read=read_spectrum(report), measured=read_limit(report, name),
+                                 lower=_stated_lower(report))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -212,7 +253,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(rep.warnings), rep.spectrum,
-                             stated, rep.epsilon, rep.epsilon_source)
+                             stated, rep.epsilon, rep.epsilon_source, lower=rep.lower)
     from prunelimit.validate import number_fix, read_number
 
     try:  # as every numeric option reads its text: float() took 0_9 as 9 and named no fix for 0,9
@@ -221,6 +262,15 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction "
                                    f"in [0, 1){number_fix(ratio, fraction='ratios')}") from None
     return ResolvedRatio(value, "given")
+
+
+def _stated_lower(report: dict) -> float | None:
+    """ρ_L as a saved report states it (``bounds.lower``), ``None`` where it states none (``--bound-mode none``)."""
+    from prunelimit.validate import real
+
+    bounds = report.get("bounds")
+    lower = bounds.get("lower") if isinstance(bounds, dict) else None
+    return float(lower) if real(lower) else None
 
 
 def _beside_pruning(warnings) -> tuple[str, ...]:
@@ -257,14 +307,14 @@ def prune(
     force: bool = False, seed: int = 0, progress: Callable[..., None] | None = None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
-    read: dict | None = None,
+    read: dict | None = None, measured: ReadLimit | None = None, lower: float | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
     ``ratio_warnings``, ``spectrum``, ``uncertainty`` (ρ*'s stated ±), ``epsilon``,
-    ``epsilon_source`` and ``read``: those of the prediction ``ratio`` came from (``resolve_ratio``), kept
-    in the report (the ± in ``meta.pruned`` too)."""
+    ``epsilon_source``, ``read``, ``measured`` and ``lower``: those of the prediction ``ratio`` came from
+    (``resolve_ratio``), kept in the report (the ± in ``meta.pruned`` too)."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
@@ -328,8 +378,9 @@ def prune(
                                         *(frozen_warnings(prunable_parameters(inputs.model, inputs.selection),
                                                           "prune removes them by magnitude with the others")
                                           if finetune_epochs > 0 else ()),
-                                        *unchecked_prediction(acc_drop, before, after))), spectrum,
-                      uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read)
+                                        *unchecked_prediction(acc_drop, before, after, measured))), spectrum,
+                      uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read,
+                      measured, lower, finetune_epochs)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))
@@ -347,15 +398,19 @@ def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, sel
 
 
 def unchecked_prediction(acc_drop: float | None, before: "Evaluation | None",
-                         after: "Evaluation | None") -> tuple[str, ...]:
+                         after: "Evaluation | None", measured: ReadLimit | None = None) -> tuple[str, ...]:
     """A predicted ratio (``acc_drop`` given) is checked by the accuracy it costs; a model that
     gives none (a regression model) is not, and says so with the loss it measured, so that
-    ``--strict`` passing is not read as a check passed."""
+    ``--strict`` passing is not read as a check passed; and where the ratio whose loss stays
+    within L + ε is to be had: the ``--from`` verify report's (``measured``), which measured
+    it, or `prunelimit verify`."""
     if acc_drop is None or before is None or after is None or after.accuracy is not None:
         return ()
+    where = "`prunelimit verify` measures the ratio whose loss stays within L + ε" if measured is None else \
+        f"{measured.source} measured the ratio whose loss stays within L + ε at {measured.loss_ratio:g}"
     return (f"the pruned ratio was not checked against --acc-drop (nor --strict): the model gives no accuracy "
             f"(not class scores); the loss went from {before.loss:.4g} to {after.loss:.4g} on the evaluation "
-            "data; `prunelimit verify` measures the ratio whose loss stays within L + ε",)
+            f"data; {where}",)
 
 
 def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:

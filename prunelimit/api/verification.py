@@ -327,7 +327,7 @@ def verify(
                             measured_dense=actual.probes[0])  # the model as given, which the one-shot search measured first
     # the regime bounds assessed, or (--from: a report checked to hold these weights) assessed alike here
     regime = rep.regime if rep is not None else assess_regime([p.detach() for _, p in prunable])
-    diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights), regime))
+    diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights), regime, refit))
     prediction = replace(prediction, warnings=tuple(told_measured(prediction.warnings)))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
 
@@ -420,13 +420,33 @@ def weight_shares(magnitudes: np.ndarray) -> str:
     return shares if zeros == 0 else f"{percent(zeros / magnitudes.size, 1)} exactly zero already; of the rest {shares}"
 
 
-def _diagnose(rep: PredictedLimit, delta: float, shares: str, regime: Regime) -> list[str]:
+def _finetune_fix(rep: PredictedLimit, refit: RefitLimit | None) -> str:
+    """Fine-tuning after pruning as the diagnosis's fix: as such where this run measured none,
+    else as its refit search (``--refit``) measured it, which the fix named as if untried: to
+    N epochs of it where they reach within 5 points of ρ*, longer where they fall short."""
+    if refit is None:
+        return ("fine-tune after pruning ("
+                + said("`prunelimit prune --finetune-epochs N`", "prunelimit.train(pruning.apply(model), data)") + ")")
+    epochs = refit.finetune_epochs
+    reached = (f"{said('--refit', 'refit=True')} measured the limit at {percent(refit.loss_ratio)} after {epochs} "
+               f"fine-tuning epoch{'' if epochs == 1 else 's'}")
+    short = rep.ratio - refit.loss_ratio
+    if short <= LARGE_GAP:
+        how = said(f"`prunelimit prune --finetune-epochs {epochs}`",
+                   f"prunelimit.train(pruning.apply(model), data, epochs={epochs})")
+        return f"fine-tune after pruning ({how}: {reached})"
+    how = said(f"`prunelimit prune --finetune-epochs N`, N above {epochs}",
+               f"prunelimit.train(pruning.apply(model), data, epochs=...) above {epochs}")
+    return f"fine-tune longer after pruning ({reached}, still {100 * short:.1f} points below ρ*; {how})"
+
+
+def _diagnose(rep: PredictedLimit, delta: float, shares: str, regime: Regime,
+              refit: RefitLimit | None = None) -> list[str]:
     if abs(delta) <= LARGE_GAP:
         return []
     scale = float(np.sqrt(2 * rep.epsilon * rep.params_hessian / max(abs(rep.trace), 1e-300)))
     if delta > 0:
-        finetune = ("fine-tune after pruning ("
-                    + said("`prunelimit prune --finetune-epochs N`", "prunelimit.train(pruning.apply(model), data)") + ")")
+        finetune = _finetune_fix(rep, refit)
         return [
             f"the prediction overshoots by {100 * delta:.1f} points: one-shot pruning breaks the loss earlier "
             "than the quadratic model expects.",

@@ -63,7 +63,8 @@ def train(
     """LOMP training: SGD with momentum on loss + λ‖w‖₁, warm-up and schedules, resumable."""
     with handled(o.debug):
         if model is None or data is None:
-            raise UsageError("train needs --model SPEC and --data SPEC (e.g. --model mlp:64,32,10 --data digits:train)")
+            raise UsageError("train needs --model SPEC and --data SPEC " + (
+                _recorded_specs(output, model, data) if resume else "(e.g. --model mlp:64,32,10 --data digits:train)"))
         changes = {k: v for k, v in dict(l1=l1, epochs=epochs, lr=lr, warmup_epochs=warmup_epochs,
                                          schedule=schedule).items() if v is not None}
         if milestones:
@@ -76,6 +77,26 @@ def train(
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
         emit("train", {"output": str(output), **result.to_json()}, o.json, console.render_train, result)
+
+
+def _recorded_specs(output: Path, model: str | None, data: str | None) -> str:
+    """The ``--model``/``--data`` missing from ``train --resume``, as the file to resume records
+    them: the example it named (``--model mlp:64,32,10``) is another model than the one saved
+    there, whose state a resume of it refuses. The example where the file records none."""
+    from prunelimit.errors import PrunelimitError
+    from prunelimit.io.checkpoint import read_checkpoint
+    from prunelimit.models.load import recorded_spec
+
+    try:
+        raw = read_checkpoint(output)
+        recorded = {"--model": recorded_spec(raw.model_spec, "model", output, missing_ok=True),
+                    "--data": recorded_spec(raw.meta.get("data"), "data", output, missing_ok=True)}
+    except (PrunelimitError, OSError):  # no file, or none it reads: the example stands
+        recorded = {}
+    missing = [flag for flag, typed in (("--model", model), ("--data", data)) if typed is None]
+    if not all(recorded.get(flag) for flag in missing):
+        return "(e.g. --model mlp:64,32,10 --data digits:train)"
+    return f"(to resume {output}: {' '.join(f'{flag} {recorded[flag]}' for flag in missing)}, as it records)"
 
 
 @app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
@@ -141,7 +162,8 @@ def prune(
                             acc_drop=acc_drop if ratio in ("auto", "lower") else None,
                             ratio_warnings=resolved.warnings, spectrum=resolved.spectrum,
                             uncertainty=resolved.uncertainty, epsilon=resolved.epsilon,
-                            epsilon_source=resolved.epsilon_source, read=resolved.read)
+                            epsilon_source=resolved.epsilon_source, read=resolved.read,
+                            measured=resolved.measured, lower=resolved.lower)
             _write_report(report, "prune", rep.to_json(),
                           lambda figures: {"sparsity per layer": figures.sparsity_figure(rep.layers, rep.collapsed)}, force)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)

@@ -66,6 +66,13 @@ from prunelimit.report.rounding import recovery_notes
 Progress = Callable[[int, int], None]
 # Per criterion, the dense evaluation included (docs/benchmarks.md §3: at most 25 passes).
 DEFAULT_MAX_EVALUATIONS = 25
+LEVELS = 1000  # the search's grid: ratios 0, 0.001, …, 0.999
+
+
+def swept_all(curve: object) -> bool:
+    """Whether a saved search's ``curve`` (its JSON's ``actual.curve``) holds every grid ratio:
+    a sweep of ``LEVELS`` points, after which the limit is the curve's first failure."""
+    return isinstance(curve, list) and len(curve) >= LEVELS
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,7 @@ class ActualLimit:
         """:func:`recovery_notes` of this search (the loss criterion's alone without ``accuracy``),
         for the console and a gate's warnings."""
         return recovery_notes(self.loss_ratio, self.loss_recovers, self.accuracy_ratio,
-                              self.accuracy_recovers if accuracy else None)
+                              self.accuracy_recovers if accuracy else None, swept_all=len(self.curve) >= self.levels)
 
 
 def worst_case_passes(levels: int, branching: int, stride: int) -> int:
@@ -366,7 +373,7 @@ def actual_limit(
     *,
     eval_batches: Batches | None = None,
     acc_drop: float = 0.5,
-    levels: int = 1000,
+    levels: int = LEVELS,
     max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
     branching: int = 4,
     scope: Scope = "global",

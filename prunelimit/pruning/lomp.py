@@ -377,7 +377,34 @@ def check_resume_state(state: Any, config: LompConfig, what: str = "the resume s
     diff = sorted(k for k in now
                   if saved.get(k) != now[k] and _SCHEDULE_SETTINGS.get(k, config.schedule) == config.schedule)
     if diff:
-        raise UsageError(f"{what} was trained with different settings ({', '.join(diff)}); use the same config")
+        values = ", ".join(f"{key} {_setting_text(saved.get(key))} there and {_setting_text(now[key])} here"
+                           for key in diff)
+        raise UsageError(f"{what} was trained with different settings ({', '.join(diff)}): {values}; "
+                         f"{_same_settings(diff, saved)}")
+
+
+# the settings the command line sets by a flag of their own name (the rest by --preset or --l1-biases)
+_FLAGGED_SETTINGS = ("epochs", "lr", "l1", "momentum", "batch_size", "warmup_epochs", "schedule", "seed")
+
+
+def _setting_text(value: Any) -> str:
+    """A saved or given training setting as a message shows it: a float as ``:g`` writes it."""
+    return f"{value:g}" if isinstance(value, float) else str(list(value) if isinstance(value, tuple) else value)
+
+
+def _same_settings(diff: list[str], saved: Mapping[str, Any]) -> str:
+    """How to resume with the settings the state was trained with: each by its flag, or to a
+    library caller by its field ("use the same config" named none of them, nor their values)."""
+    if said("", "library"):
+        return "resume with " + ", ".join(option(key, saved.get(key)) for key in diff)
+    flags = [option(key, saved.get(key)) for key in diff if key in _FLAGGED_SETTINGS]
+    biases = saved.get("l1_scope") == "reference"
+    if "l1_scope" in diff and biases:
+        flags.append("--l1-biases")
+    rest = [key for key in diff if key not in _FLAGGED_SETTINGS and key != "l1_scope"]
+    parts = (f"with {' '.join(flags)}" if flags else "", "without --l1-biases" if "l1_scope" in diff and not biases
+             else "", f"with the --preset that set {', '.join(rest)} there" if rest else "")
+    return "resume " + " and ".join(part for part in parts if part)
 
 
 def _resume_state_problem(state: Any, config: LompConfig) -> str | None:

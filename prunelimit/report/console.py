@@ -644,9 +644,41 @@ def acc_drop_warning(rep) -> str | None:
         return None
     # the drop to as many decimals as tell it from the allowance it exceeds ("lost 0.50, more than 0.5")
     lost = f"{rep.accuracy_drop:.{apart(2, rep.accuracy_drop, rep.acc_drop)}f}"
-    return (f"{prediction_behind(rep)}; that lost {lost} accuracy points, more than --acc-drop "
-            f"{rep.acc_drop:g}; prune less (--ratio lower or a number), fine-tune (--finetune-epochs N), or check "
-            "the prediction with `prunelimit verify`")
+    remedies = [_less_remedy(rep), *_finetune_remedy(rep)]
+    if rep.measured is None:  # a verify report read by --from measured the limit already
+        remedies.append("check the prediction with `prunelimit verify`")
+    advice = remedies[0] if len(remedies) == 1 else f"{', '.join(remedies[:-1])}, or {remedies[-1]}"
+    return f"{prediction_behind(rep)}; that lost {lost} accuracy points, more than --acc-drop {rep.acc_drop:g}; {advice}"
+
+
+def _less_remedy(rep) -> str:
+    """Pruning less, in a ratio this run did not use: the accuracy limit the ``--from`` verify
+    report measured where it lies below the ratio pruned to, else ``--ratio lower`` after
+    ``auto`` where ρ_L is below ρ*, else a number below the prediction (the advice named
+    ``--ratio lower`` to a run at ``lower``, and to one of ``--bound-mode none``, which has none)."""
+    measured = rep.measured
+    if measured is not None and measured.accuracy_ratio is not None and measured.accuracy_ratio < rep.achieved:
+        return (f"prune to the accuracy limit {measured.source} measured (--ratio {measured.accuracy_ratio:g}, the "
+                f"largest ratio within {measured.acc_drop:g} accuracy points there)")
+    lower = rep.lower if rep.ratio_source.startswith("auto") else None
+    if lower is not None and lower < rep.requested:
+        return f"prune less (--ratio lower, ρ_L = {pct(lower)}, or a number)"
+    # the predicted fraction, rounded down: what --ratio takes, and below the ratio pruned to
+    return f"prune less (a --ratio number below {math.floor(rep.requested * 1e4) / 1e4:g})"
+
+
+def _finetune_remedy(rep) -> tuple[str, ...]:
+    """Fine-tuning as this run did it or not: ``--finetune-epochs N`` to a run without, longer
+    to one whose fine-tuning still left more than ``--acc-drop`` lost, none where it won the
+    accuracy back (the check is of the one-shot drop, before fine-tuning)."""
+    from prunelimit.pruning.actual import keeps_accuracy
+
+    tuned = rep.finetuned
+    if tuned is None:
+        return ("fine-tune (--finetune-epochs N)",)
+    if tuned.accuracy is not None and keeps_accuracy(rep.before.accuracy, tuned.accuracy, rep.acc_drop):
+        return ()
+    return (f"fine-tune longer (more than this run's --finetune-epochs {rep.finetune_epochs})",)
 
 
 def render_prune(rep) -> None:

@@ -453,12 +453,15 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
 def _recovery_notes(doc: Mapping) -> list[str]:
     """verify's sentences on a curve seen to fail and recover (``actual.*_recovers``,
     ``refit.*_recovers``), worded as on the console."""
+    from prunelimit.pruning.actual import swept_all
+
     notes: list[str] = []
     for key in ("actual", "refit"):
         part = doc.get(key)
         if isinstance(part, Mapping):
             notes += recovery_notes(part.get("loss_ratio"), part.get("loss_recovers"), part.get("accuracy_ratio"),
-                                    part.get("accuracy_recovers"), part.get("finetune_epochs", 0) if key == "refit" else 0)
+                                    part.get("accuracy_recovers"), part.get("finetune_epochs", 0) if key == "refit" else 0,
+                                    key == "actual" and swept_all(part.get("curve")))
     return notes
 
 

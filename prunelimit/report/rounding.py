@@ -162,16 +162,23 @@ def finetune_text(epochs: int) -> str:
 
 
 def recovery_notes(loss_ratio: float, loss_recovers: float | None, accuracy_ratio: float | None,
-                   accuracy_recovers: float | None, finetune_epochs: int = 0) -> tuple[str, ...]:
+                   accuracy_recovers: float | None, finetune_epochs: int = 0, swept_all: bool = False) -> tuple[str, ...]:
     """A sentence per criterion seen to fail and recover (its ``*_recovers`` is not ``None``),
     as the console, a gate's warnings and the HTML report state it; ``finetune_epochs > 0``:
-    ``verify --refit``'s search, whose probes are fine-tuned (a sweep measures no such ratio)."""
-    after, tail = ((f"after {finetune_text(finetune_epochs)}, ", "the refit search's probes below the limit can "
-                    "have gone unseen (`--sweep` measures one-shot pruning only)") if finetune_epochs else
-                   ("", "the search's probes below the limit can have gone unseen; `verify --sweep 1000` measures "
-                    "every grid ratio"))
+    ``verify --refit``'s search, whose probes are fine-tuned (a sweep measures no such ratio).
+    ``swept_all``: a sweep measured every grid ratio (``verify --sweep 1000``), so the limit is
+    the curve's first failure, none unseen below it: it was told to run that very sweep."""
+    from prunelimit.errors import said
+
+    unseen = ", so a failure between "
+    after, tail = ((f"after {finetune_text(finetune_epochs)}, ", f"{unseen}the refit search's probes below the limit "
+                    f"can have gone unseen ({said('`--sweep`', 'sweep=')} measures one-shot pruning only)")
+                   if finetune_epochs else
+                   ("", "; the sweep measured every grid ratio, so the limit is its first failure") if swept_all else
+                   ("", f"{unseen}the search's probes below the limit can have gone unseen; "
+                    f"{said('`verify --sweep 1000`', 'prunelimit.verify(..., sweep=1000)')} measures every grid ratio"))
     return tuple(
         f"{after}the {name} criterion fails above {percent(limit)} and passes again at "
-        f"{percent(again)}: its curve is not monotone, so a failure between {tail}"
+        f"{percent(again)}: its curve is not monotone{tail}"
         for name, limit, again in (("loss", loss_ratio, loss_recovers), ("accuracy", accuracy_ratio, accuracy_recovers))
         if again is not None and limit is not None)

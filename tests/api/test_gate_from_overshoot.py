@@ -207,7 +207,8 @@ def test_a_prediction_read_from_a_verify_report_is_told_as_bounds_tells_it(plain
     """A verify report's warnings are in verify's words: "go by the actual limit measured here".
     A gate on ρ_L alone, or a prune to ρ*, that read its prediction from such a report passed
     those words on, though it measured no limit; they now say what bounds says of the same
-    prediction (gate on the measured limit, or check with verify)."""
+    prediction, but go by the limit the report measured where bounds says to check with verify
+    (tests/api/test_measured_in_report.py)."""
     from prunelimit.api.limit import measured_here, verify_advice
     from prunelimit.errors import library_call
     from prunelimit.theory.regime import measured_advice
@@ -220,9 +221,19 @@ def test_a_prediction_read_from_a_verify_report_is_told_as_bounds_tells_it(plain
         if command == "gate" else prunelimit.prune(model, "auto", data, prediction_from=saved).warnings
     (said,) = [w for w in warnings if "the prediction overshoots" in w]
     (stated,) = [w for w in computed["warnings"] if "the prediction overshoots" in w]
-    assert said == stated  # bounds' own words
     with library_call():
-        assert measured_advice() in said and verify_advice() not in said and measured_here() not in said
+        assert said == _going_by(stated, saved)  # bounds' own words, the report's limit named
+        assert measured_advice() not in said and verify_advice() not in said and measured_here() not in said
+
+
+def _going_by(stated: str, report) -> str:
+    """A library caller's ``bounds`` warning as a reader of the ``verify`` document in ``report`` states it."""
+    from prunelimit.errors import library_call
+    from prunelimit.theory.regime import measured_advice
+
+    with library_call():
+        return stated.replace(measured_advice(), f"go by the actual limit {report} measured "
+                                                 "(prunelimit.gate(..., use='actual') gates on it)")
 
 
 def test_a_prediction_read_from_a_mixed_gates_report_is_told_in_the_readers_words(plain, computed, tmp_path,
@@ -241,7 +252,7 @@ def test_a_prediction_read_from_a_mixed_gates_report_is_told_in_the_readers_word
     for warnings in (prunelimit.prune(model, "auto", data, prediction_from=saved).warnings,
                      prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()["warnings"]):
         (said,) = [w for w in warnings if "the prediction overshoots" in w]
-        assert said == stated  # bounds' own words
+        assert said == _going_by(stated, saved)  # bounds' own words, the limit the gate's report measured named
     others = [{"name": "base", "min_ratio": 0.2}, {"name": "limit", "min_ratio": 0.1, "use": "actual"}]
     (said,) = [w for w in prunelimit.gate(model, data, rules=others, prediction_from=saved).to_json()["warnings"]
                if "the prediction overshoots" in w]

@@ -104,6 +104,31 @@ def test_a_narrow_excursion_is_found_by_a_sweep_of_every_grid_ratio():
     assert swept.loss_recovers == swept.accuracy_recovers == 0.303  # the first sweep point past the stretch
 
 
+def test_after_a_sweep_of_every_grid_ratio_the_note_does_not_ask_for_that_sweep():
+    """The note on a curve that recovers told a `verify --sweep 1000` run that a failure below
+    its limit "can have gone unseen; `verify --sweep 1000` measures every grid ratio": that
+    sweep had measured every one, and the limit is its first failure. A smaller sweep (100
+    points, of a curve that fails on [0.300, 0.400)) is still pointed to the full one."""
+    model = _table({300, 301, 302} | set(range(700, LEVELS + 1)))
+    (note, _) = actual_limit(model, BATCHES, cross_entropy_loss, 0.01, sweep_points=LEVELS).recovery_notes()
+    assert note == ("the loss criterion fails above 29.90 % and passes again at 30.30 %: its curve is not monotone; "
+                    "the sweep measured every grid ratio, so the limit is its first failure")
+    stretch = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    partial = actual_limit(stretch, BATCHES, cross_entropy_loss, 0.01, sweep_points=100).recovery_notes()
+    assert partial and all(n.endswith("`verify --sweep 1000` measures every grid ratio") for n in partial)
+
+
+def test_a_library_caller_is_pointed_to_the_sweep_in_its_own_words():
+    """A library gate on the measured limit listed "`verify --sweep 1000` measures every grid
+    ratio" among its warnings: a keyword of the command line, not of ``prunelimit.verify``."""
+    import prunelimit
+
+    stretch = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    gated = prunelimit.gate(stretch, BATCHES[0], use="actual", min_ratio=0.0, epsilon=0.01)
+    (note,) = [w for w in gated.warnings if "its curve is not monotone" in w]
+    assert note.endswith("; prunelimit.verify(..., sweep=1000) measures every grid ratio"), note
+
+
 def test_verify_states_a_curve_that_recovers_in_its_json_and_its_console(cli, tmp_path):
     model = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
     torch.jit.save(torch.jit.script(model), str(tmp_path / "table.pt"))

@@ -142,7 +142,7 @@ def test_resume_of_a_longer_run_with_fewer_epochs_is_a_usage_error(digits) -> No
     """``train --epochs 2 --resume -o`` a finished 3-epoch file: it said the state was damaged
     ('epoch 3 is outside 0..2', exit 3); the file is sound, the setting is another (exit 2)."""
     _, result = _run(digits, LompConfig(epochs=3, lr=0.05))
-    with pytest.raises(UsageError, match=r"trained with different settings \(epochs\); use the same config"):
+    with pytest.raises(UsageError, match=r"trained with different settings \(epochs\): epochs 3 there and 2 here; resume with --epochs 3"):
         _run(digits, LompConfig(epochs=2, lr=0.05), resume_state=dict(result.final_state))
 
 

@@ -21,7 +21,8 @@ def test_the_html_summary_states_the_allowance_as_typed() -> None:
 
 def test_a_drop_just_past_the_allowance_is_shown_apart_from_it() -> None:
     rep = SimpleNamespace(acc_drop_exceeded=True, accuracy_drop=0.5004, acc_drop=0.5, ratio_source="auto (bounds)",
-                          requested=0.9, achieved=0.9, uncertainty=None, scope="global")
+                          requested=0.9, achieved=0.9, uncertainty=None, scope="global", measured=None,
+                          finetuned=None, lower=None)
     said = acc_drop_warning(rep)
     lost = float(re.search(r"that lost (\S+) accuracy points, more than --acc-drop 0\.5;", said)[1])
     assert lost > 0.5  # the text itself shows the drop past the allowance
