@@ -4,7 +4,8 @@ regime check (2.8 % near zero), and its ρ* overshoots the one-shot limit by abo
 told it to "train with l1 (`prunelimit train --l1 ...`)", what it did. The checkpoint records
 its training: they now say so and advise more epochs at that l1 or a larger one (30 epochs at
 0.001 overshot by 9 points, docs/accuracy.md), and a ``verify``/``gate`` reading the bounds
-report (``--from``) says the same."""
+report (``--from``) says the same. Its first-order warning names l1 training as a cause of
+its gradient, as of a model that looks l1-trained ("(train longer)" alone before)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def test_a_briefly_l1_trained_checkpoint_is_told_what_it_records_and_to_go_furth
     for said in (warning, doc["regime"]["advice"]):
         assert said.endswith(f", or {RECORDED}") and GENERIC not in said
     assert doc["regime"]["training"] == {"l1": 0.001, "epochs": 3, "planned_epochs": 3}
+    # the first-order warning names l1 training as a cause of the gradient of a model that records it, as of an l1-shaped one
+    (gradient,) = [w for w in doc["warnings"] if "not at a minimum" in w]
+    assert gradient.endswith("(train longer; l1 training leaves such a gradient by design)")
 
     for args in (FAST, (*DATA, "--from", report)):  # computed here, or read from the bounds report
         verified = cli("verify", ckpt, *args, "--json")
