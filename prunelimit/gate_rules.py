@@ -697,7 +697,7 @@ def _below_fix(rule: GateRule, reached: float, required: float, report: dict[str
     rule passes), or make it more prunable (l1 training is the regime the prediction assumes;
     to convergence where ``report``'s regime check finds the model l1-shaped already, as
     verify's diagnosis says: "train with l1" was told to the l1-trained bundled example)."""
-    from prunelimit.theory.regime import l1_training
+    from prunelimit.theory.regime import TrainingRecord, l1_fix
 
     what = {"actual": "one-shot pruning keeps the loss within L + ε only up to",
             "lower": "ρ_L less its ± is only", "predicted": "ρ* less its ± is only"}[rule.use]
@@ -705,9 +705,9 @@ def _below_fix(rule: GateRule, reached: float, required: float, report: dict[str
     where = option("min_ratio", at_most) if rule.written_in is None else written_in("min_ratio", rule.written_in,
                                                                                     f"{at_most:g}")
     regime = report.get("regime") if isinstance(report.get("regime"), dict) else {}
-    l1 = "train with l1 to convergence" if regime.get("l1_shaped") is True else "train with l1"
+    l1 = l1_fix(regime.get("l1_shaped") is True, TrainingRecord.from_json(regime.get("training")))
     return (f"{what} {reached:.{apart(4, reached, required)}f}: require at most that ({where}), or make the model "
-            f"more prunable, e.g. {l1} ({l1_training()})")
+            f"more prunable, e.g. {l1}")
 
 
 def _at_most(value: float, places: int = 4) -> float:

@@ -149,7 +149,6 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     from prunelimit.theory.consistency import consistency_warnings
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
-    from prunelimit.theory.regime import assess_regime
 
     validate.choice("scope", scope, SCOPES)  # before any work
     if scope == "layer" and options.method == "paper":  # before the spectrum's work
@@ -185,11 +184,11 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     if paper is not None:  # the headline is a grid point: its rounding is part of its ±
         uncertainty = replace(uncertainty, grid=paper.rounding)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
-    regime = assess_regime(weights)
+    regime = inputs_regime(inputs, weights)
     # what narrows the rounding part in this run: the warning's remedy and the spectrum block's note alike
     rounding = rounding_fix(inputs, options, spec.params_hessian, products_dtype(spec, inputs))
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
-                             regime.l1_shaped, rounding)
+                             regime.l1_trained, rounding)
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
@@ -210,6 +209,15 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
                         source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
                         uncertainty, provenance(inputs, options, scope), regime, layers, overshoot)
+
+
+def inputs_regime(inputs: Inputs, weights: list) -> Regime:
+    """The regime of ``weights``, the prunable weights of ``inputs``: by their shape and by
+    what the checkpoint records of its training (``bounds``, ``verify --from`` and a gate on
+    the measured limit alike)."""
+    from prunelimit.theory.regime import TrainingRecord, assess_regime
+
+    return assess_regime(weights, TrainingRecord.from_meta(inputs.loaded.meta))
 
 
 # a saved prediction: a ``bounds --json`` file (``--from``), or from Python the result in hand
@@ -245,7 +253,7 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
     in the JSON); an l1-shaped one is warned when the measurement finds an overshoot, or when
     a point it checks removes no weight (a model pruned already, ρ* within 5 points of its
     zeros): nothing was measured there, which silence would read as no overshoot."""
-    from prunelimit.theory.regime import l1_training, measured_advice
+    from prunelimit.theory.regime import measured_advice
 
     past = _overshot(check)
     points = [(name, removed) for name, removed in (("ρ_L", check.lower_removed),
@@ -264,7 +272,7 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
         return [f"pruning one-shot to {unpruned} removes no weight ({_why_no_weight(check)}), "
                 f"so the overshoot check measured nothing there{within}; {verify}"]
     if past:
-        fix = f", or train with l1 ({l1_training()})" if regime.train_with_l1 else ""
+        fix = f", or {regime.l1_fix()}" if regime.train_with_l1 else ""
         return [f"{regime.finding}, and the prediction overshoots, {past}; {measured_advice()}{fix}"]
     if not measured:  # ⌈ρN⌉ is 0 there: the dense model's loss, nothing of the limit
         return [f"{regime.finding}, the regime ρ* assumes; pruning one-shot to {unpruned} removes no weight, so "
@@ -439,7 +447,7 @@ def first_order_change(profile: PruningPath, names, weights, gradient: dict, rat
 
 def _bounds_warnings(
     spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
-    first_order: float | None, u: "Uncertainty", l1_shaped: bool = True, rounding: str | None = None,
+    first_order: float | None, u: "Uncertainty", l1_trained: bool = True, rounding: str | None = None,
 ) -> list[str]:
     from prunelimit.theory.epsilon import rounding_epsilon_warning
 
@@ -475,7 +483,7 @@ def _bounds_warnings(
         warns.append(
             f"the model is not at a minimum of the analysis loss (‖∇L‖ = {spec.gradient_norm:.3g}): pruning to ρ* "
             f"{change}, and the quadratic model behind ρ* ignores that term "
-            + ("(train longer; l1 training leaves such a gradient by design)" if l1_shaped else "(train longer)")
+            + ("(train longer; l1 training leaves such a gradient by design)" if l1_trained else "(train longer)")
         )
     if spec.negative_mass is not None and spec.negative_mass > 0.05:
         warns.append(

@@ -11,7 +11,8 @@ import numpy as np
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
 from prunelimit.api.limit import (
-    BoundsReport, PredictionSource, advised, bounds, measured_here, prediction_report, verify_advice, verify_measures,
+    BoundsReport, PredictionSource, advised, bounds, inputs_regime, measured_here, prediction_report, verify_advice,
+    verify_measures,
 )
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.baseline import Provenance, stored_with
@@ -25,7 +26,7 @@ from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
 from prunelimit.report.notebook import brief, shown, verify_summary
 from prunelimit.report.rounding import percent
-from prunelimit.theory.regime import Regime, assess_regime, l1_training, measured_advice
+from prunelimit.theory.regime import Regime, measured_advice
 from prunelimit.theory.uncertainty import Uncertainty
 from prunelimit.validate import real
 
@@ -252,7 +253,7 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
                           progress=_search_progress(progress))
     unresolved = rounding_epsilon_warning(target.epsilon, actual.dense_loss)  # as bounds warns of it
     notes = (*actual.recovery_notes(accuracy=False), *(() if unresolved is None else (unresolved,)))
-    return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),
+    return MeasuredLimit(actual, target.epsilon, target.epsilon_source, inputs_regime(inputs, list(target.weights)),
                          provenance(inputs, options), notes)
 
 
@@ -326,7 +327,7 @@ def verify(
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")),
                             measured_dense=actual.probes[0])  # the model as given, which the one-shot search measured first
     # the regime bounds assessed, or (--from: a report checked to hold these weights) assessed alike here
-    regime = rep.regime if rep is not None else assess_regime([p.detach() for _, p in prunable])
+    regime = rep.regime if rep is not None else inputs_regime(inputs, [p.detach() for _, p in prunable])
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights), regime, refit))
     prediction = replace(prediction, warnings=tuple(told_measured(prediction.warnings)))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
@@ -392,21 +393,20 @@ def _weights_cause(regime: Regime, shares: str) -> str:
     """What the weights say of an overshoot, as the regime check (``theory.regime``) reads
     them. "The weights are not concentrated near zero" was said of every model: of an
     l1-trained BatchNorm MLP with 98 % of its weights below 0.01 (l1-shaped), and of a model
-    pruned already, whose shape the regime check says cannot tell."""
-    if regime.l1_shaped:  # l1-trained at least in part: the share cannot tell how far (docs/accuracy.md)
+    pruned already, whose shape the regime check says cannot tell; an l1-shaped model whose
+    checkpoint records no l1 is told that finding, not that it looks l1-trained."""
+    if regime.l1_shaped and regime.l1_trained:  # l1-trained at least in part: the share cannot tell how far
         return (f"the model looks l1-trained (near-zero share {percent(regime.near_zero_share, 1)}; {shares}), yet "
                 "models l1-trained only in part (briefly, or after plain training) overshoot so too")
-    if regime.train_with_l1:
+    if regime.train_with_l1 and not regime.l1_shaped:
         return f"the weights are not concentrated near zero ({shares})"
-    return f"{regime.finding} ({shares})"  # too few weights, or pruned already
+    return f"{regime.finding} ({shares})"  # too few weights, pruned already, or l1-shaped yet recorded plain
 
 
 def _l1_fix(regime: Regime) -> str:
-    """The l1 part of the diagnosis's fix: training with l1 where the weights say the model
-    was not, longer where it looks l1-trained, none where their shape cannot tell."""
-    if regime.train_with_l1:
-        return f"train with l1 (LOMP: {l1_training()}), or "
-    return f"train with l1 to convergence (LOMP: {l1_training()}), or " if regime.l1_shaped else ""
+    """The l1 part of the diagnosis's fix (``Regime.l1_fix``: by what the checkpoint records
+    of its training where it does), none where the weights' shape cannot tell."""
+    return f"{regime.l1_fix('LOMP: ')}, or " if regime.train_with_l1 or regime.l1_shaped else ""
 
 
 def weight_shares(magnitudes: np.ndarray) -> str:

@@ -40,17 +40,28 @@ fewer than ``MIN_WEIGHTS`` non-zero weights (one or two weights decide the share
 model pruned already whose exact zeros, counted as near zero, would reach the threshold
 (magnitude pruning removes the near-zero mass first, so an l1-trained model pruned past
 it leaves only large weights). Neither is l1-shaped; their advice leaves out "train with l1".
+
+What the shape cannot tell, a ``prunelimit train`` checkpoint records: the l1 strength and the
+epochs it was trained for (``TrainingRecord``, its ``meta.train_state``). Where it records l1,
+the advice is not to train with l1, which it did, but to train longer or with a larger l1
+(on the digits MLP ``mlp:64,16,10``: ``--l1 1e-3 --epochs 3`` was 2.8 % near zero and
+overshot by 21 points, 30 epochs at that l1 28 % and 9 points; the default ``--l1 1e-4``
+for 30 epochs overshot by 15 points, 100 epochs of it as much, ``--l1 1e-3`` by 9); where it
+records none (``--l1 0``), a model that looks l1-shaped is not taken as l1-trained. A file
+without a record (a state dict, TorchScript, a module) is read by its shape alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
 
 import torch
 
 from prunelimit.errors import said
 from prunelimit.report.rounding import percent
+from prunelimit.validate import real
 
 NEAR_ZERO = 1e-3  # "near zero": below this fraction of the largest magnitude in the weight's tensor
 L1_SHAPED_SHARE = 0.10  # over ten times what plain training leaves there, a ninth of the l1 example's
@@ -66,6 +77,64 @@ def l1_training() -> str:
     return said("`prunelimit train --l1 ...`", "prunelimit.train(model, data, l1=...)")
 
 
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What a ``prunelimit train`` checkpoint records of its training: λ and the epochs done of those set."""
+
+    l1: float
+    epochs: int  # the epochs completed
+    planned_epochs: int  # the epochs the run was set to (more where it was stopped and not resumed)
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> "TrainingRecord | None":
+        """The record of a checkpoint's ``meta`` (``train_state``, the layout of
+        ``pruning.lomp._state``), or ``None`` where it holds none, or none in that shape
+        (a file from anyone: its shape is then all there is to read)."""
+        state = meta.get("train_state")
+        config = state.get("config") if isinstance(state, Mapping) else None
+        if not isinstance(config, Mapping):
+            return None
+        return cls.from_json({"l1": config.get("l1"), "epochs": state.get("epoch"),
+                              "planned_epochs": config.get("epochs")})
+
+    @classmethod
+    def from_json(cls, record: object) -> "TrainingRecord | None":
+        """The record ``to_json`` wrote (a saved report's ``regime.training``), or ``None``."""
+        if not isinstance(record, Mapping):
+            return None
+        l1, done, planned = (record.get(key) for key in ("l1", "epochs", "planned_epochs"))
+        if not (real(l1) and 0 <= l1 < math.inf and isinstance(done, int) and isinstance(planned, int)
+                and real(done) and real(planned) and 1 <= done <= planned):
+            return None
+        return cls(float(l1), done, planned)
+
+    def to_json(self) -> dict:
+        return {"l1": self.l1, "epochs": self.epochs, "planned_epochs": self.planned_epochs}
+
+    def stated(self) -> str:
+        """What the record says: ``its checkpoint records l1 0.001 for 3 epochs`` (``2 of its 3 epochs``; ``l1 0``: plain)."""
+        done = f"{self.epochs} of its {self.planned_epochs}" if self.epochs < self.planned_epochs else f"{self.epochs}"
+        return f"its checkpoint records l1 {self.l1:g} for {done} epoch{'' if self.planned_epochs == 1 else 's'}"
+
+    def longer_or_larger(self) -> str:
+        """What would take the model further into the l1 regime than the record: more epochs at its λ, or a larger λ."""
+        how = said(f"`prunelimit train --l1 {self.l1:g} --epochs N` with N above {self.epochs}, or a larger --l1",
+                   f"prunelimit.train(model, data, l1={self.l1:g}, epochs=N) with N above {self.epochs}, or a larger l1")
+        return f"train longer with l1 or with a larger l1 ({self.stated()}: {how})"
+
+
+def l1_fix(l1_shaped: bool, training: TrainingRecord | None, how: str = "") -> str:
+    """Training with l1 as a fix of an overshoot, in its reader's terms: to a checkpoint that
+    records l1, longer or with a larger λ (it told a model trained with ``--l1 0.001 --epochs 3``
+    to train with l1, what it did); to one that records none, with l1, whatever its shape; else
+    by the shape: to convergence where it looks l1-trained (the share cannot tell how far,
+    docs/accuracy.md). ``how`` opens the parenthesis of the generic way (``LOMP: ``)."""
+    if training is not None and training.l1 > 0:
+        return training.longer_or_larger()
+    converge = " to convergence" if l1_shaped and training is None else ""
+    return f"train with l1{converge} ({how}{l1_training()})"
+
+
 def measured_advice() -> str:
     """What to gate on, or run, when ρ* and ρ_L cannot be trusted, in its reader's terms."""
     return ("gate on the measured limit (" + said("`gate --use actual`", "prunelimit.gate(..., use='actual')")
@@ -77,8 +146,16 @@ def _overshoot() -> str:
             f"points on plain MLPs and CNNs); {measured_advice()}")
 
 
-def _finding(share: float) -> str:
-    return f"the model does not look l1-trained (near-zero share {percent(share, 1)} < {percent(L1_SHAPED_SHARE, 0)})"
+def _finding(share: float, training: TrainingRecord | None = None) -> str:
+    """Not l1-shaped, and as the checkpoint records where it records no l1 (one that records l1 is told so by ``l1_fix``)."""
+    plain = "" if training is None or training.l1 else f"; {training.stated()}"
+    return (f"the model does not look l1-trained (near-zero share {percent(share, 1)} < "
+            f"{percent(L1_SHAPED_SHARE, 0)}{plain})")
+
+
+def _recorded_plain_finding(share: float, training: TrainingRecord) -> str:
+    return (f"the model looks l1-shaped (near-zero share {percent(share, 1)} ≥ {percent(L1_SHAPED_SHARE, 0)}), yet "
+            f"{training.stated()}, so it was not trained with l1")
 
 
 def _pruned_finding(zeros: float, share: float) -> str:
@@ -106,9 +183,20 @@ class Regime:
     zero_share: float = 0.0  # exact zeros among all the prunable weights (pruned already)
     # what the share says of this model, without the advice ``advice`` draws from the models
     # measured: a result that measured its own overshoot states that instead (``api.limit``);
-    # ``None`` when l1-shaped or when pruning removes nothing
+    # ``None`` when l1-shaped (unless the checkpoint records no l1) or when pruning removes nothing
     finding: str | None = None
-    train_with_l1: bool = False  # whether training with l1 is advice that fits (the share says not l1-trained)
+    # whether training with l1 is advice that fits: the share says not l1-trained, or the checkpoint records no l1
+    train_with_l1: bool = False
+    training: TrainingRecord | None = None  # what the checkpoint records of its training, where it does
+
+    @property
+    def l1_trained(self) -> bool:
+        """Whether the model was l1-trained: as its checkpoint records, else as its shape says."""
+        return self.l1_shaped if self.training is None else self.training.l1 > 0
+
+    def l1_fix(self, how: str = "") -> str:
+        """Training with l1 as the fix of an overshoot of this model (:func:`l1_fix`)."""
+        return l1_fix(self.l1_shaped, self.training, how)
 
     def to_json(self) -> dict:
         return {"l1_shaped": self.l1_shaped,
@@ -116,6 +204,7 @@ class Regime:
                                       "their tensor, each weight divided by its row's and column's level",
                               "value": self.near_zero_share, "threshold": L1_SHAPED_SHARE,
                               "weights": self.weights, "minimum_weights": MIN_WEIGHTS, "zero_share": self.zero_share},
+                "training": None if self.training is None else self.training.to_json(),
                 "advice": self.advice}
 
 
@@ -162,24 +251,30 @@ def near_zero_share(weights: Sequence[torch.Tensor]) -> float:
     return near / nonzero if nonzero else 0.0
 
 
-def _not_l1(finding: str, train_with_l1: bool, share: float, **facts) -> Regime:
-    """A model not l1-shaped: its ``finding``, and the advice on it the measured models give."""
-    advice = (f"{finding}: {_overshoot()}, or train with l1 ({l1_training()})" if train_with_l1 else
+def _not_l1(finding: str, train_with_l1: bool, share: float, l1_shaped: bool = False, **facts) -> Regime:
+    """A model not l1-trained, by its shape or its record: its ``finding``, and the advice on
+    it the measured models give (``l1_fix``: by the checkpoint's record where it has one)."""
+    regime = Regime(l1_shaped, share, None, finding=finding, train_with_l1=train_with_l1, **facts)
+    advice = (f"{finding}: {_overshoot()}, or {regime.l1_fix()}" if train_with_l1 else
               f"{finding}: if it was not, {_overshoot()}")
-    return Regime(False, share, advice, finding=finding, train_with_l1=train_with_l1, **facts)
+    return replace(regime, advice=advice)
 
 
-def assess_regime(weights: Sequence[torch.Tensor]) -> Regime:
+def assess_regime(weights: Sequence[torch.Tensor], training: TrainingRecord | None = None) -> Regime:
+    """The regime of a model from its prunable ``weights``, and from ``training``, what its
+    checkpoint records of its training (``TrainingRecord.from_meta``) where it records it."""
     near, nonzero, total = _counts(weights)
     share = near / nonzero if nonzero else 0.0
     zeros = (total - nonzero) / total if total else 0.0
-    facts = dict(weights=nonzero, zero_share=zeros)
+    facts = dict(weights=nonzero, zero_share=zeros, training=training)
     if total and not nonzero:  # nothing to prune: ρ* = 1 is exact, whatever the training
         return Regime(False, share, _all_zero_advice(total), **facts)
     if nonzero < MIN_WEIGHTS:
         return _not_l1(_few_finding(nonzero), False, share, **facts)
     if share >= L1_SHAPED_SHARE:
+        if training is not None and not training.l1:  # recorded plain: the shape is not the regime ρ* assumes
+            return _not_l1(_recorded_plain_finding(share, training), True, share, l1_shaped=True, **facts)
         return Regime(True, share, None, **facts)
     if (near + total - nonzero) / total >= L1_SHAPED_SHARE:  # the zeros may be the near-zero mass, pruned
         return _not_l1(_pruned_finding(zeros, share), False, share, **facts)
-    return _not_l1(_finding(share), True, share, **facts)
+    return _not_l1(_finding(share, training), True, share, **facts)
