@@ -205,7 +205,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += [] if layers is None else layers.warnings
     # the spectrum block's tolerance_met and solver: line are this path's ρ*'s, as its warning: --scope layer's
     # ± 1.8 pt (the bundled example) stood under runs whose global ρ* met 1 pt, "reached the tolerance"
-    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, uncertainty, options, rounding)
+    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, uncertainty, options, rounding,
+                               spec.choice)
     return BoundsReport(replace(spec, dense=None, curvature_data=data, tolerance_note=missed), profile.n, epsilon,
                         source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
@@ -447,7 +448,7 @@ def _bounds_warnings(
     unresolved = rounding_epsilon_warning(epsilon, spec.loss)  # a given ε; a derived one that small is refused
     if unresolved is not None:
         warns.append(unresolved)
-    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options, rounding)
+    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options, rounding, spec.choice)
     if missed is not None:
         warns.append(missed)
     # a fixed plan's only: adaptive SLQ counts this change in its ± and says so in the tolerance warning
