@@ -300,6 +300,22 @@ def overshoot_warning(check: "OvershootCheck") -> str | None:
     return None if past is None else f"the prediction overshoots, {past}; {measured_advice()}"
 
 
+def prune_less(check: "OvershootCheck") -> str:
+    """What a ``prune`` run whose ratio the prediction set does about an overshoot ``check``
+    found, in place of ``theory.regime.measured_advice`` (gating on the measured limit is
+    not a pruning's to do: ``prune --ratio auto --scope layer`` on the bundled example was
+    told "gate on the measured limit (`gate --use actual`)"): prune below the lowest point
+    measured past the limit (``--ratio lower`` where ρ_L was measured within it), or measure
+    the limit itself."""
+    points = ((check.lower, check.lower_removed), (check.predicted, check.predicted_removed))
+    below = min(point.ratio for point, removed in points if check.past(point, removed))
+    within = check.lower is not None and check.lower_removed and not check.lower_overshoots
+    lower = f"{option('ratio', 'lower')}, ρ_L = {percent(check.lower.ratio)}, or " if within else ""
+    # rounded down: what --ratio takes, and below the ratio measured past the limit
+    return (f"prune less ({lower}a {option('ratio')} number below {math.floor(below * 1e4) / 1e4:g}, where one-shot "
+            f"pruning was measured past it), or measure the limit with {said('`prunelimit verify`', 'prunelimit.verify')}")
+
+
 def advised(warnings, advice: Callable[[], str], instead: Callable[[], str]) -> list[str]:
     """``warnings`` with the text ``advice()`` replaced by ``instead()``, each in its reader's
     words (``errors.said``: a saved report's warnings are the command line's, a library

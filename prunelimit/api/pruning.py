@@ -10,7 +10,8 @@ from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
 from prunelimit.api.limit import (
-    PredictionSource, bounds, measured_in_report, prediction_report, unrecognised_warnings,
+    BoundsReport, PredictionSource, advised, bounds, measured_in_report, prediction_report, prune_less,
+    unrecognised_warnings,
 )
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import Store
@@ -252,7 +253,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  f"use {option('ratio', 'auto')} or a number")
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
-        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(rep.warnings), rep.spectrum,
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(_pruned_less(rep)), rep.spectrum,
                              stated, rep.epsilon, rep.epsilon_source, lower=rep.lower)
     from prunelimit.validate import number_fix, read_number
 
@@ -271,6 +272,17 @@ def _stated_lower(report: dict) -> float | None:
     bounds = report.get("bounds")
     lower = bounds.get("lower") if isinstance(bounds, dict) else None
     return float(lower) if real(lower) else None
+
+
+def _pruned_less(rep: BoundsReport) -> list[str]:
+    """``rep``'s warnings with an overshoot's advice (gate on the measured limit, or verify)
+    made a pruning's own: a ratio below the points measured past the limit (``limit.prune_less``)."""
+    from prunelimit.theory.regime import measured_advice
+
+    check = rep.overshoot
+    if check is None or not (check.lower_overshoots or check.predicted_overshoots):
+        return list(rep.warnings)
+    return advised(rep.warnings, measured_advice, lambda: prune_less(check))
 
 
 def _beside_pruning(warnings) -> tuple[str, ...]:

@@ -1,0 +1,35 @@
+"""A prune run whose ratio the prediction set repeated bounds' advice on an overshoot,
+"gate on the measured limit (`gate --use actual`) or check with `prunelimit verify`":
+gating is not what a pruning does. `prune --ratio auto --scope layer` on the bundled example
+(ρ_L 80.83 % and ρ* − 5 points 81.81 % measured past L + ε) now reads "prune less (a --ratio
+number below 0.8083, …), or measure the limit with `prunelimit verify`"; --ratio lower is
+named only where ρ_L was measured within the limit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prunelimit.api.limit import prune_less
+from prunelimit.errors import library_call
+from prunelimit.pruning.actual import CurvePoint, OvershootCheck
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
+
+
+def test_a_prune_past_the_measured_limit_is_told_a_ratio_not_a_gate(cli, tmp_path) -> None:
+    result = cli("prune", EXAMPLE, "--ratio", "auto", "--scope", "layer", "-o", tmp_path / "p.pt", "--threads", "1",
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "the prediction overshoots" in w]
+    assert "gate --use actual" not in warning
+    assert warning.endswith("prune less (a --ratio number below 0.8083, where one-shot pruning was measured past "
+                            "it), or measure the limit with `prunelimit verify`")
+
+
+def test_lower_is_offered_where_rho_l_was_measured_within_the_limit() -> None:
+    # L + ε = 0.12: ρ_L's loss 0.11 within it, ρ* − 5 points' 0.15 past it
+    check = OvershootCheck(0.1, 0.02, CurvePoint(0.90, 0.15, None), CurvePoint(0.85, 0.11, None), 0.0, 10, 10)
+    assert prune_less(check).startswith("prune less (--ratio lower, ρ_L = 85.00 %, or a --ratio number below 0.9,")
+    with library_call():
+        assert "(ratio='lower', ρ_L = 85.00 %, or a ratio= number below 0.9," in prune_less(check)
