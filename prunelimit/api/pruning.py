@@ -10,7 +10,7 @@ from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
 from prunelimit.api.limit import (
-    BoundsReport, PredictionSource, advised, bounds, measured_in_report, prediction_report, prune_less,
+    PredictionSource, advised, bounds, measured_in_report, prediction_report, prune_less,
     unrecognised_warnings,
 )
 from prunelimit.api.options import CurvatureOptions
@@ -20,6 +20,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.io.outputs import Output
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.pruning.actual import OvershootCheck, stated_check
 from prunelimit.report.notebook import prune_report_summary, shown
 from prunelimit.validate import choice
 
@@ -236,8 +237,10 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             _, measured = saved_overshoot(name, stated, None if stated is not None else
                                           PredictedLimit.from_report(name, report), inputs, scope)
             source = report.get("epsilon_source")  # a report from before the key states none
-            # a verify report measured the limit: its reader is told to go by it, not to measure it
-            told = measured_in_report((*measured, *recorded_warnings(report, name)), report, name)
+            # a verify report measured the limit: its reader is told to go by it, not to measure it;
+            # a bounds report's overshoot, to prune below the points it measured past it
+            told = _pruned_less(measured_in_report((*measured, *recorded_warnings(report, name)), report, name),
+                                stated_check(stated))
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}", _beside_pruning((*notes, *told)),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
@@ -253,7 +256,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  f"use {option('ratio', 'auto')} or a number")
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
-        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(_pruned_less(rep)), rep.spectrum,
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
                              stated, rep.epsilon, rep.epsilon_source, lower=rep.lower)
     from prunelimit.validate import number_fix, read_number
 
@@ -274,15 +277,14 @@ def _stated_lower(report: dict) -> float | None:
     return float(lower) if real(lower) else None
 
 
-def _pruned_less(rep: BoundsReport) -> list[str]:
-    """``rep``'s warnings with an overshoot's advice (gate on the measured limit, or verify)
-    made a pruning's own: a ratio below the points measured past the limit (``limit.prune_less``)."""
+def _pruned_less(warnings, check: OvershootCheck | None) -> list[str]:
+    """``warnings`` with an overshoot's advice (gate on the measured limit, or verify) made a
+    pruning's own: a ratio below the points ``check`` measured past the limit (``limit.prune_less``)."""
     from prunelimit.theory.regime import measured_advice
 
-    check = rep.overshoot
     if check is None or not (check.lower_overshoots or check.predicted_overshoots):
-        return list(rep.warnings)
-    return advised(rep.warnings, measured_advice, lambda: prune_less(check))
+        return list(warnings)
+    return advised(warnings, measured_advice, lambda: prune_less(check))
 
 
 def _beside_pruning(warnings) -> tuple[str, ...]:

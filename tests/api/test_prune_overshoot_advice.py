@@ -33,3 +33,28 @@ def test_lower_is_offered_where_rho_l_was_measured_within_the_limit() -> None:
     assert prune_less(check).startswith("prune less (--ratio lower, ρ_L = 85.00 %, or a --ratio number below 0.9,")
     with library_call():
         assert "(ratio='lower', ρ_L = 85.00 %, or a ratio= number below 0.9," in prune_less(check)
+
+
+def test_a_prune_from_a_saved_bounds_report_is_told_the_same(cli, tmp_path) -> None:
+    """--from reads the overshoot the report states (its points), not only its warning's words."""
+    saved = cli("bounds", EXAMPLE, "--scope", "layer", "--threads", "1", "--json")
+    assert saved.exit_code == 0, saved.stderr
+    (tmp_path / "b.json").write_text(saved.stdout)
+    result = cli("prune", EXAMPLE, "--from", tmp_path / "b.json", "--ratio", "auto", "--scope", "layer",
+                 "-o", tmp_path / "p.pt", "--threads", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "the prediction overshoots" in w]
+    assert "gate --use actual" not in warning and "prune less (a --ratio number below 0.8083," in warning
+
+
+def test_a_stated_check_out_of_shape_gives_no_advice_of_its_own() -> None:
+    from prunelimit.pruning.actual import stated_check
+
+    check = OvershootCheck(0.1, 0.02, CurvePoint(0.90, 0.15, None), CurvePoint(0.85, 0.11, None), 0.0, 10, 10)
+    read = stated_check(check.to_json())
+    # ε is read back as L + ε less L: equal to within a float's rounding (1e-12 of it)
+    assert (read.predicted, read.lower, read.predicted_removed, read.lower_removed, read.loss_limit) == \
+        (check.predicted, check.lower, 10, 10, check.loss_limit)
+    assert abs(read.epsilon - check.epsilon) < 1e-12 and prune_less(read) == prune_less(check)
+    assert stated_check({"lower": True, "predicted": True}) is None  # an older report's: the flags alone
+    assert stated_check({**check.to_json(), "checked": {"predicted": {"ratio": "0.9"}}}) is None
