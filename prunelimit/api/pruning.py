@@ -239,8 +239,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             source = report.get("epsilon_source")  # a report from before the key states none
             # a verify report measured the limit: its reader is told to go by it, not to measure it;
             # a bounds report's overshoot, to prune below the points it measured past it
-            told = _pruned_less(measured_in_report((*measured, *recorded_warnings(report, name)), report, name),
-                                stated_check(stated))
+            told = measured_in_report(_pruned_less((*measured, *recorded_warnings(report, name)),
+                                                   stated_check(stated), read_limit(report, name)), report, name)
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}", _beside_pruning((*notes, *told)),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
@@ -277,11 +277,15 @@ def _stated_lower(report: dict) -> float | None:
     return float(lower) if real(lower) else None
 
 
-def _pruned_less(warnings, check: OvershootCheck | None) -> list[str]:
+def _pruned_less(warnings, check: OvershootCheck | None, limit: ReadLimit | None = None) -> list[str]:
     """``warnings`` with an overshoot's advice (gate on the measured limit, or verify) made a
-    pruning's own: a ratio below the points ``check`` measured past the limit (``limit.prune_less``)."""
+    pruning's own: the loss limit a ``--from`` verify report measured, as a ratio; else a
+    ratio below the points ``check`` measured past the limit (``limit.prune_less``)."""
     from prunelimit.theory.regime import measured_advice
 
+    if limit is not None:
+        return advised(warnings, measured_advice,
+                       lambda: f"prune to the limit {limit.source} measured ({option('ratio', limit.loss_ratio)})")
     if check is None or not (check.lower_overshoots or check.predicted_overshoots):
         return list(warnings)
     return advised(warnings, measured_advice, lambda: prune_less(check))

@@ -58,3 +58,16 @@ def test_a_stated_check_out_of_shape_gives_no_advice_of_its_own() -> None:
     assert abs(read.epsilon - check.epsilon) < 1e-12 and prune_less(read) == prune_less(check)
     assert stated_check({"lower": True, "predicted": True}) is None  # an older report's: the flags alone
     assert stated_check({**check.to_json(), "checked": {"predicted": {"ratio": "0.9"}}}) is None
+
+
+def test_a_prune_from_a_verify_report_is_told_the_limit_it_measured(cli, tmp_path) -> None:
+    """A verify report measured the limit: the pruning is told to prune to it (--ratio 0.8 on
+    the bundled example's layer path), not that `gate --use actual` gates on it."""
+    saved = cli("verify", EXAMPLE, "--scope", "layer", "--threads", "1", "--json")
+    assert saved.exit_code == 0, saved.stderr
+    (tmp_path / "v.json").write_text(saved.stdout)
+    result = cli("prune", EXAMPLE, "--from", tmp_path / "v.json", "--ratio", "auto", "--scope", "layer",
+                 "-o", tmp_path / "p.pt", "--threads", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "the prediction overshoots" in w]
+    assert warning.endswith(f"prune to the limit {tmp_path / 'v.json'} measured (--ratio 0.8)")
