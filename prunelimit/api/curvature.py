@@ -1547,7 +1547,8 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
                        f"{_exact_instead(stopped_by, dim, options, choice)}",
               "probes": f"more probes ({_more_probes(stopped_by, dim, options)})"
                         f"{_exact_instead(stopped_by, dim, options, choice)}",
-              "data": f"more curvature samples ({option('hessian_samples')})",
+              "data": f"more curvature samples ({_more_samples(options)})"
+                      f"{_exact_instead(stopped_by, dim, options, choice, subset=True)}",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
               "grid": f"the continuous root ({option('method', 'default')})",
               "rounding": rounding or rounding_remedy(dim, False, None)}[largest]
@@ -1588,22 +1589,32 @@ def _more_steps(stopped_by: str | None, basis_dtype: str = "auto") -> str:
     return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by, basis_dtype)
 
 
+def _more_samples(options: CurvatureOptions) -> str:
+    """What gives the curvature more samples: past this run's own count where it was given one."""
+    given = options.hessian_samples
+    larger = f"a larger {option('hessian_samples')}" + (f" than {given:,}" if isinstance(given, int) else "")
+    return f"{larger}, or {option('hessian_samples', 'all')}"
+
+
 def _exact_instead(stopped_by: str | None, dim: int, options: CurvatureOptions,
-                   choice: SolverChoice | None) -> str:
+                   choice: SolverChoice | None, subset: bool = False) -> str:
     """``, or the exact spectrum, ± 0 (…)`` after the remedy of runs that a budget or a fixed
     plan stopped short of the tolerance, where the exact spectrum can run (``exact_unfit``;
     bases that filled the memory say nothing of its peak where no --basis-memory was given):
     it meets any tolerance at D products, the options it refuses dropped, and its predicted
     seconds where the solver choice timed them. Under --max-hvps 20 on the bundled example
     only "a larger --max-hvps" was offered, where the exact spectrum takes ~3 s (the gate's
-    fix named it: ``remedies.with_exact``)."""
+    fix named it: ``remedies.with_exact``). ``subset``: for a data part, which the exact
+    spectrum, over every sample, has none of, whatever stopped the runs."""
     from prunelimit.report.console import exact_predicted_text
 
-    if stopped_by not in ("max-hvps", "time-budget", "memory", None) or \
+    if (stopped_by not in ("max-hvps", "time-budget", "memory", None) and not subset) or \
             exact_unfit(dim, given_host_bytes(options)) is not None or \
             (stopped_by == "memory" and options.basis_memory_mb is None):
         return ""
+    # what --method exact refuses beside it (options.check_plan; a count of samples: check_exact_subset)
     refused = [name for name in ("max_hvps", "time_budget", "iterations", "runs") if getattr(options, name) is not None]
+    refused += ["hessian_samples"] if isinstance(options.hessian_samples, int) else []
     instead = f" in place of {', '.join(option(name) for name in refused)}" \
         if refused else ""
     seconds = None if choice is None else choice.predicted_exact_seconds

@@ -54,3 +54,19 @@ def test_no_exact_route_where_it_cannot_run_or_nothing_budgeted_stopped_the_runs
     refined = tolerance_warning("slq-h", "tolerance", 2_410, 0.915, STEPS_WIDE, api.CurvatureOptions())
     for warning in (big, small_memory, filled, refined):
         assert "exact spectrum" not in warning
+
+
+def test_a_data_part_names_the_runs_own_count_and_the_exact_spectrum_over_every_sample() -> None:
+    """--method slq --hessian-samples 200 on the bundled example: the data part took the ± over
+    1 pt after the runs met it; the remedy said only "(--hessian-samples)", no count, and
+    nothing of the exact spectrum, which holds every sample (the count is named to drop:
+    --method exact refuses one below the data's size)."""
+    u = Uncertainty(probes=0.0008, steps=0.0045, data=0.02, runs=3, data_parts=4)
+    options = api.CurvatureOptions(method="slq", hessian_samples=200)
+    warning = tolerance_warning("slq-h", "tolerance", 2_410, 0.913, u, options)
+    assert warning.endswith("which needs more curvature samples (a larger --hessian-samples than 200, or "
+                            "--hessian-samples all), or the exact spectrum, ± 0 (--method exact in place of "
+                            "--hessian-samples: D = 2,410 products)")
+    budget = tolerance_warning("slq-h", "max-hvps", 2_410, 0.913, STEPS_WIDE, api.CurvatureOptions(
+        max_hvps=300, hessian_samples=100))
+    assert budget.endswith("(--method exact in place of --max-hvps, --hessian-samples: D = 2,410 products)")
