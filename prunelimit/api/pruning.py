@@ -210,7 +210,9 @@ class ResolvedRatio:
     epsilon_source: str | None = None
     read: dict | None = None  # a saved report's spectrum and timing as read (``read_spectrum``; ``--from``)
     measured: ReadLimit | None = None  # the limits a ``verify`` report read by ``--from`` measured
-    lower: float | None = None  # the prediction's ρ_L (``None``: none computed, ``--bound-mode none``)
+    # the prediction's ρ_L (``None``: none computed, ``--bound-mode none``, or measured past the
+    # limit by the overshoot check: the acc-drop warning then names no ``--ratio lower``)
+    lower: float | None = None
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -245,7 +247,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
                                  read=read_spectrum(report), measured=read_limit(report, name),
-                                 lower=_stated_lower(report))
+                                 lower=_within_limit(_stated_lower(report), stated_check(stated)))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -257,7 +259,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
-                             stated, rep.epsilon, rep.epsilon_source, lower=rep.lower)
+                             stated, rep.epsilon, rep.epsilon_source, lower=_within_limit(rep.lower, rep.overshoot))
     from prunelimit.validate import number_fix, read_number
 
     try:  # as every numeric option reads its text: float() took 0_9 as 9 and named no fix for 0,9
@@ -266,6 +268,14 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction "
                                    f"in [0, 1){number_fix(ratio, fraction='ratios')}") from None
     return ResolvedRatio(value, "given")
+
+
+def _within_limit(lower: float | None, check: OvershootCheck | None) -> float | None:
+    """ρ_L, for the acc-drop warning's ``--ratio lower``, unless ``check`` measured it past the
+    limit: ``prune --ratio auto --scope layer`` on the bundled example was told to prune less
+    with "--ratio lower, ρ_L = 80.83 %" beside the overshoot warning that measured ρ_L's loss
+    above L + ε."""
+    return None if check is not None and check.lower_overshoots else lower
 
 
 def _stated_lower(report: dict) -> float | None:

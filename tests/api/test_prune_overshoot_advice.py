@@ -71,3 +71,14 @@ def test_a_prune_from_a_verify_report_is_told_the_limit_it_measured(cli, tmp_pat
     assert result.exit_code == 0, result.stderr
     (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "the prediction overshoots" in w]
     assert warning.endswith(f"prune to the limit {tmp_path / 'v.json'} measured (--ratio 0.8)")
+
+
+def test_the_acc_drop_advice_names_no_lower_the_check_measured_past_the_limit(cli, tmp_path) -> None:
+    """The same run lost 4.44 accuracy points past --acc-drop 0.5 and was told "prune less
+    (--ratio lower, ρ_L = 80.83 %, or a number)" beside the warning that measured ρ_L's loss
+    above L + ε; it is now told a number, as where no ρ_L lies below ρ*."""
+    result = cli("prune", EXAMPLE, "--ratio", "auto", "--scope", "layer", "-o", tmp_path / "p.pt", "--threads", "1",
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "more than --acc-drop" in w]
+    assert "--ratio lower" not in warning and "prune less (a --ratio number below 0.8681)" in warning
