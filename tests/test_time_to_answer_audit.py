@@ -448,7 +448,7 @@ def test_runs_that_converged_point_past_the_budget(dim, remedy) -> None:
     from prunelimit.theory.uncertainty import Uncertainty
 
     spec = SimpleNamespace(notes=(), solver="slq-h", stopped_by="converged", params_hessian=dim, iterations=dim,
-                           lambda_max=1.0, lambda_min=0.0, negative_mass=0.0, loss=0.5)
+                           lambda_max=1.0, lambda_min=0.0, negative_mass=0.0, loss=0.5, choice=None)
     u = Uncertainty(probes=0.03, steps=0.0, data=None, runs=1, probes_kind="bound")
     (warning,) = _bounds_warnings(spec, None, 0.6, 1.0, None, 0.1, api.CurvatureOptions(), None, u)
     assert "end of its Krylov space" in warning and remedy in warning and "--max-hvps" not in warning

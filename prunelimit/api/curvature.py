@@ -846,7 +846,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         uncertainty=uncertainty, dense=dense, epsilon=None if target is None else target.epsilon,
         epsilon_source=None if target is None else target.epsilon_source,
         tolerance_note=None if uncertainty is None else tolerance_warning(
-            choice.solver, stopped_by, dim, ratio, uncertainty, options, rounding_fix(inputs, options, dim, op.dtype)),
+            choice.solver, stopped_by, dim, ratio, uncertainty, options, rounding_fix(inputs, options, dim, op.dtype),
+            choice),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
         over_budget=over,
@@ -1500,10 +1501,13 @@ TOLERANCE_MISSED = "is not within the tolerance"
 
 
 def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: float, u: "Uncertainty",
-                      options: CurvatureOptions, rounding: str | None = None) -> str | None:
+                      options: CurvatureOptions, rounding: str | None = None,
+                      choice: SolverChoice | None = None) -> str | None:
     """Why ``ratio ± u`` is not within ``options.tolerance`` and what would bring it there,
     or ``None`` when it is (or the spectrum is exact). ``rounding``: what narrows its rounding
-    part in this run (``rounding_fix``); ``None``, float32 products of a precision not known."""
+    part in this run (``rounding_fix``); ``None``, float32 products of a precision not known.
+    ``choice``: the run's solver choice, whose predicted exact seconds the exact route states
+    (``_exact_instead``)."""
     from prunelimit.remedies import rounding_remedy
 
     if solver == "exact" or u.plus_minus <= options.tolerance:
@@ -1539,9 +1543,12 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
                       ("data", level * (u.data or 0.0)), ("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0),
                       key=lambda item: item[1])[0]
         which = f"the largest part is {largest}"
-    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by, options.basis_dtype)})",
-              "probes": f"more probes ({_more_probes(stopped_by, dim, options)})",
-              "data": f"more curvature samples ({option('hessian_samples')})",
+    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by, options.basis_dtype)})"
+                       f"{_exact_instead(stopped_by, dim, options, choice)}",
+              "probes": f"more probes ({_more_probes(stopped_by, dim, options)})"
+                        f"{_exact_instead(stopped_by, dim, options, choice)}",
+              "data": f"more curvature samples ({_more_samples(options)})"
+                      f"{_exact_instead(stopped_by, dim, options, choice, subset=True)}",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
               "grid": f"the continuous root ({option('method', 'default')})",
               "rounding": rounding or rounding_remedy(dim, False, None)}[largest]
@@ -1580,6 +1587,40 @@ def _basis_memory() -> str:
 def _more_steps(stopped_by: str | None, basis_dtype: str = "auto") -> str:
     """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
     return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by, basis_dtype)
+
+
+def _more_samples(options: CurvatureOptions) -> str:
+    """What gives the curvature more samples: past this run's own count where it was given one."""
+    given = options.hessian_samples
+    larger = f"a larger {option('hessian_samples')}" + (f" than {given:,}" if isinstance(given, int) else "")
+    return f"{larger}, or {option('hessian_samples', 'all')}"
+
+
+def _exact_instead(stopped_by: str | None, dim: int, options: CurvatureOptions,
+                   choice: SolverChoice | None, subset: bool = False) -> str:
+    """``, or the exact spectrum, ± 0 (…)`` after the remedy of runs that a budget or a fixed
+    plan stopped short of the tolerance, where the exact spectrum can run (``exact_unfit``;
+    bases that filled the memory say nothing of its peak where no --basis-memory was given):
+    it meets any tolerance at D products, the options it refuses dropped, and its predicted
+    seconds where the solver choice timed them. Under --max-hvps 20 on the bundled example
+    only "a larger --max-hvps" was offered, where the exact spectrum takes ~3 s (the gate's
+    fix named it: ``remedies.with_exact``). ``subset``: for a data part, which the exact
+    spectrum, over every sample, has none of, whatever stopped the runs."""
+    from prunelimit.report.console import exact_predicted_text
+
+    if (stopped_by not in ("max-hvps", "time-budget", "memory", None) and not subset) or \
+            exact_unfit(dim, given_host_bytes(options)) is not None or \
+            (stopped_by == "memory" and options.basis_memory_mb is None):
+        return ""
+    # what --method exact refuses beside it (options.check_plan; a count of samples: check_exact_subset)
+    refused = [name for name in ("max_hvps", "time_budget", "iterations", "runs") if getattr(options, name) is not None]
+    refused += ["hessian_samples"] if isinstance(options.hessian_samples, int) else []
+    instead = f" in place of {', '.join(option(name) for name in refused)}" \
+        if refused else ""
+    seconds = None if choice is None else choice.predicted_exact_seconds
+    predicted = "" if seconds is None else \
+        f", predicted {exact_predicted_text(seconds, not choice.eigenvalues_timed)}"
+    return f", or the exact spectrum, ± 0 ({option('method', 'exact')}{instead}: D = {dim:,} products{predicted})"
 
 
 def _fixed_part_alone(u: "Uncertainty", tolerance: float) -> str | None:
@@ -1955,7 +1996,7 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
     u = exact_uncertainty(target, quad, ratio) if rep.solver == "exact" else \
         slq_uncertainty(target, quad, options, ratio, data, dtype)
     note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options,
-                             rounding_fix(inputs, options, rep.params_hessian, dtype))
+                             rounding_fix(inputs, options, rep.params_hessian, dtype), rep.choice)
     return replace(rep, quadrature=quad, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note,
                    epsilon=target.epsilon, epsilon_source=target.epsilon_source)
 
@@ -2072,7 +2113,7 @@ def _worded_here(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions)
         choice = replace(choice, reason=fresh.reason)
     note = rep.tolerance_note if rep.uncertainty is None or rep.limit_ratio is None else \
         tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, rep.limit_ratio, rep.uncertainty, options,
-                          rounding_fix(inputs, options, rep.params_hessian, products_dtype(rep, inputs)))
+                          rounding_fix(inputs, options, rep.params_hessian, products_dtype(rep, inputs)), choice)
     data = rep.curvature_data  # a subset note is there only where the curvature was subsampled
     notes = tuple(_subsample_note(data.used, data.total) if n.startswith(SUBSAMPLE_NOTE) else n for n in rep.notes)
     return replace(rep, choice=choice, tolerance_note=note, notes=notes)

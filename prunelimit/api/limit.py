@@ -204,7 +204,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += [] if layers is None else layers.warnings
     # the spectrum block's tolerance_met and solver: line are this path's ρ*'s, as its warning: --scope layer's
     # ± 1.8 pt (the bundled example) stood under runs whose global ρ* met 1 pt, "reached the tolerance"
-    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, uncertainty, options, rounding)
+    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, uncertainty, options, rounding,
+                               spec.choice)
     return BoundsReport(replace(spec, dense=None, curvature_data=data, tolerance_note=missed), profile.n, epsilon,
                         source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
@@ -305,6 +306,22 @@ def overshoot_warning(check: "OvershootCheck") -> str | None:
 
     past = _overshot(check)
     return None if past is None else f"the prediction overshoots, {past}; {measured_advice()}"
+
+
+def prune_less(check: "OvershootCheck") -> str:
+    """What a ``prune`` run whose ratio the prediction set does about an overshoot ``check``
+    found, in place of ``theory.regime.measured_advice`` (gating on the measured limit is
+    not a pruning's to do: ``prune --ratio auto --scope layer`` on the bundled example was
+    told "gate on the measured limit (`gate --use actual`)"): prune below the lowest point
+    measured past the limit (``--ratio lower`` where ρ_L was measured within it), or measure
+    the limit itself."""
+    points = ((check.lower, check.lower_removed), (check.predicted, check.predicted_removed))
+    below = min(point.ratio for point, removed in points if check.past(point, removed))
+    within = check.lower is not None and check.lower_removed and not check.lower_overshoots
+    lower = f"{option('ratio', 'lower')}, ρ_L = {percent(check.lower.ratio)}, or " if within else ""
+    # rounded down: what --ratio takes, and below the ratio measured past the limit
+    return (f"prune less ({lower}a {option('ratio')} number below {math.floor(below * 1e4) / 1e4:g}, where one-shot "
+            f"pruning was measured past it), or measure the limit with {said('`prunelimit verify`', 'prunelimit.verify')}")
 
 
 def advised(warnings, advice: Callable[[], str], instead: Callable[[], str]) -> list[str]:
@@ -455,7 +472,7 @@ def _bounds_warnings(
     unresolved = rounding_epsilon_warning(epsilon, spec.loss)  # a given ε; a derived one that small is refused
     if unresolved is not None:
         warns.append(unresolved)
-    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options, rounding)
+    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options, rounding, spec.choice)
     if missed is not None:
         warns.append(missed)
     # a fixed plan's only: adaptive SLQ counts this change in its ± and says so in the tolerance warning

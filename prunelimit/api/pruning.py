@@ -10,7 +10,8 @@ from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
 from prunelimit.api.limit import (
-    PredictionSource, bounds, measured_in_report, prediction_report, unrecognised_warnings,
+    PredictionSource, advised, bounds, measured_in_report, prediction_report, prune_less,
+    unrecognised_warnings,
 )
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import Store
@@ -19,6 +20,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.io.outputs import Output
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.pruning.actual import OvershootCheck, stated_check
 from prunelimit.report.notebook import prune_report_summary, shown
 from prunelimit.validate import choice
 
@@ -208,7 +210,9 @@ class ResolvedRatio:
     epsilon_source: str | None = None
     read: dict | None = None  # a saved report's spectrum and timing as read (``read_spectrum``; ``--from``)
     measured: ReadLimit | None = None  # the limits a ``verify`` report read by ``--from`` measured
-    lower: float | None = None  # the prediction's ρ_L (``None``: none computed, ``--bound-mode none``)
+    # the prediction's ρ_L (``None``: none computed, ``--bound-mode none``, or measured past the
+    # limit by the overshoot check: the acc-drop warning then names no ``--ratio lower``)
+    lower: float | None = None
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -235,13 +239,15 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             _, measured = saved_overshoot(name, stated, None if stated is not None else
                                           PredictedLimit.from_report(name, report), inputs, scope)
             source = report.get("epsilon_source")  # a report from before the key states none
-            # a verify report measured the limit: its reader is told to go by it, not to measure it
-            told = measured_in_report((*measured, *recorded_warnings(report, name)), report, name)
+            # a verify report measured the limit: its reader is told to go by it, not to measure it;
+            # a bounds report's overshoot, to prune below the points it measured past it
+            told = measured_in_report(_pruned_less((*measured, *recorded_warnings(report, name)),
+                                                   stated_check(stated), read_limit(report, name)), report, name)
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}", _beside_pruning((*notes, *told)),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
                                  read=read_spectrum(report), measured=read_limit(report, name),
-                                 lower=_stated_lower(report))
+                                 lower=_within_limit(_stated_lower(report), stated_check(stated)))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -252,8 +258,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  f"use {option('ratio', 'auto')} or a number")
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
-        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(rep.warnings), rep.spectrum,
-                             stated, rep.epsilon, rep.epsilon_source, lower=rep.lower)
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
+                             stated, rep.epsilon, rep.epsilon_source, lower=_within_limit(rep.lower, rep.overshoot))
     from prunelimit.validate import number_fix, read_number
 
     try:  # as every numeric option reads its text: float() took 0_9 as 9 and named no fix for 0,9
@@ -264,6 +270,14 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     return ResolvedRatio(value, "given")
 
 
+def _within_limit(lower: float | None, check: OvershootCheck | None) -> float | None:
+    """ρ_L, for the acc-drop warning's ``--ratio lower``, unless ``check`` measured it past the
+    limit: ``prune --ratio auto --scope layer`` on the bundled example was told to prune less
+    with "--ratio lower, ρ_L = 80.83 %" beside the overshoot warning that measured ρ_L's loss
+    above L + ε."""
+    return None if check is not None and check.lower_overshoots else lower
+
+
 def _stated_lower(report: dict) -> float | None:
     """ρ_L as a saved report states it (``bounds.lower``), ``None`` where it states none (``--bound-mode none``)."""
     from prunelimit.validate import real
@@ -271,6 +285,20 @@ def _stated_lower(report: dict) -> float | None:
     bounds = report.get("bounds")
     lower = bounds.get("lower") if isinstance(bounds, dict) else None
     return float(lower) if real(lower) else None
+
+
+def _pruned_less(warnings, check: OvershootCheck | None, limit: ReadLimit | None = None) -> list[str]:
+    """``warnings`` with an overshoot's advice (gate on the measured limit, or verify) made a
+    pruning's own: the loss limit a ``--from`` verify report measured, as a ratio; else a
+    ratio below the points ``check`` measured past the limit (``limit.prune_less``)."""
+    from prunelimit.theory.regime import measured_advice
+
+    if limit is not None:
+        return advised(warnings, measured_advice,
+                       lambda: f"prune to the limit {limit.source} measured ({option('ratio', limit.loss_ratio)})")
+    if check is None or not (check.lower_overshoots or check.predicted_overshoots):
+        return list(warnings)
+    return advised(warnings, measured_advice, lambda: prune_less(check))
 
 
 def _beside_pruning(warnings) -> tuple[str, ...]:

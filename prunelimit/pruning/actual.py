@@ -328,6 +328,30 @@ class OvershootCheck:
                             "lower": point(self.lower, self.lower_removed)}}
 
 
+def stated_check(stated: object) -> OvershootCheck | None:
+    """The :class:`OvershootCheck` a saved report's ``overshoot`` (``OvershootCheck.to_json``)
+    states, for the advice made from its points (``api.limit.prune_less``); ``None`` where it
+    states none, or not in that shape (an older report's, one edited)."""
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    def point(doc: object) -> tuple[CurvePoint, int] | None:
+        if not (isinstance(doc, dict) and number(doc.get("ratio")) and number(doc.get("loss"))
+                and isinstance(doc.get("removed"), int)):
+            return None
+        return CurvePoint(float(doc["ratio"]), float(doc["loss"]), None), doc["removed"]
+
+    checked = stated.get("checked") if isinstance(stated, dict) else None
+    if not (isinstance(checked, dict) and number(stated.get("dense_loss")) and number(stated.get("loss_limit"))):
+        return None
+    predicted, lower = point(checked.get("predicted")), point(checked.get("lower"))
+    if predicted is None or (lower is None and checked.get("lower") is not None):
+        return None
+    return OvershootCheck(float(stated["dense_loss"]), float(stated["loss_limit"]) - float(stated["dense_loss"]),
+                          predicted[0], None if lower is None else lower[0], 0.0, predicted[1],
+                          None if lower is None else lower[1])
+
+
 def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon: float, ratio: float,
                     lower: float | None, *, scope: Scope = "global",
                     selection: ParamSelection = ParamSelection()) -> OvershootCheck:

@@ -6,6 +6,7 @@ which ``jq -e '.overshoot.lower | not'`` reads as "no overshoot" on a plainly tr
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -217,23 +218,35 @@ def test_a_prediction_read_from_a_verify_report_is_told_as_bounds_tells_it(plain
     bounds, saved = tmp_path / "bounds.json", tmp_path / "verify.json"
     bounds.write_text(json.dumps(computed))
     saved.write_text(json.dumps(document("verify", prunelimit.verify(model, data, prediction_from=bounds).to_json())))
-    warnings = prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()["warnings"] \
-        if command == "gate" else prunelimit.prune(model, "auto", data, prediction_from=saved).warnings
+    result = prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved) if command == "gate" else \
+        prunelimit.prune(model, "auto", data, prediction_from=saved)
+    warnings = result.to_json()["warnings"] if command == "gate" else result.warnings
     (said,) = [w for w in warnings if "the prediction overshoots" in w]
     (stated,) = [w for w in computed["warnings"] if "the prediction overshoots" in w]
     with library_call():
-        assert said == _going_by(stated, saved)  # bounds' own words, the report's limit named
+        # bounds' own words, the report's limit named (a pruning's: prune to it)
+        assert _told(said, _going_by(stated, saved, command == "prune"))
         assert measured_advice() not in said and verify_advice() not in said and measured_here() not in said
 
 
-def _going_by(stated: str, report) -> str:
-    """A library caller's ``bounds`` warning as a reader of the ``verify`` document in ``report`` states it."""
+LIMIT = "<the loss limit measured>"  # where a pruning's advice names the ratio the report measured
+
+
+def _told(said: str, expected: str) -> bool:
+    """``said`` is ``expected``, the report's measured limit a ratio where it reads ``LIMIT``."""
+    return re.fullmatch(re.escape(expected).replace(re.escape(LIMIT), r"(?:0\.\d+|1\.0|0)"), said) is not None
+
+
+def _going_by(stated: str, report, pruned: bool = False) -> str:
+    """A library caller's ``bounds`` warning as a reader of the ``verify`` document in ``report``
+    states it: a gate, or a pruning (told to prune to the loss limit the report measured)."""
     from prunelimit.errors import library_call
     from prunelimit.theory.regime import measured_advice
 
     with library_call():
-        return stated.replace(measured_advice(), f"go by the actual limit {report} measured "
-                                                 "(prunelimit.gate(..., use='actual') gates on it)")
+        instead = f"go by the actual limit {report} measured (prunelimit.gate(..., use='actual') gates on it)" \
+            if not pruned else f"prune to the limit {report} measured (ratio={LIMIT})"
+        return stated.replace(measured_advice(), instead)
 
 
 def test_a_prediction_read_from_a_mixed_gates_report_is_told_in_the_readers_words(plain, computed, tmp_path,
@@ -249,10 +262,12 @@ def test_a_prediction_read_from_a_mixed_gates_report_is_told_in_the_readers_word
     saved.write_text(json.dumps(document("gate", prunelimit.gate(model, data, rules=mixed,
                                                                  prediction_from=bounds).to_json())))
     (stated,) = [w for w in computed["warnings"] if "the prediction overshoots" in w]
-    for warnings in (prunelimit.prune(model, "auto", data, prediction_from=saved).warnings,
-                     prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()["warnings"]):
+    for warnings, pruned in ((prunelimit.prune(model, "auto", data, prediction_from=saved).warnings, True),
+                             (prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()["warnings"],
+                              False)):
         (said,) = [w for w in warnings if "the prediction overshoots" in w]
-        assert said == _going_by(stated, saved)  # bounds' own words, the limit the gate's report measured named
+        # bounds' own words, the limit the gate's report measured named
+        assert _told(said, _going_by(stated, saved, pruned))
     others = [{"name": "base", "min_ratio": 0.2}, {"name": "limit", "min_ratio": 0.1, "use": "actual"}]
     (said,) = [w for w in prunelimit.gate(model, data, rules=others, prediction_from=saved).to_json()["warnings"]
                if "the prediction overshoots" in w]

@@ -39,13 +39,17 @@ def test_prune_and_gate_from_a_verify_report_name_its_measured_limit(cli, train,
     ckpt = save_checkpoint(tmp_path / "plain.pt", SPEC, _plain(train).state_dict(), meta={"data": "digits:train"})
     report = tmp_path / "v.json"
     report.write_text(cli("verify", ckpt, *FAST, "--json").stdout)
+    # a gate is told to gate on it, a pruning to prune to it (tests/api/test_prune_overshoot_advice.py)
     go_by = f"go by the actual limit {report} measured (`gate --use actual` gates on it)"
-    for command in (("prune", ckpt, "--ratio", "lower", "--from", report, "-o", tmp_path / "p.pt", "--json", *SAVED_DATA),
-                    ("gate", ckpt, "--from", report, "--min-ratio", "0.1", "--json", *SAVED_DATA)):
+    prune_to = f"prune to the limit {report} measured (--ratio "
+    for command, told in (
+            (("prune", ckpt, "--ratio", "lower", "--from", report, "-o", tmp_path / "p.pt", "--json", *SAVED_DATA),
+             prune_to),
+            (("gate", ckpt, "--from", report, "--min-ratio", "0.1", "--json", *SAVED_DATA), go_by)):
         run = cli(*command)
         assert run.exit_code == 0, run.stderr
         said = _overshoot(json.loads(run.stdout)["warnings"])
-        assert "`prunelimit verify`" not in said and go_by in said, said
+        assert "`prunelimit verify`" not in said and told in said, said
 
 
 def test_the_library_names_it_in_its_own_words(train, tmp_path) -> None:
@@ -53,10 +57,11 @@ def test_the_library_names_it_in_its_own_words(train, tmp_path) -> None:
     report = tmp_path / "v.json"
     report.write_text(json.dumps(document("verify", prunelimit.verify(model, train, method="exact").to_json())))
     go_by = f"go by the actual limit {report} measured (prunelimit.gate(..., use='actual') gates on it)"
-    for result in (prunelimit.prune(model, "lower", train, prediction_from=str(report)),
-                   prunelimit.gate(model, train, min_ratio=0.1, prediction_from=str(report))):
+    for result, told in ((prunelimit.prune(model, "lower", train, prediction_from=str(report)),
+                          f"prune to the limit {report} measured (ratio="),
+                         (prunelimit.gate(model, train, min_ratio=0.1, prediction_from=str(report)), go_by)):
         said = _overshoot(result.warnings)
-        assert "prunelimit.verify" not in said and go_by in said, said
+        assert "prunelimit.verify" not in said and told in said, said
 
 
 def test_where_nothing_overshot_the_report_s_limit_is_named_and_a_bounds_report_is_left_alone() -> None:

@@ -52,7 +52,7 @@ def test_the_not_at_a_minimum_warning_states_epsilon_as_its_line() -> None:
 
     # a spectrum report with no other finding: only the first-order change is over ε
     spec = SimpleNamespace(notes=(), loss=0.1098, solver="exact", stopped_by=None, params_hessian=10, iterations=10,
-                           lambda_max=1.0, lambda_min=0.0, gradient_norm=0.0412, negative_mass=None)
+                           lambda_max=1.0, lambda_min=0.0, gradient_norm=0.0412, negative_mass=None, choice=None)
     u = SimpleNamespace(steps_kind="exact", plus_minus=0.0)
     for change, said in ((0.023634, "changes the loss by +0.02363 to first order, more than ε = 0.01729"),
                          (-0.023634, "lowers the loss by 0.02363 to first order, a change larger than ε = 0.01729")):

@@ -49,7 +49,7 @@ def test_the_half_steps_warning_states_the_move_in_points() -> None:
     from prunelimit.api.options import CurvatureOptions
 
     spec = SimpleNamespace(notes=(), loss=0.1, solver="slq", stopped_by=None, params_hessian=10, iterations=80,
-                           lambda_max=1.0, lambda_min=0.0, gradient_norm=0.0, negative_mass=None)
+                           lambda_max=1.0, lambda_min=0.0, gradient_norm=0.0, negative_mass=None, choice=None)
     u = SimpleNamespace(steps_kind="half-steps", plus_minus=0.005)
     warns = _bounds_warnings(spec, None, 0.9, 1.0, 0.888, 0.05, CurvatureOptions(), None, u)
     assert [w for w in warns if w.startswith("ρ* moved by 1.2 pt between 40 and 80 Lanczos steps")], warns
