@@ -17,11 +17,25 @@ from prunelimit.pruning.actual import CurvePoint, OvershootCheck
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
 
 
-def test_a_prune_past_the_measured_limit_is_told_a_ratio_not_a_gate(cli, tmp_path) -> None:
-    result = cli("prune", EXAMPLE, "--ratio", "auto", "--scope", "layer", "-o", tmp_path / "p.pt", "--threads", "1",
-                 "--json")
+def _layer_prune_warning(cli, tmp_path, words: str, saved_by: str | None = None) -> str:
+    """The one warning holding ``words`` of `prune --ratio auto --scope layer` on the bundled
+    example; with ``saved_by`` (bounds, verify), --from that command's report, saved as
+    ``tmp_path/saved.json``."""
+    source = []
+    if saved_by is not None:
+        saved = cli(saved_by, EXAMPLE, "--scope", "layer", "--threads", "1", "--json")
+        assert saved.exit_code == 0, saved.stderr
+        (tmp_path / "saved.json").write_text(saved.stdout)
+        source = ["--from", tmp_path / "saved.json"]
+    result = cli("prune", EXAMPLE, *source, "--ratio", "auto", "--scope", "layer", "-o", tmp_path / "p.pt",
+                 "--threads", "1", "--json")
     assert result.exit_code == 0, result.stderr
-    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "the prediction overshoots" in w]
+    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if words in w]
+    return warning
+
+
+def test_a_prune_past_the_measured_limit_is_told_a_ratio_not_a_gate(cli, tmp_path) -> None:
+    warning = _layer_prune_warning(cli, tmp_path, "the prediction overshoots")
     assert "gate --use actual" not in warning
     assert warning.endswith("prune less (a --ratio number below 0.8083, where one-shot pruning was measured past "
                             "it), or measure the limit with `prunelimit verify`")
@@ -37,13 +51,7 @@ def test_lower_is_offered_where_rho_l_was_measured_within_the_limit() -> None:
 
 def test_a_prune_from_a_saved_bounds_report_is_told_the_same(cli, tmp_path) -> None:
     """--from reads the overshoot the report states (its points), not only its warning's words."""
-    saved = cli("bounds", EXAMPLE, "--scope", "layer", "--threads", "1", "--json")
-    assert saved.exit_code == 0, saved.stderr
-    (tmp_path / "b.json").write_text(saved.stdout)
-    result = cli("prune", EXAMPLE, "--from", tmp_path / "b.json", "--ratio", "auto", "--scope", "layer",
-                 "-o", tmp_path / "p.pt", "--threads", "1", "--json")
-    assert result.exit_code == 0, result.stderr
-    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "the prediction overshoots" in w]
+    warning = _layer_prune_warning(cli, tmp_path, "the prediction overshoots", saved_by="bounds")
     assert "gate --use actual" not in warning and "prune less (a --ratio number below 0.8083," in warning
 
 
@@ -63,22 +71,13 @@ def test_a_stated_check_out_of_shape_gives_no_advice_of_its_own() -> None:
 def test_a_prune_from_a_verify_report_is_told_the_limit_it_measured(cli, tmp_path) -> None:
     """A verify report measured the limit: the pruning is told to prune to it (--ratio 0.8 on
     the bundled example's layer path), not that `gate --use actual` gates on it."""
-    saved = cli("verify", EXAMPLE, "--scope", "layer", "--threads", "1", "--json")
-    assert saved.exit_code == 0, saved.stderr
-    (tmp_path / "v.json").write_text(saved.stdout)
-    result = cli("prune", EXAMPLE, "--from", tmp_path / "v.json", "--ratio", "auto", "--scope", "layer",
-                 "-o", tmp_path / "p.pt", "--threads", "1", "--json")
-    assert result.exit_code == 0, result.stderr
-    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "the prediction overshoots" in w]
-    assert warning.endswith(f"prune to the limit {tmp_path / 'v.json'} measured (--ratio 0.8)")
+    warning = _layer_prune_warning(cli, tmp_path, "the prediction overshoots", saved_by="verify")
+    assert warning.endswith(f"prune to the limit {tmp_path / 'saved.json'} measured (--ratio 0.8)")
 
 
 def test_the_acc_drop_advice_names_no_lower_the_check_measured_past_the_limit(cli, tmp_path) -> None:
     """The same run lost 4.44 accuracy points past --acc-drop 0.5 and was told "prune less
     (--ratio lower, ρ_L = 80.83 %, or a number)" beside the warning that measured ρ_L's loss
     above L + ε; it is now told a number, as where no ρ_L lies below ρ*."""
-    result = cli("prune", EXAMPLE, "--ratio", "auto", "--scope", "layer", "-o", tmp_path / "p.pt", "--threads", "1",
-                 "--json")
-    assert result.exit_code == 0, result.stderr
-    (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "more than --acc-drop" in w]
+    warning = _layer_prune_warning(cli, tmp_path, "more than --acc-drop")
     assert "--ratio lower" not in warning and "prune less (a --ratio number below 0.8681)" in warning
