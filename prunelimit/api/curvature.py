@@ -1543,9 +1543,9 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
                       ("data", level * (u.data or 0.0)), ("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0),
                       key=lambda item: item[1])[0]
         which = f"the largest part is {largest}"
-    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by, options.basis_dtype)})"
+    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by, options.basis_dtype)}{_unfixed(stopped_by, options)})"
                        f"{_exact_instead(stopped_by, dim, options, choice)}",
-              "probes": f"more probes ({_more_probes(stopped_by, dim, options)})"
+              "probes": f"more probes ({_more_probes(stopped_by, dim, options)}{_unfixed(stopped_by, options)})"
                         f"{_exact_instead(stopped_by, dim, options, choice)}",
               "data": f"more curvature samples ({_more_samples(options)})"
                       f"{_exact_instead(stopped_by, dim, options, choice, subset=True)}",
@@ -1587,6 +1587,16 @@ def _basis_memory() -> str:
 def _more_steps(stopped_by: str | None, basis_dtype: str = "auto") -> str:
     """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
     return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by, basis_dtype)
+
+
+def _unfixed(stopped_by: str | None, options: CurvatureOptions) -> str:
+    """``, or no fixed plan: …`` after the remedy of a plan ``--iterations``/``--runs`` fixed:
+    adaptive SLQ extends its runs and probes until the ± meets ``--tolerance``, where "a larger
+    --iterations" left the user to guess how much larger (on a model the exact spectrum does
+    not fit, the only other route offered). ``--method paper``'s plan is its method's."""
+    if stopped_by is not None or options.method == "paper" or (options.iterations is None and options.runs is None):
+        return ""
+    return f", or no fixed plan: without {fixed_by(options)} the runs extend until the ± meets {option('tolerance')}"
 
 
 def _more_samples(options: CurvatureOptions) -> str:
