@@ -35,7 +35,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
 from prunelimit.report.notebook import bounds_summary, shown
-from prunelimit.report.rounding import half_width_text, loss_digits, loss_text, percent
+from prunelimit.report.rounding import half_width_text, loss_digits, loss_text, percent, ratio_below
 from prunelimit.report.safe import listed
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.limit import LimitPrediction
@@ -319,8 +319,7 @@ def prune_less(check: "OvershootCheck") -> str:
     below = min(point.ratio for point, removed in points if check.past(point, removed))
     within = check.lower is not None and check.lower_removed and not check.lower_overshoots
     lower = f"{option('ratio', 'lower')}, ρ_L = {percent(check.lower.ratio)}, or " if within else ""
-    # rounded down: what --ratio takes, and below the ratio measured past the limit
-    return (f"prune less ({lower}a {option('ratio')} number below {math.floor(below * 1e4) / 1e4:g}, where one-shot "
+    return (f"prune less ({lower}a {option('ratio')} number below {ratio_below(below):g}, where one-shot "
             f"pruning was measured past it), or measure the limit with {said('`prunelimit verify`', 'prunelimit.verify')}")
 
 

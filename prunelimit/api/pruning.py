@@ -241,13 +241,14 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             source = report.get("epsilon_source")  # a report from before the key states none
             # a verify report measured the limit: its reader is told to go by it, not to measure it;
             # a bounds report's overshoot, to prune below the points it measured past it
-            told = measured_in_report(_pruned_less((*measured, *recorded_warnings(report, name)),
-                                                   stated_check(stated), read_limit(report, name)), report, name)
+            check, limit = stated_check(stated), read_limit(report, name)
+            told = measured_in_report(_pruned_less((*measured, *recorded_warnings(report, name)), check, limit),
+                                      report, name)
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}", _beside_pruning((*notes, *told)),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
-                                 read=read_spectrum(report), measured=read_limit(report, name),
-                                 lower=_within_limit(_stated_lower(report), stated_check(stated)))
+                                 read=read_spectrum(report), measured=limit,
+                                 lower=_within_limit(_stated_lower(report), check))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -258,7 +259,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  f"use {option('ratio', 'auto')} or a number")
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
-        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)",
+                             _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
                              stated, rep.epsilon, rep.epsilon_source, lower=_within_limit(rep.lower, rep.overshoot))
     from prunelimit.validate import number_fix, read_number
 

@@ -56,7 +56,7 @@ from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError, quoted
-from prunelimit.validate import not_a_number
+from prunelimit.validate import not_a_number, real
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
@@ -332,17 +332,14 @@ def stated_check(stated: object) -> OvershootCheck | None:
     """The :class:`OvershootCheck` a saved report's ``overshoot`` (``OvershootCheck.to_json``)
     states, for the advice made from its points (``api.limit.prune_less``); ``None`` where it
     states none, or not in that shape (an older report's, one edited)."""
-    def number(value: object) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-
     def point(doc: object) -> tuple[CurvePoint, int] | None:
-        if not (isinstance(doc, dict) and number(doc.get("ratio")) and number(doc.get("loss"))
+        if not (isinstance(doc, dict) and real(doc.get("ratio")) and real(doc.get("loss"))
                 and isinstance(doc.get("removed"), int)):
             return None
         return CurvePoint(float(doc["ratio"]), float(doc["loss"]), None), doc["removed"]
 
     checked = stated.get("checked") if isinstance(stated, dict) else None
-    if not (isinstance(checked, dict) and number(stated.get("dense_loss")) and number(stated.get("loss_limit"))):
+    if not (isinstance(checked, dict) and real(stated.get("dense_loss")) and real(stated.get("loss_limit"))):
         return None
     predicted, lower = point(checked.get("predicted")), point(checked.get("lower"))
     if predicted is None or (lower is None and checked.get("lower") is not None):

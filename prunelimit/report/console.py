@@ -15,7 +15,7 @@ from prunelimit.errors import option, said
 from prunelimit.validate import real
 from prunelimit.report.rounding import (
     AT_LEAST, AT_MOST, MINUS, apart, change_text, decimals, estimate_text, finetune_text, half_width_text, loss_text,
-    percent, percent_text, signed, value_text,
+    percent, percent_text, ratio_below, signed, value_text,
 )
 
 
@@ -663,8 +663,7 @@ def _less_remedy(rep) -> str:
     lower = rep.lower if rep.ratio_source.startswith("auto") else None
     if lower is not None and lower < rep.requested:
         return f"prune less (--ratio lower, ρ_L = {pct(lower)}, or a number)"
-    # the predicted fraction, rounded down: what --ratio takes, and below the ratio pruned to
-    return f"prune less (a --ratio number below {math.floor(rep.requested * 1e4) / 1e4:g})"
+    return f"prune less (a --ratio number below {ratio_below(rep.requested):g})"
 
 
 def _finetune_remedy(rep) -> tuple[str, ...]:

@@ -146,6 +146,12 @@ def percent_digits(fraction: float, places: int = 2) -> str:
     return signed(value, f".{off_the_ends(value, places, PERCENT_ENDS)}f")
 
 
+def ratio_below(ratio: float) -> float:
+    """``ratio`` rounded down to 4 decimals: a ``--ratio`` to advise as "below" it, as the
+    option takes it, and never above the ratio it is below."""
+    return math.floor(ratio * 1e4) / 1e4
+
+
 def apart(places: int, value: float, threshold: float) -> int:
     """Decimals from ``places`` on that show ``value`` apart from a ``threshold`` it fails
     ("0.8590 < required 0.8590" read as a fail at equality, which passes; "≈ 40.0 s, past
