@@ -256,10 +256,12 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
     by their names inside the archive (not the folder name torch gives them after the file it
     saved to), pickles in a canonical form (a re-save numbers its memo otherwise), code with its
     classes' constants in order (:data:`_CONSTANT_LINE`), save-time
-    noise (:data:`_ARCHIVE_NOISE`) and TorchScript's class numbering (:data:`_MANGLE`) left out;
-    another file by its bytes. A re-saved, renamed or copied archive of the same module, or one
-    traced again, keeps its key. ``code_only``: without the module's tensors (``data/``): what
-    the code computes with besides its weights (code, constants, plain attributes)."""
+    noise (:data:`_ARCHIVE_NOISE`) and TorchScript's class numbering (:data:`_MANGLE`) left out,
+    but not which class's code each module runs (:func:`_class_codes`); another file by its
+    bytes. A re-saved, renamed or copied archive of the same module, or one traced again, keeps
+    its key. ``code_only``: without the module's tensors (``data/``): what the code computes
+    with besides its weights (code, constants, plain attributes), and not which class each module
+    runs: a report's ``weights.code``, as reports saved before this was keyed compare it."""
     import zipfile
 
     from prunelimit.limits import is_zip
@@ -267,6 +269,8 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
     if not is_zip(path):
         return file_sha256(path)
     digest = hashlib.sha256()
+    classes: dict[str, str] = {}  # each TorchScript class, by its name as saved: the digest of its code
+    modules: list[str] = []  # the classes data.pkl names (the module tree's), in the order it first names each
     with zipfile.ZipFile(path) as archive:
         members = sorted(((_MANGLE.sub(b"", info.filename.split("/", 1)[-1].encode()).decode(), info)
                           for info in archive.infolist() if not info.is_dir()), key=lambda member: member[0])
@@ -275,7 +279,13 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
                 continue
             if name.endswith((".pkl", ".py")):
                 data = archive.read(info)
-                data = _MANGLE.sub(b"", _canonical_pickle(data) if name.endswith(".pkl") else _canonical_code(data))
+                if name.endswith(".py"):
+                    data = _canonical_code(data)
+                    classes.update(_class_codes(info.filename.split("/", 1)[-1], data))
+                else:
+                    data = _canonical_pickle(data)
+                    modules += _pickled_classes(data) if name == "data.pkl" else []
+                data = _MANGLE.sub(b"", data)
                 digest.update(f"{name}:{len(data)}:".encode() + data)
                 continue
             if code_only and name.startswith("data/"):  # the module's tensors (a traced constant's are in constants/)
@@ -284,7 +294,38 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
             with archive.open(info) as member:  # tensors' storages: streamed, not read whole
                 for block in iter(lambda: member.read(1 << 20), b""):
                     digest.update(block)
+    if not code_only:  # not in a report's weights.code (code_only): reports saved before still compare
+        # which code each module runs: with the numbering left out, two variants of one class (two
+        # constants) read alike wherever they sit, and which module is numbered follows what the
+        # saving process compiled before (gradient scales 0.2 then 1.0 keyed as 1.0 then 0.2)
+        digest.update(text_bytes("modules:" + ",".join(classes.get(name, "-") for name in modules)))
     return digest.hexdigest()
+
+
+# a top-level class of TorchScript code (``class Block(Module):``): each runs to the next
+_CLASS_LINE = re.compile(rb"^class (\w+)\b", re.MULTILINE)
+
+
+def _class_codes(member: str, code: bytes) -> dict[str, str]:
+    """The sha256 of each class's code (numbering left out) in the archive's ``member``
+    (``code/__torch__/___torch_mangle_3.py``), by its name as saved (``__torch__.___torch_mangle_3.Block``)."""
+    namespace = member.removeprefix("code/").removesuffix(".py").replace("/", ".")
+    starts = list(_CLASS_LINE.finditer(code))
+    ends = [start.start() for start in starts[1:]] + [len(code)]
+    return {f"{namespace}.{start.group(1).decode()}":
+            hashlib.sha256(_MANGLE.sub(b"", code[start.start():end])).hexdigest() for start, end in zip(starts, ends)}
+
+
+def _pickled_classes(data: bytes) -> list[str]:
+    """The TorchScript classes a pickle names (its ``GLOBAL`` opcodes: ``__torch__.___torch_mangle_3.Block``),
+    in order; parsed, never run."""
+    import pickletools
+
+    try:
+        return [arg.replace(" ", ".") for op, arg, _ in pickletools.genops(data)
+                if op.name == "GLOBAL" and arg.startswith("__torch__")]
+    except Exception:  # not a pickle pickletools can read: no classes
+        return []
 
 
 def scripted_fingerprints(model: Any, code_only: bool = False) -> list[str]:
