@@ -2031,6 +2031,15 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         _check_fits(rep, inputs)
 
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust, check)
+    # --method slq runs, step for step, the plan the default runs where it chooses adaptive SLQ:
+    # each reads the other's answer stored for these options, where it is that plan (`bounds` on
+    # a model whose dense Hessian does not fit, then `gate --method slq`, or the reverse, ran the
+    # same products again). The default, only where it takes SLQ before timing any product.
+    other = {"slq": "default", "default": "slq"}.get(options.method)
+    if found is None and other is not None and not _fixed_plan(options) and \
+            (other == "default" or _slq_untimed(inputs, options)):
+        found = stored_result(store, result_key(inputs, replace(options, method=other), store, "spectrum"),
+                              "spectrum", SpectrumReport, lambda rep: _as_method(rep, options.method), check)
     found = None if found is None else _worded_here(found, inputs, options)
     if found is not None and _cut_by_the_machine(found, options):
         found = None  # computed again and replaced: this run may get further
@@ -2152,6 +2161,25 @@ _ADAPTIVE_STOPS = {name: getattr(CurvatureOptions, name)
                    for name in ("tolerance", "max_hvps", "time_budget", "basis_memory_mb")}
 # the cache kind of those answers: a key of their own, apart from each call's own entry
 _ADAPTIVE_KIND = "adaptive spectrum"
+
+
+def _slq_untimed(inputs: Inputs, options: CurvatureOptions) -> bool:
+    """Whether the default takes adaptive SLQ even were the products free and the host memory
+    unbounded, before timing any: a dense Hessian over its fixed limit, a ``--max-hvps`` below D
+    (``choose_solver``). Its plan is then ``--method slq``'s. Decided alike on every rank (not on
+    this host's free memory): under torchrun the lookup it allows is a collective."""
+    named = hessian_parameters(inputs.model, inputs.selection)
+    dim = sum(p.numel() for _, p in named)
+    return choose_solver(options, dim, 0.0, 0.0, timed=timed_products(named), host_bytes=math.inf).solver != "exact"
+
+
+def _as_method(rep: SpectrumReport, method: str) -> SpectrumReport | None:
+    """The other method's stored answer (default or ``--method slq``) as ``method``'s: the
+    adaptive SLQ both run (its reason worded again by ``_worded_here``, no exact timing
+    claimed); ``None`` for an exact spectrum, which ``--method slq`` does not compute."""
+    if rep.solver == "exact" or not rep.choice.adaptive:
+        return None
+    return replace(rep, method=method, choice=replace(rep.choice, predicted_exact_seconds=None))
 
 
 def _within_tolerance(rep: SpectrumReport | None, inputs: Inputs,
