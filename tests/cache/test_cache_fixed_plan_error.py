@@ -64,6 +64,8 @@ def test_a_gate_on_the_conservative_side_gives_the_uncached_verdict(fitted_input
     rules = [GateRule("conservative", use="predicted", min_ratio=0.42)]
     options = CurvatureOptions(**PLAN, tolerance=0.001)
     read, fresh = (gate(fitted_inputs, rules, options, store=s).to_json() for s in (store, None))
-    assert fresh["passed"] and fresh["rules"][0]["compared"] == pytest.approx(0.4343, abs=1e-4)
+    # abs 2e-3: the float32 products' summation order follows the thread count (0.4343 on 2
+    # threads, 0.4338 on 1); the stale read's 0.409 lies 0.025 below
+    assert fresh["passed"] and fresh["rules"][0]["compared"] == pytest.approx(0.4343, abs=2e-3)
     assert (read["passed"], read["cache_hit"]) == (True, False)
     assert read["rules"][0]["compared"] == pytest.approx(fresh["rules"][0]["compared"], rel=1e-9)
