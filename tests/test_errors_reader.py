@@ -76,7 +76,7 @@ def test_a_library_results_warnings_name_its_arguments_not_flags() -> None:
     named = " ".join(library)
     for said_there in ("raise pruning_epochs=", "lower regrowth_epochs=", "prunelimit.train(model, data, l1=...)",
                        "ε (epsilon=)", "outside max_hvps= and time_budget=", "per_layer=True's blocks",
-                       "exclude= their modules", "gate on the measured limit (prunelimit.gate(..., use='actual'))",
+                       "exclude=('0',) leaves them out", "gate on the measured limit (prunelimit.gate(..., use='actual'))",
                        "hessian_samples='all' takes every sample", "raise max_hvps= and time_budget=",
                        "a larger basis_memory_mb=", "runs=K, iterations=1000000"):
         assert said_there in named

@@ -412,12 +412,13 @@ def _overshot(check: "OvershootCheck") -> str | None:
 def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
     """Prunable tensors the Hessian leaves out (frozen, ``requires_grad=False``): pruning
     them moves the loss, but ρ* counts no curvature for them."""
+    from prunelimit.pruning.training import frozen_fix
+
     outside = [(n, w.numel()) for n, w in zip(names, weights) if n not in gradient]
     if not outside:
         return []
     return [f"{sum(c for _, c in outside):,} prunable weights ({listed([n for n, _ in outside])}) are frozen (requires_grad=False) and "
-            f"outside the Hessian, so ρ* counts no curvature for pruning them; {option('exclude')} their modules, "
-            "or make them trainable in the model"]
+            f"outside the Hessian, so ρ* counts no curvature for pruning them; {frozen_fix([n for n, _ in outside])}"]
 
 
 def unrecognised_warnings(inputs: Inputs) -> list[str]:
