@@ -343,32 +343,37 @@ def _require_one_pruning_a_tie(model: nn.Module) -> None:
     from prunelimit.report.safe import listed
 
     named = dict(model.named_modules())
-    for module_name, module in named.items():
-        for _, hook in _pruning_hooks(module):
-            original = module._parameters[hook._tensor_name + _ORIG]
-            holders = {name: _torch_mask(other, key) for name, other in named.items()
-                       for key, held in other._parameters.items() if held is original}
-            first = holders[module_name]
-            if all(mask is not None and torch.equal(mask, first) for mask in holders.values()):
-                continue
-            key = f"{module_name}.{hook._tensor_name}" if module_name else hook._tensor_name
-            name, held = hook._tensor_name, f"model.get_submodule({module_name!r})"
-            plain = [n for n, mask in holders.items() if mask is None]
-            if plain:
-                pruned = listed([repr(n) for n in holders if n not in plain])
-                how = f"in {pruned} only: {plain[0]!r} computes with its unpruned values"
-                fix = (f"torch.nn.utils.prune.custom_from_mask(model.get_submodule({plain[0]!r}), {name!r}, "
-                       f"{held}.{name}{_MASK})")
-            else:  # torch stacks a mask on a pruned weight: each keeps what every mask keeps
-                how = f"with different masks in {listed([repr(n) for n in holders])}"
-                product = " * ".join(f"model.get_submodule({n!r}).{name}{_MASK}" for n in holders)
-                fix = (f"mask = {product}, then torch.nn.utils.prune.custom_from_mask(module, {name!r}, mask) "
-                       "for each of them (stacked, each keeps what every mask keeps)")
-            raise UsageError(
-                f"the tied weight {key!r} (one parameter of modules {listed([repr(n) for n in holders])}) is masked by "
-                f"torch.nn.utils.prune {how}, so no one weight and mask is what the model computes with, and "
-                f"prunelimit reads one: its numbers would be another model's; give every module that holds it the "
-                f"same mask: {fix}, as Pruning.apply does, or untie them")
+    pruned = [(module_name, module, hook) for module_name, module in named.items() for _, hook in _pruning_hooks(module)]
+    if not pruned:  # nor list a scripted module's parameters, which its wrappers cannot
+        return
+    held_by: dict[int, list[tuple[str, nn.Module, str]]] = {}  # a parameter's id → where it is held
+    for name, module in named.items():
+        for key, held in module._parameters.items():
+            held_by.setdefault(id(held), []).append((name, module, key))
+    for module_name, module, hook in pruned:
+        original = module._parameters[hook._tensor_name + _ORIG]
+        holders = {name: _torch_mask(other, key) for name, other, key in held_by[id(original)]}
+        first = holders[module_name]
+        if all(mask is not None and torch.equal(mask, first) for mask in holders.values()):
+            continue
+        key = f"{module_name}.{hook._tensor_name}" if module_name else hook._tensor_name
+        attribute, held = hook._tensor_name, f"model.get_submodule({module_name!r})"
+        plain = [n for n, mask in holders.items() if mask is None]
+        if plain:
+            masked = listed([repr(n) for n in holders if n not in plain])
+            how = f"in {masked} only: {plain[0]!r} computes with its unpruned values"
+            fix = (f"torch.nn.utils.prune.custom_from_mask(model.get_submodule({plain[0]!r}), {attribute!r}, "
+                   f"{held}.{attribute}{_MASK})")
+        else:  # torch stacks a mask on a pruned weight: each keeps what every mask keeps
+            how = f"with different masks in {listed([repr(n) for n in holders])}"
+            product = " * ".join(f"model.get_submodule({n!r}).{attribute}{_MASK}" for n in holders)
+            fix = (f"mask = {product}, then torch.nn.utils.prune.custom_from_mask(module, {attribute!r}, mask) "
+                   "for each of them (stacked, each keeps what every mask keeps)")
+        raise UsageError(
+            f"the tied weight {key!r} (one parameter of modules {listed([repr(n) for n in holders])}) is masked by "
+            f"torch.nn.utils.prune {how}, so no one weight and mask is what the model computes with, and "
+            f"prunelimit reads one: its numbers would be another model's; give every module that holds it the "
+            f"same mask: {fix}, as Pruning.apply does, or untie them")
 
 
 def _torch_mask(module: nn.Module, key: str) -> Tensor | None:
