@@ -251,8 +251,8 @@ def required_prunable(model: nn.Module, selection: ParamSelection = ParamSelecti
     says so alike, naming the flags that widen it."""
     named = prunable_parameters(model, selection)
     if not named:
-        named = _other_named_matrices(model.named_modules())
-        fixes = _computed_weights(model, selection) + _uncounted_weights(model, selection) + (named and named + ", or ")
+        other = _other_named_matrices(model.named_modules())
+        fixes = _computed_weights(model, selection) + _uncounted_weights(model, selection) + (other and other + ", or ")
         raise UsageError.naming("the model has no prunable weights (Linear, Conv or attention projection weights) "
                                 "in the set in use; " + fixes.replace("{", "{{").replace("}", "}}")
                                 + "widen it with {0}/{1}", "include", "exclude")

@@ -357,13 +357,13 @@ def _require_one_pruning_a_tie(model: nn.Module) -> None:
         if all(mask is not None and torch.equal(mask, first) for mask in holders.values()):
             continue
         key = f"{module_name}.{hook._tensor_name}" if module_name else hook._tensor_name
-        attribute, held = hook._tensor_name, f"model.get_submodule({module_name!r})"
+        attribute, source = hook._tensor_name, f"model.get_submodule({module_name!r})"
         plain = [n for n, mask in holders.items() if mask is None]
         if plain:
             masked = listed([repr(n) for n in holders if n not in plain])
             how = f"in {masked} only: {plain[0]!r} computes with its unpruned values"
             fix = (f"torch.nn.utils.prune.custom_from_mask(model.get_submodule({plain[0]!r}), {attribute!r}, "
-                   f"{held}.{attribute}{_MASK})")
+                   f"{source}.{attribute}{_MASK})")
         else:  # torch stacks a mask on a pruned weight: each keeps what every mask keeps
             how = f"with different masks in {listed([repr(n) for n in holders])}"
             product = " * ".join(f"model.get_submodule({n!r}).{attribute}{_MASK}" for n in holders)
