@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import prunelimit
+from prunelimit.models.params import ParamSelection
 
 
 class Adapted(nn.Module):
@@ -64,5 +65,14 @@ def test_the_command_lines_words_name_the_flag_with_its_value():
     from prunelimit.api.limit import outside_hessian_warnings
 
     weight = torch.zeros(8, 64)
-    assert outside_hessian_warnings(["backbone.0.weight"], [weight], {})[0].endswith(
+    assert outside_hessian_warnings(["backbone.0.weight"], [weight], {}, ParamSelection())[0].endswith(
         "--exclude 'backbone.0' leaves them out, or make them trainable in the model")
+
+
+def test_the_set_it_names_keeps_the_exclude_given(adapted):
+    """A fix naming the frozen modules alone, followed, would have dropped the exclude given
+    and pruned that module again."""
+    model, data = adapted
+    result = prunelimit.bounds(model, data, method="exact", exclude=("0.up",))
+    assert _frozen(result.warnings)[0].endswith(
+        "exclude=('0.up', '0.base', '2.base') leaves them out, or make them trainable in the model")
