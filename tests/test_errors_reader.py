@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import prunelimit
+from prunelimit.models.params import ParamSelection
 
 from prunelimit import api
 from prunelimit.api.curvature import (larger_budget, _more_probes, _more_steps, _over_budget_note,
@@ -54,7 +55,7 @@ def _warnings() -> list[str]:
             " ".join(_diagnose(prediction, 0.2, "0.0 % below 0.001", assess_regime([plain]))),
             " ".join(_diagnose(prediction, -0.2, "0.0 % below 0.001", assess_regime([plain]))),
             *outside_budgets(api.CurvatureOptions(max_hvps=40, time_budget=1e6), BlockCost("lanczos", 32, 2, 64, 0.5)),
-            *outside_hessian_warnings(["0.weight"], [plain], {}),
+            *outside_hessian_warnings(["0.weight"], [plain], {}, ParamSelection()),
             *samples_notes(api.CurvatureOptions(hessian_samples=50), 1000, "exact"),
             *samples_notes(api.CurvatureOptions(hessian_samples=5000), 1000, "slq-h"), _subsample_note(300, 1000),
             _over_budget_note(api.CurvatureOptions(max_hvps=10, time_budget=1.0), 20, 3.0),
@@ -76,7 +77,7 @@ def test_a_library_results_warnings_name_its_arguments_not_flags() -> None:
     named = " ".join(library)
     for said_there in ("raise pruning_epochs=", "lower regrowth_epochs=", "prunelimit.train(model, data, l1=...)",
                        "ε (epsilon=)", "outside max_hvps= and time_budget=", "per_layer=True's blocks",
-                       "exclude= their modules", "gate on the measured limit (prunelimit.gate(..., use='actual'))",
+                       "exclude=('0',) leaves them out", "gate on the measured limit (prunelimit.gate(..., use='actual'))",
                        "hessian_samples='all' takes every sample", "raise max_hvps= and time_budget=",
                        "a larger basis_memory_mb=", "runs=K, iterations=1000000"):
         assert said_there in named

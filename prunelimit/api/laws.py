@@ -86,7 +86,8 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any) -> 
     # the settings go with the points: a reader of its CSV or JSON can tell which measurement it is
     fit = fit_nplh(replace(points, measured=c.measured(inputs.selection)), region=c.region, seed=c.seed)
     # the modes that fine-tune between points cannot retrain a frozen weight, as imp and hyperflux cannot
-    frozen = frozen_warnings(prunable_parameters(inputs.model, inputs.selection), _FROZEN_PRUNED[c.mode]) \
+    frozen = frozen_warnings(prunable_parameters(inputs.model, inputs.selection), _FROZEN_PRUNED[c.mode],
+                             inputs.selection) \
         if c.mode in _FROZEN_PRUNED else ()
     return replace(fit, warnings=inputs.qualified((*fit.warnings, *frozen)))
 
@@ -294,7 +295,7 @@ def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, 
                            result.log, (*_missed_target(result.density, target_density, result.log),
                                         *evaluated_on_training_data(evaluation is batches),
                                         *frozen_warnings(required_prunable(model, selection),
-                                                         "Hyperflux gates them with the others")),
+                                                         "Hyperflux gates them with the others", selection)),
                            selection, result.start_density)
 
 

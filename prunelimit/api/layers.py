@@ -73,7 +73,8 @@ def spectrum_report(inputs: Inputs, options: CurvatureOptions, progress=None, st
         spec = spectrum_layers(inputs, options, spec, progress, store)
     # its ρ*, as bounds', counts no curvature for frozen prunable weights: the same warning
     prunable = [] if spec.limit_ratio is None else prunable_parameters(inputs.model, inputs.selection)
-    outside = outside_hessian_warnings([n for n, _ in prunable], [p for _, p in prunable], spec.gradient)
+    outside = outside_hessian_warnings([n for n, _ in prunable], [p for _, p in prunable], spec.gradient,
+                                       inputs.selection)
     return replace(spec, notes=inputs.qualified(spec.notes) + tuple(outside))
 
 

@@ -32,6 +32,7 @@ from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
+from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
 from prunelimit.report.notebook import bounds_summary, shown
@@ -197,7 +198,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     overshoot = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, epsilon, ratio, lower, scope=scope,
                                 selection=inputs.selection)
     warns += regime_warnings(regime, overshoot)
-    warns += outside_hessian_warnings(target.names, weights, spec.gradient)
+    warns += outside_hessian_warnings(target.names, weights, spec.gradient, inputs.selection)
     warns += unrecognised_warnings(inputs)
     warns += inputs.load_warnings
     layers = layer_breakdown(inputs, options, spec, target, profile, ratio, scope, progress, store) if per_layer else None
@@ -409,15 +410,16 @@ def _overshot(check: "OvershootCheck") -> str | None:
     return f"measured by pruning one-shot: {losses}, {limit}, so {which} past the limit one-shot pruning reaches"
 
 
-def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
+def outside_hessian_warnings(names, weights, gradient: dict, selection: ParamSelection) -> list[str]:
     """Prunable tensors the Hessian leaves out (frozen, ``requires_grad=False``): pruning
     them moves the loss, but ρ* counts no curvature for them."""
+    from prunelimit.pruning.training import frozen_fix
+
     outside = [(n, w.numel()) for n, w in zip(names, weights) if n not in gradient]
     if not outside:
         return []
     return [f"{sum(c for _, c in outside):,} prunable weights ({listed([n for n, _ in outside])}) are frozen (requires_grad=False) and "
-            f"outside the Hessian, so ρ* counts no curvature for pruning them; {option('exclude')} their modules, "
-            "or make them trainable in the model"]
+            f"outside the Hessian, so ρ* counts no curvature for pruning them; {frozen_fix([n for n, _ in outside], selection)}"]
 
 
 def unrecognised_warnings(inputs: Inputs) -> list[str]:

@@ -406,7 +406,8 @@ def prune(
                                         *collapse_warnings(ratio, scope, pruned.layers, pruned.collapsed),
                                         *_weights_only_warnings(inputs, outputs),
                                         *(frozen_warnings(prunable_parameters(inputs.model, inputs.selection),
-                                                          "prune removes them by magnitude with the others")
+                                                          "prune removes them by magnitude with the others",
+                                                          inputs.selection)
                                           if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after, measured))), spectrum,
                       uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read,

@@ -290,7 +290,7 @@ def iterative_magnitude_pruning(
 
     return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed}, selection,
                      on_training_data(eval_batches is train_batches)
-                     + frozen_warnings(params, "IMP prunes them by magnitude with the others"))
+                     + frozen_warnings(params, "IMP prunes them by magnitude with the others", selection))
 
 
 def on_training_data(same: bool) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ import functools
 import re
 import sys
 from dataclasses import dataclass
+from typing import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -185,9 +186,11 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
                                   "prunes parameters; save the model with it removed "
                                   "(torch.nn.utils.parametrize.remove_parametrizations) to prune that weight")
             if option == "include" and not set(matched) & set(widening):
+                named = _other_named_matrices((name, modules[name]) for name in matched)
                 raise OptionError(option, f"{{0}} {clipped(pattern)!r} matches only modules without a weight matrix "
                                   f"({', '.join(map(repr, matched[:3]))}), and a module's weight matrices are what "
-                                  f"it adds; modules with one are e.g. {examples}")
+                                  "it adds; " + (named.replace("{", "{{").replace("}", "}}")
+                                                 or f"modules with one are e.g. {examples}"))
             nothing = _owns_nothing(modules, matched, option)
             if nothing is not None:
                 raise OptionError(option, f"{{0}} {clipped(pattern)!r} selects nothing: it matches only {nothing[0]}; "
@@ -248,7 +251,8 @@ def required_prunable(model: nn.Module, selection: ParamSelection = ParamSelecti
     says so alike, naming the flags that widen it."""
     named = prunable_parameters(model, selection)
     if not named:
-        fixes = _computed_weights(model, selection) + _uncounted_weights(model, selection)
+        other = _other_named_matrices(model.named_modules())
+        fixes = _computed_weights(model, selection) + _uncounted_weights(model, selection) + (other and other + ", or ")
         raise UsageError.naming("the model has no prunable weights (Linear, Conv or attention projection weights) "
                                 "in the set in use; " + fixes.replace("{", "{{").replace("}", "}}")
                                 + "widen it with {0}/{1}", "include", "exclude")
@@ -268,6 +272,33 @@ def _uncounted_weights(model: nn.Module, selection: ParamSelection) -> str:
     held = [f"{name!r} ({kind})" if name else f"the model itself ({kind})" for name, kind in found.items()]
     return (f"{ParamSelection(include=tuple(names[:3])).described()} counts the weight matrices of "
             f"{listed(held)}, or ")
+
+
+def _other_named_matrices(modules: Iterable[tuple[str, nn.Module]]) -> str:
+    """What to say of the matrices ``modules`` hold under another name than ``weight…`` (a
+    hand-written ``self.W1 = nn.Parameter(...)``), which no include counts: the names that
+    count them and the include that then does, else nothing. Without it a model of such
+    matrices was told to widen the set with an include that was then refused."""
+    from torch.nn.utils.parametrize import ParametrizationList
+
+    found: dict[str, list[str]] = {}  # module → its matrices' names
+    for name, module in modules:
+        if isinstance(module, ParametrizationList):  # a parametrization's originals: its warning names them
+            continue
+        own = dict(module.named_parameters(recurse=False))
+        counted = {key for key, _ in weight_matrices(module)}
+        found[name] = [key for key, p in own.items() if p.dim() >= 2 and key not in counted
+                       and not key.startswith("weight") and not _computes_a_tensor(module, key, own)]
+    found = {name: keys for name, keys in found.items() if keys}
+    if not found:
+        return ""
+    held = [f"{module}.{key}" if module else key for module, keys in found.items() for key in keys]
+    them = "them" if len(held) > 1 else "it"
+    first = next(iter(found.values()))[0]
+    return (f"{listed([repr(n) for n in held])} {'are matrices' if len(held) > 1 else 'is a matrix'} held under "
+            f"another name than weight…, which prunelimit does not count: name {them} weight… (weight_{first}) and "
+            f"{ParamSelection(include=tuple(found)[:3]).described()} counts {them}, or hold {them} in nn.Linear "
+            "layers")
 
 
 def _computed_weights(model: nn.Module, selection: ParamSelection) -> str:

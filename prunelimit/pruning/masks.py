@@ -297,6 +297,7 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     their order among the module's parameters, buffers and pre-hooks."""
     from prunelimit.io.checkpoint import unsign_pruned_zeros
 
+    _require_one_pruning_a_tie(model)
     found: list[_Folded] = []
     masks: Masks = {}
     # refolding registers weight_orig and weight_mask anew, last: a module with two pruned
@@ -316,8 +317,8 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
             hook.remove(module)  # torch's prune.remove, keeping the method and mask objects to put back
             del module._forward_pre_hooks[hook_id]
             unsign_pruned_zeros(getattr(module, name), masks[key])  # as a file's are read
-    # a tied weight pruned on each module that holds it is one parameter: its mask goes under
-    # the parameter's name (its first module's), keeping what every module keeps
+    # a tied weight pruned on each module that holds it, with one mask (checked above), is one
+    # parameter: its mask goes under the parameter's name (its first module's)
     names = parameter_names(model)
     for item in found:
         item.key = names[item.key]
@@ -332,6 +333,54 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
         for module in model.modules():
             for held, keys in zip((module._forward_pre_hooks, module._parameters, module._buffers), order.get(id(module), ())):
                 _reorder(held, keys)
+
+
+def _require_one_pruning_a_tie(model: nn.Module) -> None:
+    """Refuse a tied weight that ``torch.nn.utils.prune`` masks in some of the modules holding
+    it and not in others, or with different masks: folding it makes one parameter of one mask,
+    so every function read a model the caller's does not compute (a tied output layer pruned
+    alone, its embedding computing with the unpruned values, read as both pruned)."""
+    from prunelimit.report.safe import listed
+
+    named = dict(model.named_modules())
+    pruned = [(module_name, module, hook) for module_name, module in named.items() for _, hook in _pruning_hooks(module)]
+    if not pruned:  # nor list a scripted module's parameters, which its wrappers cannot
+        return
+    held_by: dict[int, list[tuple[str, nn.Module, str]]] = {}  # a parameter's id → where it is held
+    for name, module in named.items():
+        for key, held in module._parameters.items():
+            held_by.setdefault(id(held), []).append((name, module, key))
+    for module_name, module, hook in pruned:
+        original = module._parameters[hook._tensor_name + _ORIG]
+        holders = {name: _torch_mask(other, key) for name, other, key in held_by[id(original)]}
+        first = holders[module_name]
+        if all(mask is not None and torch.equal(mask, first) for mask in holders.values()):
+            continue
+        key = f"{module_name}.{hook._tensor_name}" if module_name else hook._tensor_name
+        attribute, source = hook._tensor_name, f"model.get_submodule({module_name!r})"
+        plain = [n for n, mask in holders.items() if mask is None]
+        if plain:
+            masked = listed([repr(n) for n in holders if n not in plain])
+            how = f"in {masked} only: {plain[0]!r} computes with its unpruned values"
+            fix = (f"torch.nn.utils.prune.custom_from_mask(model.get_submodule({plain[0]!r}), {attribute!r}, "
+                   f"{source}.{attribute}{_MASK})")
+        else:  # torch stacks a mask on a pruned weight: each keeps what every mask keeps
+            how = f"with different masks in {listed([repr(n) for n in holders])}"
+            product = " * ".join(f"model.get_submodule({n!r}).{attribute}{_MASK}" for n in holders)
+            fix = (f"mask = {product}, then torch.nn.utils.prune.custom_from_mask(module, {attribute!r}, mask) "
+                   "for each of them (stacked, each keeps what every mask keeps)")
+        raise UsageError(
+            f"the tied weight {key!r} (one parameter of modules {listed([repr(n) for n in holders])}) is masked by "
+            f"torch.nn.utils.prune {how}, so no one weight and mask is what the model computes with, and "
+            f"prunelimit reads one: its numbers would be another model's; give every module that holds it the "
+            f"same mask: {fix}, as Pruning.apply does, or untie them")
+
+
+def _torch_mask(module: nn.Module, key: str) -> Tensor | None:
+    """The mask ``torch.nn.utils.prune`` multiplies ``module``'s parameter ``key`` by, ``None``
+    where the module computes with it as it is."""
+    computed = _pruned_attributes(module).get(key)
+    return None if computed is None else getattr(module, computed + _MASK)
 
 
 def _refold(item: _Folded, mask: Tensor) -> None:

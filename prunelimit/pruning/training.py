@@ -23,8 +23,9 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from prunelimit.data.batches import Batch, LossFn
-from prunelimit.errors import NumericalError, UsageError, option, said
+from prunelimit.errors import NumericalError, UsageError, said
 from prunelimit.models.activation_checkpointing import checkpoint_runs, reentrant_checkpoint_error
+from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
 from prunelimit.report.safe import listed
 
@@ -69,7 +70,7 @@ def sgd(model: nn.Module, lr: float, momentum: float = 0.0, weight_decay: float 
     return torch.optim.SGD(trainable, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
 
 
-def frozen_warnings(named: Sequence[tuple[str, Tensor]], pruned: str) -> tuple[str, ...]:
+def frozen_warnings(named: Sequence[tuple[str, Tensor]], pruned: str, selection: ParamSelection) -> tuple[str, ...]:
     """The warning of prunable weights that are frozen (``requires_grad=False``) in a run that
     prunes and trains: ``pruned`` says how it prunes them with the others, and training never
     updates them, so the ones kept there do not make up for the ones pruned."""
@@ -78,7 +79,17 @@ def frozen_warnings(named: Sequence[tuple[str, Tensor]], pruned: str) -> tuple[s
         return ()
     return (f"{sum(c for _, c in frozen):,} prunable weights ({listed([n for n, _ in frozen])}) are frozen "
             f"(requires_grad=False): {pruned}, but training never updates them, so the weights kept there do not "
-            f"make up for the ones pruned; {option('exclude')} their modules, or make them trainable in the model",)
+            f"make up for the ones pruned; {frozen_fix([n for n, _ in frozen], selection)}",)
+
+
+def frozen_fix(names: Sequence[str], selection: ParamSelection) -> str:
+    """The fix a frozen-weights warning ends with: the set in use (``selection``) with the
+    modules that hold the parameters ``names`` excluded too, written as the reader writes it
+    (``exclude=('head', '0.base')``; ``exclude=`` alone named no module, a call half written,
+    and one naming them alone would drop the excludes given), or making them trainable."""
+    modules = tuple(dict.fromkeys(name.rpartition(".")[0] for name in names))
+    wider = ParamSelection(selection.include, tuple(dict.fromkeys((*selection.exclude, *modules))))
+    return f"{wider.described()} leaves them out, or make them trainable in the model"
 
 
 def cosine(step: int, period: int, high: float = 1.0, low: float = 0.0) -> float:

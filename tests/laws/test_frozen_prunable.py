@@ -50,7 +50,7 @@ def test_frozen_prunable_weights_are_pruned_untrained_and_named(run):
                       + ("IMP prunes them by magnitude with the others" if run is _imp
                          else "Hyperflux gates them with the others")
                       + ", but training never updates them, so the weights kept there do not make up for the ones "
-                        "pruned; exclude= their modules, or make them trainable in the model"]
+                        "pruned; exclude=('0',) leaves them out, or make them trainable in the model"]
 
     model, data = _frozen_first_layer()
     model[0].weight.requires_grad_(True)
@@ -79,7 +79,7 @@ def test_nplh_modes_that_fine_tune_name_frozen_prunable_weights(mode):
     frozen = [w for w in run(model, data).warnings if "frozen" in w]
     assert frozen == [f"{model[0].weight.numel()} prunable weights (0.weight) are frozen (requires_grad=False): {how}"
                       ", but training never updates them, so the weights kept there do not make up for the ones "
-                      "pruned; exclude= their modules, or make them trainable in the model"]
+                      "pruned; exclude=('0',) leaves them out, or make them trainable in the model"]
     assert not [w for w in prunelimit.nplh(model, data, batch_size=32).warnings if "frozen" in w]
     model[0].weight.requires_grad_(True)
     assert not [w for w in run(model, data).warnings if "frozen" in w]
@@ -115,4 +115,4 @@ def test_prune_fine_tuning_names_frozen_prunable_weights(cli, tmp_path, epochs):
     assert frozen == ([] if epochs == 0 else [
         "768 prunable weights (0.weight) are frozen (requires_grad=False): prune removes them by magnitude with the "
         "others, but training never updates them, so the weights kept there do not make up for the ones pruned; "
-        "--exclude their modules, or make them trainable in the model"])
+        "--exclude '0' leaves them out, or make them trainable in the model"])

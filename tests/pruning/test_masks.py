@@ -164,21 +164,18 @@ def test_prune_with_torch_prunes_every_module_holding_a_tied_weight() -> None:
     assert torch.equal(net.b.weight, net.a.weight) and net.a.weight_orig is net.b.weight_orig
 
 
-@pytest.mark.parametrize("masks", [{"a.weight": [0, 1]}, {"a.weight": [0], "b.weight": [1]}])
-def test_a_tied_weight_pruned_with_torch_folds_as_one_parameter(masks) -> None:
-    """torch pruning on each module of a tied weight: folded, its mask is under the
-    parameter's own name (keeping what every module keeps; ``b.weight`` named no parameter,
-    so training refused the model), and afterwards ``weight_orig`` holds its hidden values
-    again (the second module's saved values, already masked by the first, overwrote them)."""
+def test_a_tied_weight_pruned_with_torch_folds_as_one_parameter() -> None:
+    """torch pruning on each module of a tied weight, one mask: folded, its mask is under the
+    parameter's own name (``b.weight`` named no parameter, so training refused the model), and
+    afterwards ``weight_orig`` holds its hidden values again (the second module's saved
+    values, already masked by the first, overwrote them). Different masks are refused:
+    tests/pruning/test_torch_pruned_tie_held_alike.py."""
     net = tied(8)
     original = net.a.weight.detach().clone()
-    rows = {name: torch.ones(6, 6, dtype=torch.bool) for name in masks}
-    for name, pruned in masks.items():
-        rows[name][pruned] = False
-        module = net.a if name == "a.weight" else net.b
-        prune.custom_from_mask(module, "weight", rows[name])
-    if list(masks) == ["a.weight"]:
-        prune.custom_from_mask(net.b, "weight", rows["a.weight"])  # both modules, one mask
+    keep = torch.ones(6, 6, dtype=torch.bool)
+    keep[[0, 1]] = False
+    for module in (net.a, net.b):
+        prune.custom_from_mask(module, "weight", keep)
     with torch_pruning_folded(net) as held:
         assert sorted(held) == ["a.weight"]
         assert held["a.weight"][:2].sum() == 0 and held["a.weight"][2:].all()
