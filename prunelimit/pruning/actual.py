@@ -4,7 +4,8 @@ On the grid ``ρ_i = i / levels`` (``levels ≥ 1000``, step ≤ 0.001) the one-
 pruned network ``MP_ρ(w*)`` *fails* the loss criterion when ``L(MP_ρ(w*)) > L(w*) + ε`` on
 the analysis data, and the accuracy criterion when its accuracy on the evaluation data
 drops below the dense accuracy minus ``δ`` percentage points. For each criterion the
-search reports the grid ratio just below the first failure it finds.
+search reports the grid ratio just below the first failure it finds (for the loss, a ratio
+off the grid that the caller names and that passes between the two, :func:`named_limit`).
 
 Search (a coarse scan refined by nested scans, a b-ary form of bisection): scan the grid
 ascending with stride ``b^k`` and stop at the first failing point; then scan the cell
@@ -549,10 +550,13 @@ def named_limit(loss: "SearchedCriterion", levels: int, named: Sequence[float],
     are measured, and those points. Ascending, each is measured and, while it passes, is the limit:
     every measured point below it passes too (a grid pass, or a named one below it), so the limit
     is the largest measured ratio before the first measured failure, on the grid or off it; a
-    named point that fails ends it (one above it passing again would be a recovery, not a limit)."""
-    limit, end = loss.passed(levels), (levels if loss.fail is None else loss.fail) / levels
-    points = []
-    for ratio in sorted({float(r) for r in named if limit < r < end}):
+    named point that fails ends it (one above it passing again would be a recovery, not a limit).
+    Where nothing failed the limit is at least the last grid point (``loss_crossed`` False): a
+    ratio above it contradicts nothing, and none is measured."""
+    limit, points = loss.passed(levels), []
+    if loss.fail is None:
+        return limit, points
+    for ratio in sorted({float(r) for r in named if limit < r < loss.fail / levels}):
         point = measure(ratio)
         points.append(point)
         if loss.test(point):
