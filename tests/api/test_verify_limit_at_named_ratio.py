@@ -53,3 +53,34 @@ def test_every_output_states_that_limit(report) -> None:
     assert doc["actual"]["loss_ratio"] == report.prediction.ratio and doc["delta"] == 0.0
     assert report.prediction.ratio in [p["ratio"] for p in doc["actual"]["probes"]]
     assert report.named_limit_note.startswith("the loss limit is ρ* (80.03 %), measured within L + ε")
+
+
+def test_the_command_reads_it_from_a_saved_prediction_and_says_so(cli, tmp_path, monkeypatch) -> None:
+    """``verify --from b.json`` measures the saved prediction's ratios alike, the console names
+    the limit's ratio, and ``gate --from`` the verify report reads that limit."""
+    import json
+
+    import numpy as np
+
+    from prunelimit.io.checkpoint import save_checkpoint
+
+    model, (x, y) = pruned_regression()
+    np.savez(tmp_path / "eye.npz", x=x.numpy(), y=y.numpy())
+    # mlp:1280,1 is this linear map and a bias, which is not prunable (set to 0)
+    state = {"0.weight": model.weight.detach().clone(), "0.bias": torch.zeros(1)}
+    ckpt = tmp_path / "eye.pt"
+    save_checkpoint(ckpt, "mlp:1280,1", state, meta={"data": f"tensors:{tmp_path / 'eye.npz'}", "loss": "mse"})
+    common = (ckpt, "--threads", "1", "--no-cache", "--quiet")
+    made = cli("bounds", *common, "--epsilon", EPSILON, "--json")
+    assert made.exit_code == 0, made.stderr
+    (tmp_path / "b.json").write_text(made.stdout)
+    verified = cli("verify", *common, "--from", tmp_path / "b.json", "--json")
+    assert verified.exit_code == 0, verified.stderr
+    doc = json.loads(verified.stdout)
+    assert doc["actual"]["loss_ratio"] == doc["prediction"]["ratio"] and doc["delta"] == 0.0
+    (tmp_path / "v.json").write_text(verified.stdout)
+    monkeypatch.setenv("COLUMNS", "200")
+    console = " ".join(cli("verify", *common, "--from", tmp_path / "b.json").stdout.split())
+    assert "the loss limit is ρ* (80.03 %), measured within L + ε" in console
+    gated = cli("gate", *common, "--from", tmp_path / "v.json", "--use", "actual", "--min-ratio", "0.8002")
+    assert gated.exit_code == 0 and "actual limit 0.8003 >= required 0.8002" in gated.stdout, gated.output
