@@ -168,15 +168,21 @@ def test_a_measured_only_gate_from_a_verify_report_reads_its_measured_limit(cli,
 def test_a_measured_only_gate_from_a_report_without_the_limit_is_refused(cli, tmp_path, small_ckpt, verified,
                                                                          no_curvature):
     """A report that holds no measured limit of these inputs (a bounds report, a verify report
-    that records no weights) is still refused with its words; ``--epsilon`` beside a report
-    whose ε is read is refused too (it would be ignored in silence)."""
+    that records no weights) is still refused; ``--epsilon`` beside a report whose ε is read is
+    refused too (it would be ignored in silence). An older verify report (no ``weights``) was
+    refused as one that "needs no prediction", though it holds a measured limit and ``verify
+    --from`` reads it: the refusal now says what it lacks and how to get a report the gate reads."""
     saved, _, verify_doc = verified
-    for kept in ("actual", "weights"):
+    for kept, said in (("actual", NEEDS_NO_PREDICTION),
+                       ("weights", "holds a measured limit but records no weights.fingerprint, weights.layout (a "
+                                   "report of an older prunelimit), so it cannot be checked to be the limit of these "
+                                   "weights, data and loss; drop it to measure the limit here, or write the report "
+                                   "again with `prunelimit verify --json` and read that")):
         other = tmp_path / f"no-{kept}.json"
         other.write_text(json.dumps({k: v for k, v in verify_doc.items() if k != kept}))
         result = cli("gate", small_ckpt, *MEASURED_ONLY, "--from", other)
         assert result.exit_code == 2, result.output
-        assert NEEDS_NO_PREDICTION in " ".join(result.stderr.split()) and result.stdout == ""
+        assert said in " ".join(result.stderr.split()) and result.stdout == ""
     result = cli("gate", small_ckpt, *MEASURED_ONLY, "--from", saved, "--epsilon", "0.05")
     assert result.exit_code == 2, result.output
     assert result.stderr == (f"prunelimit: error: --epsilon has no effect: the measured limit and its ε are read from "

@@ -115,8 +115,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         stated = recorded(saved, name)  # what the saved prediction was computed with
         if not needs_spectrum(rules) and not _holds_measured_limit(saved, stated):
             # the search needs no prediction: the file would be read in vain
-            raise UsageError(f"{option('prediction_from', flag='--from')} has no effect: every rule uses the "
-                             "measured limit, which needs no prediction; drop it, or gate on lower or predicted")
+            raise UsageError(_measured_only_refusal(saved, stated, name))
         current = replace(current, method=stated.method, options={**current.options, **stated.options})
     actual = {rule.baseline for rule in rules if rule.use == "actual"}
     notes = check_baselines(baselines, current, allow_incompatible, measured_only, actual) if baselines else []
@@ -176,6 +175,24 @@ def _holds_measured_limit(saved: dict, stated) -> bool:
     actual = saved.get("actual")
     recorded = (stated.weights, stated.fingerprint, stated.layout, stated.loss)
     return isinstance(actual, dict) and "loss_ratio" in actual and None not in recorded
+
+
+def _measured_only_refusal(saved: dict, stated, name: str) -> str:
+    """Why a gate whose rules all use ``actual`` refuses ``--from`` ``name``: it holds no
+    measured limit (a ``bounds`` report), or one it cannot take as these inputs' (a ``verify``
+    report of an older prunelimit, which does not record the keys named), where ``verify --from``
+    and a mixed policy read its prediction and measure the limit again."""
+    flag = option("prediction_from", flag="--from")
+    actual = saved.get("actual")
+    if not (isinstance(actual, dict) and "loss_ratio" in actual):
+        return f"{flag} has no effect: every rule uses the measured limit, which needs no prediction; drop it, or gate " \
+               "on lower or predicted"
+    missing = [key for key, value in (("weights.fingerprint", stated.weights), ("data.fingerprint", stated.fingerprint),
+                                      ("weights.layout", stated.layout), ("data.loss", stated.loss)) if value is None]
+    return (f"{flag} {name} holds a measured limit but records no {', '.join(missing)} (a report of an older "
+            "prunelimit), so it cannot be checked to be the limit of these weights, data and loss; drop it to measure "
+            "the limit here, or write the report again with "
+            + said("`prunelimit verify --json`", "prunelimit.verify(...).to_json()") + " and read that")
 
 
 def _measured_report(name: str, saved: dict) -> dict:

@@ -151,6 +151,21 @@ class VerifyReport:
         u = self.prediction.uncertainty
         return None if u is None else u.plus_minus
 
+    @property
+    def named_limit_note(self) -> str | None:
+        """Where the loss limit is a ratio the prediction names, off the search's grid
+        (``actual_limit``'s ``named``): which one, for the console; else ``None``."""
+        from prunelimit.pruning.actual import on_grid
+
+        a, b = self.actual, self.prediction
+        if on_grid(a.loss_ratio, a.levels):
+            return None
+        name = next(n for n, r in (("ρ*", b.ratio), ("ρ_L", b.lower),
+                                   (f"ρ* less {100 * LARGE_GAP:g} points", b.ratio - LARGE_GAP)) if r == a.loss_ratio)
+        return (f"the loss limit is {name} ({percent(a.loss_ratio)}), measured within L + ε: it prunes more weights "
+                f"than the search's grid ratio below it and fewer than the first ratio it measured past L + ε "
+                f"(a grid step of {percent(1 / a.levels)} removes more than one weight here)")
+
     def to_json(self) -> dict:
         body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)
         if self.bounds is None:  # this run's work, not the saved run's: the prediction was read, no products
@@ -311,7 +326,7 @@ def verify(
                           progress=_search_progress(progress), measured_dense=None if checked is None else
                           CurvePoint(0.0, checked.dense_loss, checked.dense_accuracy),
                           failed=overshot_ratios(prediction.body.get("overshoot") if checked is None else
-                                                 checked.to_json()))
+                                                 checked.to_json()), named=predicted_ratios(prediction))
     delta = prediction.ratio - actual.loss_ratio
     prunable = prunable_parameters(inputs.model, inputs.selection)
     weights = np.abs(np.concatenate([p.detach().cpu().double().reshape(-1).numpy()  # numpy has no bfloat16
@@ -345,6 +360,14 @@ def overshot_ratios(overshoot: object) -> list[float]:
     # a flag may stand on a failure below its point: the points whose own loss failed (null: NaN, as JSON has none)
     return [p["ratio"] for p in points if isinstance(p, dict) and real(p.get("ratio")) and 0 < p["ratio"] < 1
             and not (real(p.get("loss")) and real(limit) and p["loss"] <= limit)]
+
+
+def predicted_ratios(prediction: PredictedLimit) -> list[float]:
+    """The ratios the prediction names and its overshoot check measures (ρ*, ρ_L, ρ* − 5 points),
+    for the search to measure where one lies between its grid limit and the failure above it
+    (``actual_limit``'s ``named``): else a ratio the check found within L + ε could lie above the
+    limit reported, one grid step removing more weights than it."""
+    return [r for r in (prediction.ratio, prediction.lower, prediction.ratio - LARGE_GAP) if r is not None and 0 < r < 1]
 
 
 def told_measured(warnings) -> list[str]:

@@ -4,7 +4,8 @@ On the grid ``ρ_i = i / levels`` (``levels ≥ 1000``, step ≤ 0.001) the one-
 pruned network ``MP_ρ(w*)`` *fails* the loss criterion when ``L(MP_ρ(w*)) > L(w*) + ε`` on
 the analysis data, and the accuracy criterion when its accuracy on the evaluation data
 drops below the dense accuracy minus ``δ`` percentage points. For each criterion the
-search reports the grid ratio just below the first failure it finds.
+search reports the grid ratio just below the first failure it finds (for the loss, a ratio
+off the grid that the caller names and that passes between the two, :func:`named_limit`).
 
 Search (a coarse scan refined by nested scans, a b-ary form of bisection): scan the grid
 ascending with stride ``b^k`` and stop at the first failing point; then scan the cell
@@ -91,7 +92,9 @@ class ActualLimit:
 
     ``loss_ratio`` / ``accuracy_ratio``: largest grid ratio before the first crossing the
     search found, never at or above a measured point that fails the criterion (``None`` for
-    accuracy when labels are not classes). ``*_crossed`` is False when no measured ratio
+    accuracy when labels are not classes); for the loss, a named ratio off the grid measured
+    to pass between that grid ratio and the crossing (``actual_limit``'s ``named``) where one was
+    (then among ``probes``). ``*_crossed`` is False when no measured ratio
     below 1 (probe or sweep point) fails; the ratio is then the last grid point.
     ``evaluations`` counts the search's prune-and-evaluate passes, the dense one included
     (where ``measured_dense`` gave it, only its pass over the evaluation data of their own):
@@ -403,6 +406,7 @@ def actual_limit(
     progress: Progress | None = None,
     measured_dense: CurvePoint | None = None,
     failed: Sequence[float] = (),
+    named: Sequence[float] = (),
 ) -> ActualLimit:
     """Actual limit by the loss criterion (on ``batches``) and the accuracy criterion.
 
@@ -418,6 +422,13 @@ def actual_limit(
     to fail: a loss that fails and recovers inside a cell of the scan (an undertrained MLP's,
     failing at ρ_L 50.2 % and passing at 51.2 %) was reported as a limit of 52.1 % beside an
     overshoot check that said ρ_L lies past it.
+    ``named``: ratios off the grid that the caller names (``verify``: ρ*, ρ_L and the overshoot
+    check's ρ* − 5 points). One that lies between the reported limit and the grid's failure above
+    it (it prunes more weights than the one and fewer than the other: a grid step removes two
+    weights or more) is measured, and where it passes it is the limit (:func:`named_limit`):
+    else a regression model pruned to 80 % of 1,280 weights, whose ρ_L of 80.011 % removes one
+    weight more and passes, was reported a limit of 80.0 % (the grid's 80.1 % removes two and
+    fails) beside an overshoot check that found ρ_L within L + ε.
     The model's weights are unchanged on return.
     """
     start = time.perf_counter()
@@ -434,7 +445,7 @@ def actual_limit(
     # the most passes, for progress bars: both criteria's budgets (the scans and the bisections of
     # settle), sharing the dense pass, and the sweep; None once the sweep is done: the count is exact
     sweep = _sweep_indices(levels, sweep_points) if sweep_points > 0 else []
-    most: int | None = 2 * max_evaluations - 1 + len(sweep) + len(failed)
+    most: int | None = 2 * max_evaluations - 1 + len(sweep) + len(failed) + len(named)
 
     with_accuracy = True  # off once the dense model shows the labels are not classes
     swept: dict[int, CurvePoint] = {}
@@ -445,14 +456,17 @@ def actual_limit(
     passes = {"search": 0, "sweep": 0}
     with _pruned(model, scope, selection) as pruner:
 
-        def evaluated(i: int, stage: str, report: Callable[[], None]) -> CurvePoint:
-            key = pruner.zeroed(i / levels)
+        def evaluated_at(ratio: float, stage: str, report: Callable[[], None]) -> CurvePoint:
+            key = pruner.zeroed(ratio)
             if key not in models:
-                pruner.set_ratio(i / levels)
-                models[key] = measured_point(model, batches, acc_data, loss_fn, i / levels, with_accuracy)
+                pruner.set_ratio(ratio)
+                models[key] = measured_point(model, batches, acc_data, loss_fn, ratio, with_accuracy)
                 passes[stage] += 1
                 report()
-            return replace(models[key], ratio=i / levels)
+            return replace(models[key], ratio=ratio)
+
+        def evaluated(i: int, stage: str, report: Callable[[], None]) -> CurvePoint:
+            return evaluated_at(i / levels, stage, report)
 
         def searched() -> None:
             if progress is not None:
@@ -496,15 +510,18 @@ def actual_limit(
             for k, i in enumerate(new):
                 swept[i] = evaluated(i, "sweep", swept_so_far(len(new) - k - 1))
             settle(criteria, {**cache, **swept}, levels, max_evaluations)  # the curve must not contradict them
+        # the named ratios between the limit and the failure above it, measured (after the sweep, which may lower it)
+        loss_ratio, off_grid = named_limit(criteria[0], levels, named,
+                                           lambda ratio: evaluated_at(ratio, "search", searched))
         if most is not None:  # the search settled short of its most (no sweep after it): the passes made are the total
             most = None
             searched()
 
     measured = {**cache, **swept}
     curve = tuple(measured[i] for i in sweep)
-    probes = tuple(cache[i] for i in sorted(cache))
+    probes = tuple(sorted((*(cache[i] for i in cache), *off_grid), key=lambda p: p.ratio))
     return ActualLimit(
-        loss_ratio=criteria[0].passed(levels),
+        loss_ratio=loss_ratio,
         accuracy_ratio=None if dense_acc is None else criteria[1].passed(levels),
         loss_crossed=criteria[0].fail is not None,
         accuracy_crossed=dense_acc is not None and criteria[1].fail is not None,
@@ -525,6 +542,32 @@ def actual_limit(
         loss_recovers=criteria[0].recovers(measured, levels),
         accuracy_recovers=None if dense_acc is None else criteria[1].recovers(measured, levels),
     )
+
+
+def named_limit(loss: "SearchedCriterion", levels: int, named: Sequence[float],
+                measure: Callable[[float], CurvePoint]) -> tuple[float, list[CurvePoint]]:
+    """The loss criterion's limit once the ``named`` ratios between its grid limit and its failure
+    are measured, and those points. Ascending, each is measured and, while it passes, is the limit:
+    every measured point below it passes too (a grid pass, or a named one below it), so the limit
+    is the largest measured ratio before the first measured failure, on the grid or off it; a
+    named point that fails ends it (one above it passing again would be a recovery, not a limit).
+    Where nothing failed the limit is at least the last grid point (``loss_crossed`` False): a
+    ratio above it contradicts nothing, and none is measured."""
+    limit, points = loss.passed(levels), []
+    if loss.fail is None:
+        return limit, points
+    for ratio in sorted({float(r) for r in named if limit < r < loss.fail / levels}):
+        point = measure(ratio)
+        points.append(point)
+        if loss.test(point):
+            break
+        limit = ratio
+    return limit, points
+
+
+def on_grid(ratio: float, levels: int = LEVELS) -> bool:
+    """Whether ``ratio`` is a grid ratio ``i / levels`` (else a named one, :func:`named_limit`)."""
+    return ratio == round(ratio * levels) / levels
 
 
 def same_model_index(pruner: _InPlacePruner, ratio: float, levels: int) -> int | None:

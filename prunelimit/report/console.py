@@ -770,6 +770,8 @@ def render_verify(rep) -> None:
                  + (f" and {a.sweep_evaluations:,} for --sweep" if a.curve else "") + f" in {a.seconds:.1f} s")
     if b.source is not None:
         stdout.print(read_from_text(b.source))
+    if rep.named_limit_note is not None:  # a ratio the prediction names, measured between two grid points
+        stdout.print(rep.named_limit_note)
     if a.accuracy_ratio is None:  # JSON accuracy_ratio null: said, as prune says it did not check --acc-drop
         stdout.print("no accuracy criterion: the model gives no accuracy (its outputs are not class scores, or the "
                      "labels are not classes), so --acc-drop checks nothing; the limit is the loss criterion's")
