@@ -2000,7 +2000,8 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     that takes every sample, share one entry (the guide has CI gates pass ``all`` beside a
     default ``bounds``).
     ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise; a
-    CPU's default ``memory_budget_mb``, given, is the default (other budgets: ``_default_engines``).
+    CPU's default ``memory_budget_mb``, given, is the default, and so is any under revrev there
+    (other budgets: ``_default_engines``).
     ``method="exact"`` keys what it never reads (``EXACT_IGNORES``: the seed, SLQ's plan) at
     the defaults, so ``--seed`` does not split its entries."""
     from prunelimit.data.batches import total_samples
@@ -2009,8 +2010,9 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     total = total_samples(inputs.batches)
     samples = drawn_subset(subset_size(inputs.batches, options.hessian_samples, drawn_by_class(inputs)), total)
     hvp = "auto" if options.hvp == "cached" else options.hvp
+    # on a CPU the budget chooses only the engine, which revrev does not leave to it
     default_budget = inputs.device.type == "cpu" and \
-        options.memory_budget_mb == memory_budget_mb(CurvatureOptions(), inputs.device)
+        (options.hvp == "revrev" or options.memory_budget_mb == memory_budget_mb(CurvatureOptions(), inputs.device))
     budget = None if default_budget else options.memory_budget_mb
     target = _TARGET_ONLY if _fixed_plan(options) else {}
     # not the default's choice of exact: it is made by timing products, after the key

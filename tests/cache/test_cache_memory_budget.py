@@ -54,6 +54,15 @@ def test_a_budget_that_keeps_the_graphs_too_reads_the_default_s_answer(cli, own_
     _same_answer(_doc(cli("spectrum", own_ckpt, *BOUNDS, *cache, *plan, *other)), first)
 
 
+def test_revrev_reads_its_answer_under_any_budget(cli, own_ckpt, tmp_path, no_spectrum):
+    """`--hvp revrev` rebuilds the graphs whatever the budget, and a CPU's chunks do not depend
+    on it: `--hvp revrev --memory-budget 2048` after `--hvp revrev` computed the same products again."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("spectrum", own_ckpt, *BOUNDS, *cache, "--hvp", "revrev"))
+    no_spectrum()
+    _same_answer(_doc(cli("spectrum", own_ckpt, *BOUNDS, *cache, "--hvp", "revrev", *WIDER)), first)
+
+
 def test_the_default_reads_what_a_budget_that_kept_the_graphs_too_stored(cli, own_ckpt, tmp_path, no_spectrum):
     """The converse: `bounds --memory-budget 2048`, then a default `gate`."""
     cache = ("--cache-dir", tmp_path / "cache")
