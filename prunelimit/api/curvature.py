@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
@@ -143,6 +144,10 @@ class SpectrumReport:
     # diagonal blocks); transient: never stored in the result cache.
     dense: "torch.Tensor | None" = field(default=None, compare=False)
     layers: "LayerBreakdown | None" = None  # per-layer curvature, on request (``api.layers.spectrum_layers``)
+    # The memory budgets [low, high) in MB under which every HVP engine the run chose by its
+    # budget is chosen again (``stored_spectrum``: a run under another budget in it reads this
+    # answer); ``None``: not known (a run that asked for revrev chose none by its budget).
+    engine_budgets: tuple[float, float] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         from prunelimit.api.layers import with_layers
@@ -283,9 +288,32 @@ def hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, prob
     params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
     if dtype is None and params:  # none: the operator says so
         dtype = product_dtype(params[0].dtype)
-    return HessianOperator(inputs.model, params, inputs.batches if batches is None else batches, inputs.loss_fn,
-                           engine=options.hvp, dtype=dtype, probes=probes,
-                           memory_budget_mb=memory_budget_mb(options, inputs.device))
+    op = HessianOperator(inputs.model, params, inputs.batches if batches is None else batches, inputs.loss_fn,
+                         engine=options.hvp, dtype=dtype, probes=probes,
+                         memory_budget_mb=memory_budget_mb(options, inputs.device))
+    if (chosen := _ENGINES_CHOSEN.get()) is not None and op.graph_need_mb is not None:
+        chosen.append((op.engine, op.graph_need_mb))
+    return op
+
+
+# The engines ``spectrum`` chose by the memory budget, with the graphs' MB each was weighed by,
+# while ``_spectrum_engines`` records them (``None``: not recording)
+_ENGINES_CHOSEN: ContextVar["list[tuple[str, float]] | None"] = ContextVar("prunelimit_engines_chosen", default=None)
+
+
+def _spectrum_engines(inputs: Inputs, options: CurvatureOptions, progress) -> SpectrumReport:
+    """:func:`spectrum`, with the memory budgets ``[low, high)`` MB that choose each HVP engine it
+    chose by its budget again (``engine_budgets``): at least the largest graphs it kept
+    (``cached`` where they fit), below the smallest it rebuilt instead."""
+    chosen: list[tuple[str, float]] = []
+    token = _ENGINES_CHOSEN.set(chosen)
+    try:
+        rep = spectrum(inputs, options, progress)
+    finally:
+        _ENGINES_CHOSEN.reset(token)
+    low = max((need for engine, need in chosen if engine == "cached"), default=-math.inf)
+    high = min((need for engine, need in chosen if engine != "cached"), default=math.inf)
+    return replace(rep, engine_budgets=None if options.hvp == "revrev" else (low, high))
 
 
 def _lockstep_probes(runs: int, basis_bytes: int) -> int:
@@ -1971,7 +1999,9 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     and the count it resolves to, or ``all``, a count of at least the data's and an ``auto``
     that takes every sample, share one entry (the guide has CI gates pass ``all`` beside a
     default ``bounds``).
-    ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise.
+    ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise; a
+    CPU's default ``memory_budget_mb``, given, is the default, and so is any under revrev there
+    (other budgets: ``_default_engines``).
     ``method="exact"`` keys what it never reads (``EXACT_IGNORES``: the seed, SLQ's plan) at
     the defaults, so ``--seed`` does not split its entries."""
     from prunelimit.data.batches import total_samples
@@ -1980,10 +2010,15 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     total = total_samples(inputs.batches)
     samples = drawn_subset(subset_size(inputs.batches, options.hessian_samples, drawn_by_class(inputs)), total)
     hvp = "auto" if options.hvp == "cached" else options.hvp
+    # on a CPU the budget chooses only the engine, which revrev does not leave to it
+    default_budget = inputs.device.type == "cpu" and \
+        (options.hvp == "revrev" or options.memory_budget_mb == memory_budget_mb(CurvatureOptions(), inputs.device))
+    budget = None if default_budget else options.memory_budget_mb
     target = _TARGET_ONLY if _fixed_plan(options) else {}
     # not the default's choice of exact: it is made by timing products, after the key
     exact = _EXACT_DEFAULTS if options.method == "exact" else {}
-    return replace(options, **{**_BOUNDS_ONLY, **target, "hessian_samples": samples, "hvp": hvp, **exact})
+    return replace(options, **{**_BOUNDS_ONLY, **target, "hessian_samples": samples, "hvp": hvp,
+                               "memory_budget_mb": budget, **exact})
 
 
 def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
@@ -2031,6 +2066,13 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         _check_fits(rep, inputs)
 
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust, check)
+    # On a CPU the memory budget and --hvp only choose the engines (kept or rebuilt graphs): under
+    # any that choose the ones a run at the defaults chose, the products are the same, and so is
+    # its answer (`bounds` then `gate --memory-budget 2048` formed the same products again).
+    shared = _default_engines(inputs, options)
+    if found is None and shared is not None:
+        found = stored_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", SpectrumReport,
+                              lambda rep: _if_same_engines(rep, inputs, options, adjust), check)
     # --method slq runs, step for step, the plan the default runs where it chooses adaptive SLQ:
     # each reads the other's answer stored for these options, where it is that plan (`bounds` on
     # a model whose dense Hessian does not fit, then `gate --method slq`, or the reverse, ran the
@@ -2085,11 +2127,14 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True,
                                    notes=tuple(found.notes) + samples_notes(options, total, found.solver)
                                    + _stored_rounding_note(found, inputs, options))
-    rep = spectrum(inputs, options, progress)
+    rep = _spectrum_engines(inputs, options, progress)
     left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
     kept = replace(rep, dense=None, over_budget=None, notes=tuple(
         n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE)))
     store_result(store, key, "spectrum", kept)
+    # kept where a run at the defaults looks too, where it would have chosen the same engines
+    if shared is not None and _if_same_engines(kept, inputs, shared) is not None:
+        store_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", kept)
     # An exact spectrum the default chose under budgets of its own is stored where the default
     # at its default budgets looks for one too: a gate after `bounds --tolerance 0.05` reads it
     # rather than forming the same D columns again (solved there for the default's ε).
@@ -2105,6 +2150,30 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
             and not _tighter_kept(store, adaptive, kept, check):
         store_result(store, adaptive, _ADAPTIVE_KIND, kept)
     return rep
+
+
+def _default_engines(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions | None:
+    """``options`` at the default memory budget and ``--hvp``, where another budget or engine
+    on a CPU reads and keeps an answer computed with the same engines (``_if_same_engines``);
+    ``None`` where ``options`` are those already, or off a CPU: there the budget also sizes the
+    chunks the products sum over (``HessianOperator``), and ``auto`` is a share of the free memory."""
+    shared = replace(options, memory_budget_mb=None, hvp="auto")
+    same = _keyed_options(inputs, shared) == _keyed_options(inputs, options)
+    return None if inputs.device.type != "cpu" or same else shared
+
+
+def _if_same_engines(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions,
+                     adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
+    """``rep`` (``adjust``-ed) where ``options``' memory budget and ``--hvp`` choose every HVP
+    engine its run chose by its budget (``engine_budgets``), so that the products are the same;
+    else ``None``. ``--hvp revrev`` chooses the rebuilt graphs under any budget."""
+    if rep.engine_budgets is None:
+        return None
+    low, high = rep.engine_budgets
+    budget = -math.inf if options.hvp == "revrev" else memory_budget_mb(options, inputs.device)
+    if not low <= budget < high:
+        return None
+    return rep if adjust is None else adjust(rep)
 
 
 def _tighter_kept(store: "Store | None", key: str | None, rep: SpectrumReport, check) -> bool:
@@ -2155,10 +2224,11 @@ def _default_budgets(options: CurvatureOptions) -> CurvatureOptions:
     return replace(options, **{**_EXACT_DEFAULTS, **_TARGET_ONLY})
 
 
-# What only decides where adaptive SLQ stops: a stored answer whose ± meets a call's
-# tolerance answers it whatever these were (``stored_spectrum``)
+# What only decides where adaptive SLQ stops, or how its products are made (kept or rebuilt
+# graphs, runs in lockstep): a stored answer whose ± meets a call's tolerance answers it
+# whatever these were (``stored_spectrum``)
 _ADAPTIVE_STOPS = {name: getattr(CurvatureOptions, name)
-                   for name in ("tolerance", "max_hvps", "time_budget", "basis_memory_mb")}
+                   for name in ("tolerance", "max_hvps", "time_budget", "basis_memory_mb", "memory_budget_mb", "hvp")}
 # the cache kind of those answers: a key of their own, apart from each call's own entry
 _ADAPTIVE_KIND = "adaptive spectrum"
 

@@ -49,7 +49,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
 from prunelimit.device import ieee_float32
-from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
+from prunelimit.distributed import agreed_max, all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError, quoted, warn
 from prunelimit.io.atomic import raise_if_signalled
 from prunelimit.models.activation_checkpointing import gradient_checkpoints, reentrant_checkpoint_error
@@ -135,6 +135,8 @@ class HessianOperator:
 
         self._cached_grad: list[Tensor] | None = None
         self.fallback: str | None = None  # why ``matmat`` takes one product at a time, once it has to
+        # MB of graphs the budget was weighed against (the largest rank's); None: revrev was asked for
+        self.graph_need_mb: float | None = None
         self.engine = self._choose_engine(engine, memory_budget_mb)
         if self.engine == "cached":
             self._cached_grad = self._weighted_gradient(create_graph=True)
@@ -380,9 +382,10 @@ class HessianOperator:
     def _choose_engine(self, engine: str, budget_mb: float) -> str:
         if engine == "revrev":
             return "revrev"
-        need_mb = self._bytes_per_sample * sum(self.chunk_sizes()) / 2**20  # this rank's graphs, if cached
-        # Every rank must pick the same engine: SLQ's lockstep, hence its collectives, follows it.
-        if not any_rank(need_mb > budget_mb):
+        # Every rank must pick the same engine: SLQ's lockstep, hence its collectives, follows it
+        # (the largest rank's graphs, if cached, against the budget).
+        need_mb = self.graph_need_mb = agreed_max(self._bytes_per_sample * sum(self.chunk_sizes()) / 2**20)
+        if need_mb <= budget_mb:
             return "cached"
         if engine == "cached":
             warn(

@@ -154,7 +154,7 @@ def test_auto_is_keyed_as_all_where_the_classes_make_it_take_every_sample(monkey
     monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 10)
     y = torch.arange(120) % 20  # 20 classes: four a class is 80 of 120
     batches = [(torch.zeros(20, 2), y[i : i + 20]) for i in range(0, 120, 20)]
-    inputs = types.SimpleNamespace(batches=batches, loss_fn=resolve_loss(loss))
+    inputs = types.SimpleNamespace(batches=batches, loss_fn=resolve_loss(loss), device=torch.device("cpu"))
     assert curvature._keyed_options(inputs, api.CurvatureOptions()).hessian_samples == keyed
 
 
