@@ -44,7 +44,9 @@ also when that stage's answer meets the tolerance: it is not the planned stage's
 last whole stage's answer, or that of the runs a stage adding runs finished, instead
 where it is tighter: ``_finished_runs``), or is spent between stages;
 uncertainty ≤ ``tolerance`` (``"tolerance"``), the product budget (``"max-hvps"``), the
-host memory the bases may hold (``"memory"``), or nothing left to refine (``"converged"``:
+host memory the bases may hold (``"memory"``; at either, where the last stage only grew
+the runs' steps and widened the ±, the stage before it is returned: both bound the same
+probes, the estimate having moved within a narrowing bracket), or nothing left to refine (``"converged"``:
 a run spans the space, the exact spectrum, or every run broke down with no probe part left),
 or a part no stage shrinks at or above the tolerance (``"rounding"``: ``Assessment.fixed``,
 the products' rounding, which only float64 products or a larger ε narrow), at once where
@@ -269,6 +271,10 @@ def adaptive_slq(
     set_aside: tuple[SpectralQuadrature, Assessment, int] | None = None  # every run's answer before the focus
     text = "first stage"
     whole: tuple[SpectralQuadrature, Assessment, int] | None = None  # the last stage the budget did not cut
+    # the whole stage before the latest where the latest only grew the same runs' steps: its
+    # answer bounds the same probes, so a product or memory budget that ends the runs there
+    # returns it where it is tighter (the estimate can move within a narrowing bracket)
+    fewer_steps: tuple[SpectralQuadrature, Assessment, int] | None = None
     live: list[LanczosRuns] = []  # every group so far and the stage's new ones
     assessing = 0.0  # seconds the latest assessment took per cubed step of its runs (``_assessed``)
     measuring = plan.measuring  # what an assessment may still measure, in the runs' products
@@ -325,7 +331,8 @@ def adaptive_slq(
     def finish(reason: str, *earlier: tuple[SpectralQuadrature, Assessment, int] | None) -> AdaptiveResult:
         """The result: the latest stage's, unless every run's answer before a focus, or
         one of ``earlier`` (the last whole stage's, or the runs a cut stage finished, when the
-        time budget cut one short), was tighter (one run's bracket can be wider than the runs'
+        time budget cut one short; the stage before the last, when a product or memory budget
+        ends runs whose last stage only grew their steps), was tighter (one run's bracket can be wider than the runs'
         mean, a run cut short widens the answer); the trail's last row then says which answer was returned, and
         its quadrature counts every product spent (the spectrum's ``lanczos`` stage)."""
         candidates = [c for c in (set_aside, *earlier) if c is not None]
@@ -409,6 +416,7 @@ def adaptive_slq(
                 spent += alone.products
                 finished = (kept_quad, alone, most)
             return finish("time-budget", whole, finished)
+        fewer_steps = whole if whole is not None and not new_groups and whole[0].runs == quad.runs else None
         whole = (quad, verdict, steps)
         if verdict.plus_minus <= plan.tolerance:
             return AdaptiveResult(quad, "tolerance", trail)
@@ -471,7 +479,7 @@ def adaptive_slq(
             return finish("converged")
         elif stage == math.inf:
             stuck = by_memory <= steps if grow_steps else by_memory < 1
-            return finish("memory" if stuck else "max-hvps")
+            return finish("memory" if stuck else "max-hvps", fewer_steps)
         elif grow_steps:
             steps = new_steps
 
