@@ -87,6 +87,7 @@ from prunelimit.curvature.lanczos import LanczosRuns
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
+from prunelimit.report.progress import clock_text
 from prunelimit.report.rounding import RATIO_ENDS, half_width_text, value_text
 
 STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged", "rounding")
@@ -223,6 +224,18 @@ class AdaptiveResult:
 
 # ``progress(done, planned, text, left=seconds)``: see ``adaptive_slq``
 Progress = Callable[..., None]
+
+
+def _at_worst(plan: AdaptivePlan, spent: int, per_product: float) -> str:
+    """What the product budget still allows after ``spent`` products, for the progress status:
+    each stage's bar ends with its own products, so its ETA says nothing of the stages that
+    may follow (a CNN's first 'eta 0:01:42' for a run that took 12 min 55 s to its 1,600
+    products). Priced at the runs' seconds a product so far; nothing under a time budget,
+    which bounds the bar already, or before a rate is known."""
+    left = plan.max_products - spent
+    if plan.time_budget is not None or left <= 0 or per_product <= 0:
+        return ""
+    return f"; at worst {plan.max_products:,} products, ≈ {clock_text(left * per_product)} more"
 
 
 def adaptive_slq(
@@ -369,7 +382,8 @@ def adaptive_slq(
                 nonlocal running
                 running = base + n
                 if progress is not None:
-                    progress(base + n, planned + following, text, left=priced)
+                    progress(base + n, planned + following, text + _at_worst(plan, running, runs_rate(clock())),
+                             left=priced)
 
             width = len(group.steps[:kept])
             spent += group.extend(to, callback, runs=kept, until=out_of_time)
@@ -401,7 +415,9 @@ def adaptive_slq(
         if progress is not None:  # the total and its price as though the runs ended here
             priced = None if deadline is None else max(0.0, min(
                 after.seconds(len(results), steps, runs_rate(now), quad.exact), deadline - now))
-            progress(spent, spent + after.expected(len(results), steps, quad.exact), text, left=priced)
+            more = not quad.exact and verdict.plus_minus > plan.tolerance  # else the runs end here
+            progress(spent, spent + after.expected(len(results), steps, quad.exact),
+                     text + (_at_worst(plan, spent, runs_rate(now)) if more else ""), left=priced)
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
         if cut:  # the time budget ran out within the stage: its answer depends on the clock
