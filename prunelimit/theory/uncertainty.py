@@ -438,8 +438,11 @@ def rounding_reach(profile: MagnitudeProfile, quadrature: Any, epsilon: float, r
     if floor <= 0.0:
         return 0.0
     unresolved = 1.0 - float(axis_terms(np.float64(floor), profile.radius_continuous(ratio) ** 2, epsilon))
-    below = np.where(nodes <= floor, quadrature.weights, 0.0).sum(axis=1).mean()
-    return float(below) * unresolved
+    per_run = np.where(nodes <= floor, quadrature.weights, 0.0).sum(axis=1)
+    below = float(per_run.mean())
+    if len(per_run) > 1:  # each probe weighs that mass alike only on average: its mean's upper side
+        below += student_factor(len(per_run) - 1) * float(per_run.std(ddof=1)) / math.sqrt(len(per_run))
+    return min(below, 1.0) * unresolved
 
 
 def rounding_part(profile: MagnitudeProfile, quadrature: Any, epsilon: float, ratio: float,

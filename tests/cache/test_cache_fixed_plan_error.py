@@ -4,7 +4,7 @@ those three decide whether the error is measured again over all the data (2 prod
 ``_WholeError``), and the rounding part of ρ*'s ± is taken at that error. A stored answer is
 read only where this run would have measured the same error: on an 8-12-3 MLP fitted near
 zero loss (600 samples, 60 steps × 3 runs), ``--tolerance 0.001`` after ``--tolerance 0.5``
-was served ± 16.9 pt (the slice's error, 2.3e-8) where computing it states ± 14.5 pt (the
+was served ± 17.6 pt (the slice's error, 2.3e-8) where computing it states ± 15.8 pt (the
 data's, 7.7e-9)."""
 
 from __future__ import annotations
@@ -53,19 +53,19 @@ def test_a_stored_fixed_plan_states_the_error_this_run_would_measure(fitted_inpu
 
 
 def test_a_gate_on_the_conservative_side_gives_the_uncached_verdict(fitted_inputs, tmp_path) -> None:
-    """``--use predicted --min-ratio 0.42`` holds ρ* less its ±: after a ``--tolerance 0.5`` run
-    stored the slice's error, a ``--tolerance 0.001`` gate failed from the cache (58.0 % less
-    16.9 pt = 40.9 % < 42 %, ``cache_hit`` true) where computing it passes (less 14.5 pt = 43.4 %)."""
+    """``--use predicted --min-ratio 0.41`` holds ρ* less its ±: after a ``--tolerance 0.5`` run
+    stored the slice's error, a ``--tolerance 0.001`` gate failed from the cache (57.9 % less
+    17.6 pt = 40.3 % < 41 %, ``cache_hit`` true) where computing it passes (less 15.8 pt = 42.0 %)."""
     from prunelimit.api.gating import gate
     from prunelimit.gate_rules import GateRule
 
     store = open_store(tmp_path / "cache", True)
     bounds(fitted_inputs, CurvatureOptions(**PLAN, tolerance=0.5), store=store)
-    rules = [GateRule("conservative", use="predicted", min_ratio=0.42)]
+    rules = [GateRule("conservative", use="predicted", min_ratio=0.41)]
     options = CurvatureOptions(**PLAN, tolerance=0.001)
     read, fresh = (gate(fitted_inputs, rules, options, store=s).to_json() for s in (store, None))
-    # abs 2e-3: the float32 products' summation order follows the thread count (0.4343 on 2
-    # threads, 0.4338 on 1); the stale read's 0.409 lies 0.025 below
-    assert fresh["passed"] and fresh["rules"][0]["compared"] == pytest.approx(0.4343, abs=2e-3)
+    # abs 2e-3: the float32 products' summation order follows the thread count (5e-4 apart on 1
+    # and 2 threads); the stale read's 0.403 lies 0.017 below
+    assert fresh["passed"] and fresh["rules"][0]["compared"] == pytest.approx(0.4203, abs=2e-3)
     assert (read["passed"], read["cache_hit"]) == (True, False)
     assert read["rules"][0]["compared"] == pytest.approx(fresh["rules"][0]["compared"], rel=1e-9)
