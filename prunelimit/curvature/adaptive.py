@@ -44,9 +44,10 @@ also when that stage's answer meets the tolerance: it is not the planned stage's
 last whole stage's answer, or that of the runs a stage adding runs finished, instead
 where it is tighter: ``_finished_runs``), or is spent between stages;
 uncertainty ≤ ``tolerance`` (``"tolerance"``), the product budget (``"max-hvps"``), the
-host memory the bases may hold (``"memory"``; at either, where the last stage only grew
-the runs' steps and widened the ±, the stage before it is returned: both bound the same
-probes, the estimate having moved within a narrowing bracket), or nothing left to refine (``"converged"``:
+host memory the bases may hold (``"memory"``; at either, and at ``"rounding"``, where the
+last stage only grew the runs' steps and widened the ±, the stage before it is returned: both
+bound the same probes, the estimate having moved within a narrowing bracket, or the rounding
+part grown with nodes resolved below its floor), or nothing left to refine (``"converged"``:
 a run spans the space, the exact spectrum, or every run broke down with no probe part left),
 or a part no stage shrinks at or above the tolerance (``"rounding"``: ``Assessment.fixed``,
 the products' rounding, which only float64 products or a larger ε narrow), at once where
@@ -344,7 +345,7 @@ def adaptive_slq(
     def finish(reason: str, *earlier: tuple[SpectralQuadrature, Assessment, int] | None) -> AdaptiveResult:
         """The result: the latest stage's, unless every run's answer before a focus, or
         one of ``earlier`` (the last whole stage's, or the runs a cut stage finished, when the
-        time budget cut one short; the stage before the last, when a product or memory budget
+        time budget cut one short; the stage before the last, when a product or memory budget or the rounding part
         ends runs whose last stage only grew their steps), was tighter (one run's bracket can be wider than the runs'
         mean, a run cut short widens the answer); the trail's last row then says which answer was returned, and
         its quadrature counts every product spent (the spectrum's ``lanczos`` stage)."""
@@ -438,7 +439,9 @@ def adaptive_slq(
             return AdaptiveResult(quad, "tolerance", trail)
         tolerance = plan.tolerance - verdict.fixed  # what the parts that stages shrink must meet
         if tolerance <= 0:  # more steps or probes cannot bring the ± there
-            stop = finish("rounding")
+            # the same probes' stage before, where only steps followed it, bounds them too: the
+            # rounding part can grow with the steps (nodes resolved into the null space)
+            stop = finish("rounding", fewer_steps)
             if plan.remedy is not None and plan.remedy(stop):
                 return stop  # what narrows the fixed part follows: the products left are its
             # nothing narrows it: the parts stages shrink are narrowed to the tolerance itself
