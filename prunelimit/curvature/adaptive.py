@@ -44,9 +44,13 @@ also when that stage's answer meets the tolerance: it is not the planned stage's
 last whole stage's answer, or that of the runs a stage adding runs finished, instead
 where it is tighter: ``_finished_runs``), or is spent between stages;
 uncertainty ≤ ``tolerance`` (``"tolerance"``), the product budget (``"max-hvps"``), the
-host memory the bases may hold (``"memory"``; at either, where the last stage only grew
-the runs' steps and widened the ±, the stage before it is returned: both bound the same
-probes, the estimate having moved within a narrowing bracket), or nothing left to refine (``"converged"``:
+host memory the bases may hold (``"memory"``; at either, where the stages since the runs last
+changed only grew their steps and one before the last was tighter, the tightest of those is
+returned: all bound the same probes, the estimate having moved within a narrowing bracket;
+never one whose rounding part is below the latest's, which the steps found as they resolved
+nodes below the products' floor: an earlier answer left it out, as it would at a ``"rounding"``
+stop, where every earlier stage either states less of that part or would have stopped there;
+nor does a time budget or a focus return such an answer), or nothing left to refine (``"converged"``:
 a run spans the space, the exact spectrum, or every run broke down with no probe part left),
 or a part no stage shrinks at or above the tolerance (``"rounding"``: ``Assessment.fixed``,
 the products' rounding, which only float64 products or a larger ε narrow), at once where
@@ -284,10 +288,11 @@ def adaptive_slq(
     set_aside: tuple[SpectralQuadrature, Assessment, int] | None = None  # every run's answer before the focus
     text = "first stage"
     whole: tuple[SpectralQuadrature, Assessment, int] | None = None  # the last stage the budget did not cut
-    # the whole stage before the latest where the latest only grew the same runs' steps: its
-    # answer bounds the same probes, so a product or memory budget that ends the runs there
-    # returns it where it is tighter (the estimate can move within a narrowing bracket)
-    fewer_steps: tuple[SpectralQuadrature, Assessment, int] | None = None
+    # the whole stages before the latest of the same runs, every stage since having only grown
+    # their steps: their answers bound the same probes, so a product or memory stop returns the
+    # tightest where it is tighter (the estimate can move within a narrowing bracket); not only
+    # the one before: two stages can widen in turn
+    fewer_steps: list[tuple[SpectralQuadrature, Assessment, int]] = []
     live: list[LanczosRuns] = []  # every group so far and the stage's new ones
     assessing = 0.0  # seconds the latest assessment took per cubed step of its runs (``_assessed``)
     measuring = plan.measuring  # what an assessment may still measure, in the runs' products
@@ -344,11 +349,16 @@ def adaptive_slq(
     def finish(reason: str, *earlier: tuple[SpectralQuadrature, Assessment, int] | None) -> AdaptiveResult:
         """The result: the latest stage's, unless every run's answer before a focus, or
         one of ``earlier`` (the last whole stage's, or the runs a cut stage finished, when the
-        time budget cut one short; the stage before the last, when a product or memory budget
-        ends runs whose last stage only grew their steps), was tighter (one run's bracket can be wider than the runs'
+        time budget cut one short; the earlier stages of the same runs, when a product or memory budget ends runs
+        whose stages since only grew their steps), was tighter and states at least the latest's rounding part (one run's bracket can be wider than the runs'
         mean, a run cut short widens the answer); the trail's last row then says which answer was returned, and
         its quadrature counts every product spent (the spectrum's ``lanczos`` stage)."""
-        candidates = [c for c in (set_aside, *earlier) if c is not None]
+        # only an answer that states the rounding part the latest found, or more: where the
+        # steps resolved nodes below the products' floor, an earlier rule had that mass on
+        # nodes above it, and its ± left out what its bracket could not see (16 steps on an
+        # 80 %-null float32 spectrum: ρ* 0 ± 0.798 against the exact 0.8, where 32 steps stated
+        # ± 1 of which 0.86 rounding; a product budget returned the 16 steps')
+        candidates = [c for c in (set_aside, *earlier) if c is not None and c[1].fixed >= verdict.fixed]
         best = min(candidates, key=lambda c: c[1].plus_minus, default=None)
         if best is not None and best[1].plus_minus < verdict.plus_minus:
             before, assessment, before_steps = best
@@ -432,7 +442,10 @@ def adaptive_slq(
                 spent += alone.products
                 finished = (kept_quad, alone, most)
             return finish("time-budget", whole, finished)
-        fewer_steps = whole if whole is not None and not new_groups and whole[0].runs == quad.runs else None
+        if whole is None or new_groups or whole[0].runs != quad.runs:  # other probes: none bounds these
+            fewer_steps = []
+        else:
+            fewer_steps.append(whole)
         whole = (quad, verdict, steps)
         if verdict.plus_minus <= plan.tolerance:
             return AdaptiveResult(quad, "tolerance", trail)
@@ -495,7 +508,7 @@ def adaptive_slq(
             return finish("converged")
         elif stage == math.inf:
             stuck = by_memory <= steps if grow_steps else by_memory < 1
-            return finish("memory" if stuck else "max-hvps", fewer_steps)
+            return finish("memory" if stuck else "max-hvps", *fewer_steps)
         elif grow_steps:
             steps = new_steps
 
