@@ -729,8 +729,8 @@ def _overshot_fix(rule: GateRule, reached: float, required: float, report: dict[
     l1 = l1_fix(regime.get("l1_shaped") is True, TrainingRecord.from_json(regime.get("training")))
     return (f"{QUANTITY[rule.use]} less its ± is only {reached:.{apart(4, reached, required)}f}, and {past} past the "
             f"limit one-shot pruning reaches (measured: overshoot.{rule.use} is true), so lowering the requirement "
-            f"to it would pass a model that breaks when pruned that far: gate on the measured limit ({use}), or make the model "
-            f"more prunable, e.g. {l1}")
+            f"to it would pass a model that breaks when pruned that far: gate on the measured limit ({use}), or "
+            f"make the model more prunable, e.g. {l1}")
 
 
 def _at_most(value: float, places: int = 4) -> float:

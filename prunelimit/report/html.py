@@ -454,11 +454,9 @@ def _named_limit_note(doc: Mapping) -> list[str]:
     """verify's console line naming the ratio the loss limit is where it lies off the search's
     grid (a ratio the prediction names, measured between two grid points), else nothing."""
     from prunelimit.pruning.actual import named_limit_text
+    from prunelimit.validate import real
 
     limit, ratio, lower = (lookup(doc, path) for path in ("actual.loss_ratio", "prediction.ratio", "bounds.lower"))
-    def real(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-
     if not (real(limit) and real(ratio) and (lower is None or real(lower))):
         return []  # a limit measured alone (no prediction), or a document out of shape
     note = named_limit_text(limit, ratio, lower)
