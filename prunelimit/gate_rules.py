@@ -583,6 +583,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                     # the requirement lies within the ±: the value may clear it, which only a narrower ±
                     # shows (ρ* 0.8963 ± 0.9363 of a --time-budget 3 run offered --min-ratio 0 or l1 training alone)
                     fix = f"{_narrow_fix(pm, source, report)}; or {fix}"
+                fix = _overshot_fix(rule, conservative, required, report) or fix
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
                                         None if ok else fix))
         else:
@@ -708,6 +709,28 @@ def _below_fix(rule: GateRule, reached: float, required: float, report: dict[str
     l1 = l1_fix(regime.get("l1_shaped") is True, TrainingRecord.from_json(regime.get("training")))
     return (f"{what} {reached:.{apart(4, reached, required)}f}: require at most that ({where}), or make the model "
             f"more prunable, e.g. {l1}")
+
+
+def _overshot_fix(rule: GateRule, reached: float, required: float, report: dict[str, Any]) -> str | None:
+    """A prediction short of the requirement that ``report``'s overshoot check measured past the
+    limit one-shot pruning reaches (its flag for ``rule.use`` true): requiring at most it, or a
+    narrower ± that shows it clears, passes a model that breaks pruned to it (a regression MLP's
+    ρ_L 0.3357, measured limit 0.099, was offered ``--min-ratio 0.3357``); the measured limit
+    is the one to gate on, or a more prunable model. ``None`` where the flag is not true."""
+    from prunelimit.pruning.actual import LARGE_GAP
+    from prunelimit.theory.regime import TrainingRecord, l1_fix
+
+    overshoot = report.get("overshoot")
+    if rule.use == "actual" or not isinstance(overshoot, dict) or overshoot.get(rule.use) is not True:
+        return None
+    past = "ρ_L lies" if rule.use == "lower" else f"ρ* lies more than {100 * LARGE_GAP:g} points"
+    use = option("use", "actual") if rule.written_in is None else written_in("use", rule.written_in, "actual")
+    regime = report.get("regime") if isinstance(report.get("regime"), dict) else {}
+    l1 = l1_fix(regime.get("l1_shaped") is True, TrainingRecord.from_json(regime.get("training")))
+    return (f"{QUANTITY[rule.use]} less its ± is only {reached:.{apart(4, reached, required)}f}, and {past} past the "
+            f"limit one-shot pruning reaches (measured: overshoot.{rule.use} is true), so lowering the requirement "
+            f"to it would pass a model that breaks when pruned that far: gate on the measured limit ({use}), or "
+            f"make the model more prunable, e.g. {l1}")
 
 
 def _at_most(value: float, places: int = 4) -> float:

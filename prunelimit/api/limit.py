@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, replace
 from typing import Callable, Union
 
+from torch import nn
+
 from prunelimit import validate
 from prunelimit.api.curvature import (
     SpectrumReport,
@@ -32,7 +34,7 @@ from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
-from prunelimit.models.params import ParamSelection
+from prunelimit.models.params import ParamSelection, module_class
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
 from prunelimit.report.notebook import bounds_summary, shown
@@ -189,7 +191,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     # what narrows the rounding part in this run: the warning's remedy and the spectrum block's note alike
     rounding = rounding_fix(inputs, options, spec.params_hessian, products_dtype(spec, inputs))
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
-                             regime.l1_trained, rounding)
+                             regime.l1_trained, rounding, has_dropout(inputs.model))
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
@@ -449,6 +451,16 @@ def _listed(names: list[str]) -> str:
     return listed([repr(n) for n in names])
 
 
+DROPOUT_GRADIENT = ("its dropout layers trained it with units dropped at random, not on this loss with dropout off, "
+                    "which may keep such a gradient however long it trains: train longer only where it has not "
+                    "converged")
+
+
+def has_dropout(model: nn.Module) -> bool:
+    """Whether ``model`` holds a dropout layer (``nn.Dropout`` and its kin, scripted too)."""
+    return any(issubclass(module_class(m), nn.modules.dropout._DropoutNd) for m in model.modules())
+
+
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
     """``∇L · (MP_ρ(w) − w)``: the loss change to first order at ρ, which the quadratic model drops.
 
@@ -466,6 +478,7 @@ def first_order_change(profile: PruningPath, names, weights, gradient: dict, rat
 def _bounds_warnings(
     spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
     first_order: float | None, u: "Uncertainty", l1_trained: bool = True, rounding: str | None = None,
+    dropout: bool = False,
 ) -> list[str]:
     from prunelimit.theory.epsilon import rounding_epsilon_warning
 
@@ -498,10 +511,13 @@ def _bounds_warnings(
             if first_order > 0 else \
             f"lowers the loss by {loss_text(-first_order)} to first order, a change larger than ε = {loss_text(epsilon)} " \
             "(ρ* errs low on that account)"
+        # dropout trains the loss with units dropped, not the one evaluated (dropout off): a dropout MLP trained
+        # to its plateau was told to train longer, which leaves that gradient
+        why = [DROPOUT_GRADIENT] if dropout else ["train longer"]
+        why += ["l1 training leaves such a gradient by design"] if l1_trained else []
         warns.append(
             f"the model is not at a minimum of the analysis loss (‖∇L‖ = {spec.gradient_norm:.3g}): pruning to ρ* "
-            f"{change}, and the quadratic model behind ρ* ignores that term "
-            + ("(train longer; l1 training leaves such a gradient by design)" if l1_trained else "(train longer)")
+            f"{change}, and the quadratic model behind ρ* ignores that term ({'; '.join(why)})"
         )
     if spec.negative_mass is not None and spec.negative_mass > 0.05:
         warns.append(

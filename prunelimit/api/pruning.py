@@ -22,6 +22,7 @@ from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.actual import OvershootCheck, stated_check
 from prunelimit.report.notebook import prune_report_summary, shown
+from prunelimit.report.rounding import ratio_exact
 from prunelimit.validate import choice
 
 
@@ -297,7 +298,8 @@ def _pruned_less(warnings, check: OvershootCheck | None, limit: ReadLimit | None
 
     if limit is not None:
         return advised(warnings, measured_advice,
-                       lambda: f"prune to the limit {limit.source} measured ({option('ratio', limit.loss_ratio)})")
+                       lambda: f"prune to the limit {limit.source} measured "
+                       f"({option('ratio', limit.loss_ratio, shown=ratio_exact(limit.loss_ratio))})")
     if check is None or not (check.lower_overshoots or check.predicted_overshoots):
         return list(warnings)
     return advised(warnings, measured_advice, lambda: prune_less(check))
@@ -438,7 +440,7 @@ def unchecked_prediction(acc_drop: float | None, before: "Evaluation | None",
     if acc_drop is None or before is None or after is None or after.accuracy is not None:
         return ()
     where = "`prunelimit verify` measures the ratio whose loss stays within L + ε" if measured is None else \
-        f"{measured.source} measured the ratio whose loss stays within L + ε at {measured.loss_ratio:g}"
+        f"{measured.source} measured the ratio whose loss stays within L + ε at {ratio_exact(measured.loss_ratio)}"
     return (f"the pruned ratio was not checked against --acc-drop (nor --strict): the model gives no accuracy "
             f"(not class scores); the loss went from {before.loss:.4g} to {after.loss:.4g} on the evaluation "
             f"data; {where}",)

@@ -155,16 +155,10 @@ class VerifyReport:
     def named_limit_note(self) -> str | None:
         """Where the loss limit is a ratio the prediction names, off the search's grid
         (``actual_limit``'s ``named``): which one, for the console; else ``None``."""
-        from prunelimit.pruning.actual import on_grid
+        from prunelimit.pruning.actual import named_limit_text
 
-        a, b = self.actual, self.prediction
-        if on_grid(a.loss_ratio, a.levels):
-            return None
-        name = next(n for n, r in (("ρ*", b.ratio), ("ρ_L", b.lower),
-                                   (f"ρ* less {100 * LARGE_GAP:g} points", b.ratio - LARGE_GAP)) if r == a.loss_ratio)
-        return (f"the loss limit is {name} ({percent(a.loss_ratio)}), measured within L + ε: it prunes more weights "
-                f"than the search's grid ratio below it and fewer than the first ratio it measured past L + ε "
-                f"(a grid step of {percent(1 / a.levels)} removes more than one weight here)")
+        return named_limit_text(self.actual.loss_ratio, self.prediction.ratio, self.prediction.lower,
+                                self.actual.levels)
 
     def to_json(self) -> dict:
         body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)

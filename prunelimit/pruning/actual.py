@@ -62,7 +62,7 @@ from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
 from prunelimit.report.notebook import brief
-from prunelimit.report.rounding import recovery_notes
+from prunelimit.report.rounding import percent, recovery_notes
 
 Progress = Callable[[int, int], None]
 # Per criterion, the dense evaluation included (docs/benchmarks.md §3: at most 25 passes).
@@ -568,6 +568,21 @@ def named_limit(loss: "SearchedCriterion", levels: int, named: Sequence[float],
 def on_grid(ratio: float, levels: int = LEVELS) -> bool:
     """Whether ``ratio`` is a grid ratio ``i / levels`` (else a named one, :func:`named_limit`)."""
     return ratio == round(ratio * levels) / levels
+
+
+def named_limit_text(loss_ratio: float, ratio: float, lower: float | None, levels: int = LEVELS) -> str | None:
+    """Where the loss limit ``loss_ratio`` is a ratio the prediction names (``ratio``, ρ*, or
+    ``lower``, ρ_L), off the grid of ``levels``: which one, as verify's console and HTML
+    report say it; else ``None``."""
+    if on_grid(loss_ratio, levels):
+        return None
+    names = (("ρ*", ratio), ("ρ_L", lower), (f"ρ* less {100 * LARGE_GAP:g} points", ratio - LARGE_GAP))
+    name = next((n for n, r in names if r == loss_ratio), None)
+    if name is None:  # a document that names no such ratio (edited): nothing to say of it
+        return None
+    return (f"the loss limit is {name} ({percent(loss_ratio)}), measured within L + ε: it prunes more weights "
+            f"than the search's grid ratio below it and fewer than the first ratio it measured past L + ε "
+            f"(a grid step of {percent(1 / levels)} removes more than one weight here)")
 
 
 def same_model_index(pruner: _InPlacePruner, ratio: float, levels: int) -> int | None:

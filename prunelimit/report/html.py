@@ -408,8 +408,8 @@ def summary_html(command: str, body: Mapping) -> str:
     parts = ["<h2>Summary</h2>", _table(headline, ("quantity", "value"))] if headline else []
     for key in LIST_KEYS:
         items = doc.get(key) or []
-        if key == "warnings":  # the console's lines on a curve seen to fail and recover, beside them
-            items = list(dict.fromkeys([*_recovery_notes(doc), *items]))
+        if key == "warnings":  # the console's lines on an off-grid limit and a curve that recovers, beside them
+            items = list(dict.fromkeys([*_named_limit_note(doc), *_recovery_notes(doc), *items]))
         if items:
             lis = "".join(f"<li>{_text(str(item))}</li>" for item in items)
             parts += [f"<h2>{_text(key.capitalize())}</h2>", f"<ul class=warn>{lis}</ul>"]
@@ -448,6 +448,19 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _named_limit_note(doc: Mapping) -> list[str]:
+    """verify's console line naming the ratio the loss limit is where it lies off the search's
+    grid (a ratio the prediction names, measured between two grid points), else nothing."""
+    from prunelimit.pruning.actual import named_limit_text
+    from prunelimit.validate import real
+
+    limit, ratio, lower = (lookup(doc, path) for path in ("actual.loss_ratio", "prediction.ratio", "bounds.lower"))
+    if not (real(limit) and real(ratio) and (lower is None or real(lower))):
+        return []  # a limit measured alone (no prediction), or a document out of shape
+    note = named_limit_text(limit, ratio, lower)
+    return [] if note is None else [note]
 
 
 def _recovery_notes(doc: Mapping) -> list[str]:

@@ -152,6 +152,14 @@ def ratio_below(ratio: float) -> float:
     return math.floor(ratio * 1e4) / 1e4
 
 
+def ratio_exact(ratio: float) -> str:
+    """``ratio`` as a ``--ratio`` to advise where it is a measured limit: every digit it holds
+    (the shortest text that reads back as it, as the JSON writes it). A limit off the search's
+    grid (a ratio the prediction names) has more than ``:g``'s six digits, which can round it
+    past a weight: ``ceil(ρN)`` of 0.8123455501 is 8,123,456 of 10⁷ weights, of 0.812346 8,123,460."""
+    return repr(float(ratio))
+
+
 def apart(places: int, value: float, threshold: float) -> int:
     """Decimals from ``places`` on that show ``value`` apart from a ``threshold`` it fails
     ("0.8590 < required 0.8590" read as a fail at equality, which passes; "≈ 40.0 s, past
