@@ -48,6 +48,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
+from prunelimit.data.loss import CriterionLoss
 from prunelimit.device import ieee_float32
 from prunelimit.distributed import agreed_max, all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError, quoted, warn
@@ -101,6 +102,8 @@ class HessianOperator:
         model.eval()
         if dtype is not None and dtype != params[0].dtype:
             model, params = _converted(model, params, dtype)
+            if isinstance(loss_fn, CriterionLoss):  # its class weight joins the copy's type
+                loss_fn = loss_fn.to(dtype)
         self.model = model
         self.params = list(params)
         self.loss_fn = loss_fn

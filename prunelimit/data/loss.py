@@ -3,10 +3,12 @@ and the library's criteria ``loss(output, target)`` as the same ``fn(model, batc
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from typing import Any, Callable
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -81,6 +83,29 @@ class CriterionLoss:
         """How messages name it: ``the L1Loss criterion``, ``the l1_loss criterion``."""
         target = _unwrapped(self.criterion)
         return f"the {getattr(target, '__name__', type(target).__name__)} criterion"
+
+    def to(self, dtype: torch.dtype) -> CriterionLoss:
+        """This loss with the criterion's own float tensors (a class ``weight``, ``pos_weight``:
+        a module's buffers, a ``functools.partial``'s arguments) in ``dtype``, for a model copy
+        in that type (the exact spectrum's float64): left in the model's, they stopped the run
+        with torch's ``expected scalar type Double but found Float``."""
+        converted = copy.copy(self)
+        converted.criterion = _in_dtype(self.criterion, dtype)
+        return converted
+
+
+def _in_dtype(criterion: Any, dtype: torch.dtype) -> Any:
+    """``criterion`` with its float tensors in ``dtype``: a module's copy (the caller's is left
+    alone), a partial rebuilt around its converted arguments, any other callable as it is."""
+    def cast(value: Any) -> Any:
+        return value.to(dtype) if isinstance(value, Tensor) and value.is_floating_point() else value
+
+    if isinstance(criterion, nn.Module):
+        return copy.deepcopy(criterion).to(dtype)
+    if isinstance(criterion, functools.partial):
+        return functools.partial(_in_dtype(criterion.func, dtype), *map(cast, criterion.args),
+                                 **{key: cast(value) for key, value in criterion.keywords.items()})
+    return criterion
 
 
 class PointwiseLoss(CriterionLoss):
