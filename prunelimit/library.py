@@ -65,7 +65,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import NplhConfig, NplhFit
 from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
 from prunelimit.models.params import ParamSelection
-from prunelimit.pruning.masks import LayerSparsity, Masks
+from prunelimit.pruning.masks import LayerSparsity, Masks, require_one_pruning_a_tie
 from prunelimit.report.notebook import pruning_summary, shown
 
 FINETUNE_EPOCHS, FINETUNE_LR = 5, 0.01  # verify --finetune-epochs and --finetune-lr's defaults (with --refit)
@@ -562,7 +562,10 @@ def keeps_caller_state(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
         _refuse_other_names(command, kwargs)
-        model = checked_module(model)
+        module = checked_module(model)
+        if module is not model:  # a wrapper's: the fix names its modules as the caller's model holds them
+            require_one_pruning_a_tie(model)
+        model = module
         with _caller_state_kept(model), _compiled_backward_named(model):
             return command(model, *args, **kwargs)
     return with_arguments(wrapper)
