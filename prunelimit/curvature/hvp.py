@@ -48,7 +48,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
-from prunelimit.data.loss import CriterionLoss
+from prunelimit.data.loss import CriterionLoss, class_weighted
 from prunelimit.device import ieee_float32
 from prunelimit.distributed import agreed_max, all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError, quoted, warn
@@ -307,7 +307,13 @@ class HessianOperator:
                 "different losses); use a fixed order and no random augmentation"
             )
         if tried:  # the fix is the caller's code: no command takes chunk_samples, which skips this check
-            why = ("the loss is not a per-sample mean (merging batches changed it), so HVPs walk your batches as "
+            weighted = class_weighted(self.loss_fn)
+            why = (f"{weighted} has a class weight, so a batch's loss is its mean over its labels' weights, not over "
+                   "its samples, and merging batches changes it: HVPs walk your batches as given, each weighed by "
+                   "its sample count, which is torch's weighted mean over the whole data only where every batch "
+                   "holds the classes alike"
+                   if failure is None and weighted else
+                   "the loss is not a per-sample mean (merging batches changed it), so HVPs walk your batches as "
                    "given; return the batch's mean loss (a sum weighs each batch by its size once more)"
                    if failure is None else
                    f"the model or the loss fails on a chunk of {batch_size(chunks[0])} samples ({failure}), so HVPs "

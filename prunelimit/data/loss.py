@@ -172,6 +172,21 @@ def check_mean_reduction(criterion: Any) -> None:
                          f"batch's mean (the loss, epsilon and curvature are of the mean loss): use reduction={mean}")
 
 
+def class_weighted(loss_fn: LossFn) -> str | None:
+    """How messages name ``loss_fn`` when it is torch's cross-entropy or NLL criterion with a
+    class ``weight`` (a module's, a ``functools.partial``'s keyword), else ``None``. Its mean
+    over class indices divides by the batch's summed weights, not its samples, so it is no
+    per-sample mean: merging batches changes it."""
+    if not isinstance(loss_fn, ClassLoss) or _kind(loss_fn.criterion) not in _WEIGHTED_MEANS:
+        return None
+    weight, target = None, loss_fn.criterion
+    while isinstance(target, functools.partial):  # the outermost keyword wins, as the call takes it
+        weight = target.keywords.get("weight") if weight is None else weight
+        target = target.func
+    weight = getattr(target, "weight", None) if weight is None else weight
+    return loss_fn.name if isinstance(weight, Tensor) else None
+
+
 def targets_are_values(loss_fn: LossFn) -> bool:
     """Whether ``loss_fn``'s targets are values to fit, not classes, even as integers: the
     ``mse`` loss and torch's regression criteria (counts for Poisson NLL, ratings for L1).
@@ -202,6 +217,8 @@ _CLASS_CRITERIA: dict[Any, bool] = {
     nn.NLLLoss: False, nn.NLLLoss2d: False, F.nll_loss: False,
     nn.MultiMarginLoss: False, F.multi_margin_loss: False,
 }
+# torch's class-index criteria whose mean with a class weight is over the batch's weights
+_WEIGHTED_MEANS = (nn.CrossEntropyLoss, F.cross_entropy, nn.NLLLoss, nn.NLLLoss2d, F.nll_loss)
 # torch's element-wise criteria (one target per output): whether the targets are real numbers
 # (MultiLabelMarginLoss takes class indices in the output's shape)
 _POINTWISE_CRITERIA: dict[Any, bool] = {
