@@ -1015,10 +1015,16 @@ def _refuse_result(option: str, value: Any, taken: str = "") -> None:
     what else it takes), saying what to give: a verify report's ``bounds``, or the report saved
     with its ``schema`` key. It was refused as no file name ('got VerifyReport(…)'), without a fix."""
     kind = type(value).__name__
-    if not callable(getattr(value, "to_json", None)) or isinstance(value, (str, os.PathLike)):
-        return
     saved = ("to a file with its schema key, json.dump(prunelimit.report.jsonout.document("
              f"{_SAVED_AS.get(kind, 'bounds')!r}, report.to_json()), file), and give the file's name")
+    if isinstance(value, Mapping):  # a report's JSON document in hand: a result's to_json(), a saved file's json.load
+        loaded = "schema" in value
+        held = "a saved report's json.load" if loaded else "a result's to_json()"
+        fix = "give the name of the file it was read from" if loaded else f"save the result {saved}"
+        raise OptionError(option, f"{{0}} takes {taken}the file name of a saved report, got a {kind}, {held}; "
+                          f"{fix}{', or the BoundsReport itself' if taken else ''}")
+    if not callable(getattr(value, "to_json", None)) or isinstance(value, (str, os.PathLike)):
+        return
     if taken and isinstance(getattr(value, "bounds", None), api.BoundsReport):
         fix = f"give the BoundsReport it computed, {option}=report.bounds"
     elif kind in _SAVED_AS:
