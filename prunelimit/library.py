@@ -120,12 +120,10 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         call = f"{data.__name__}()" if data.__name__.isidentifier() else "f()"  # a lambda has no name to call
         kept = f" (read once; list({call}) for several calls)" if inspect.isgeneratorfunction(data) else ""
         raise UsageError(f"{option} is a function, not its batches; give what it returns: {option}={call}{kept}")
-    if isinstance(data, Tensor) or not isinstance(data, Iterable):
-        # a map-style Dataset (TensorDataset) has samples, not batches: a DataLoader batches it
-        hint = "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)" \
-            if isinstance(data, torch.utils.data.Dataset) else ""
+    samples = _dataset_fix(data)
+    if isinstance(data, Tensor) or not isinstance(data, Iterable) or samples:
         raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
-                         f"got {type(data).__name__}{hint}")
+                         f"got {type(data).__name__}{samples}")
     if isinstance(data, Mapping):  # iterating it would give its keys, read as batches
         keys = list(data)
         entries = f"{len(keys)} entr{'y' if len(keys) == 1 else 'ies'}" + (f" ({_keys(keys)})" if keys else "")
@@ -155,6 +153,38 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
              f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
              "curvature; use drop_last=False to use them all", stacklevel=3)
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
+
+
+def _dataset_fix(data: Any) -> str:
+    """What to do with a dataset of samples (a map-style ``Dataset``, ``TensorDataset``, or any
+    object with ``len`` and ``__getitem__`` whose items are samples: a Hugging Face
+    ``datasets.Dataset``'s rows), which a ``DataLoader`` batches; else ``""``. Items that are
+    dicts are batched as dicts, so the fix reads each batch's pair by the items' keys: told only
+    to wrap it in a DataLoader, its caller met the dict batches' refusal next, and a dataset that
+    iterates its rows was refused as 'data batch 0 is a dict', a sample read as a batch."""
+    if isinstance(data, (Tensor, tuple, list, Mapping, str, bytes, torch.utils.data.DataLoader)) \
+            or not (isinstance(data, Sized) and hasattr(data, "__getitem__")):
+        return ""
+    try:
+        item = data[0] if len(data) else None
+    except Exception:  # noqa: BLE001 (a container that is no dataset: it is read as batches, or refused, as before)
+        return ""
+    loader = "DataLoader(dataset, batch_size=128, shuffle=False)"
+    mapped = isinstance(data, torch.utils.data.Dataset)  # a map-style one: iterating it is not its use
+    if isinstance(item, Mapping) and item and (mapped or all(_one_sample(v) for v in item.values())):
+        keys = list(item)
+        return (f"; its items are samples of {_keys(keys)}: batch them and give each batch's (x, y) pair, "
+                f"{_keyed_pair(keys, 'b', '[{} for b in ' + loader + ']', 'sample')}")
+    if mapped or _is_sample(item) or (isinstance(item, (tuple, list)) and len(item) == 2
+                                      and all(isinstance(t, Tensor) for t in item) and item[1].dim() == 0):
+        return "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)"
+    return ""
+
+
+def _one_sample(value: Any) -> bool:
+    """Whether a dict item's ``value`` is one sample's (a number, a 0-d or 1-D tensor), not a
+    batch's, whose inputs have a sample dimension besides."""
+    return isinstance(value, (int, float, str)) or isinstance(value, Tensor) and value.dim() <= 1
 
 
 @contextlib.contextmanager
