@@ -100,7 +100,8 @@ class HessianOperator:
         if probes < 1:
             raise UsageError(f"probes must be at least 1, got {probes}")
         model.eval()
-        if dtype is not None and dtype != params[0].dtype:
+        given_dtype = params[0].dtype
+        if dtype is not None and dtype != given_dtype:
             model, params = _converted(model, params, dtype)
             if isinstance(loss_fn, CriterionLoss):  # its class weight joins the copy's type
                 loss_fn = loss_fn.to(dtype)
@@ -122,7 +123,11 @@ class HessianOperator:
         # gathered so the chunk weights and ε use the global data (prunelimit.distributed).
         first = _cast(to_device(shard_batches(batches), self.device), self.dtype)
         local_sizes = [batch_size(b) for b in first]
-        local_losses = self._pass_losses(first)
+        try:
+            local_losses = self._pass_losses(first)
+        except RuntimeError as exc:
+            _refuse_loss_of_another_type(exc, model, first, given_dtype)
+            raise
         self._sizes = [int(s) for s in gather_shards(local_sizes, count)]
         self.samples = sum(self._sizes)
         self._losses = gather_shards(local_losses, count)
@@ -495,6 +500,27 @@ def _converted(
     for original, c in zip(originals, copied):
         c.requires_grad_(original.requires_grad)
     return copy, [copied[index[id(p)]] for p in params]
+
+
+def _refuse_loss_of_another_type(exc: RuntimeError, model: nn.Module, batches: list[Batch],
+                                 given: torch.dtype) -> None:
+    """An ``InputError`` saying why, when ``exc`` is the loss failing on ``model``, a copy in
+    another float type than the ``given`` model's (the exact spectrum's float64), while the copy
+    itself runs: a tensor the loss holds of its own (a class weight a lambda captures) stayed in
+    the model's type, and torch said only ``expected scalar type Double but found Float``."""
+    converted = next(model.parameters()).dtype
+    if converted == given or not batches:
+        return
+    try:
+        with torch.no_grad():
+            model(batches[0][0])
+    except Exception:  # noqa: BLE001 (the copy fails itself: torch's error is the one to read)
+        return
+    kind, held = str(converted).removeprefix("torch."), str(given).removeprefix("torch.")
+    raise InputError(f"the loss fails on the {kind} copy of the model the curvature is computed on "
+                     f"({user_failure(exc)}): a tensor the loss holds of its own (a class weight a lambda captures) "
+                     f"is {held}; compute with it in the output's type (weight=w.to(output.dtype)), or give torch's "
+                     "criterion, nn.CrossEntropyLoss(weight=w), whose tensors join the copy's type") from exc
 
 
 def _cast(batches: list[Batch], dtype: torch.dtype) -> list[Batch]:
