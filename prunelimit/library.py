@@ -595,6 +595,8 @@ def keeps_caller_state(command: Callable) -> Callable:
         module = checked_module(model)
         if module is not model:  # a wrapper's: the fix names its modules as the caller's model holds them
             require_one_pruning_a_tie(model)
+            kwargs.update({key: _unwrapped_patterns(kwargs[key], module) for key in ("include", "exclude")
+                           if key in kwargs})
         model = module
         with _caller_state_kept(model), _compiled_backward_named(model):
             return command(model, *args, **kwargs)
@@ -733,6 +735,28 @@ def _torch_pruned_fix(pruned: list[tuple[str, str]]) -> str:
             f"torch.nn.utils.prune.remove({held}, {attribute!r}){' for each' if len(pruned) > 1 else ''}, then "
             "inputs_from(model, data, masks=masks); prunelimit.bounds(model, data) and the other functions read "
             "the model as pruned as it is")
+
+
+def _unwrapped_patterns(patterns: Any, module: nn.Module) -> Any:
+    """``include``/``exclude`` patterns given with a wrapper's module names (``module.0``, as
+    ``nn.DataParallel``'s ``named_modules`` gives them) read without the prefix where only that
+    form names a module of the ``module`` it runs, as ``masks=`` keys are read: they were refused
+    as 'matches no module in the model'. Anything else is left to the checks that follow."""
+    import fnmatch
+
+    from prunelimit.io.checkpoint import unprefixed
+
+    if not isinstance(patterns, (tuple, list)):
+        return patterns
+    names = [name for name, _ in module.named_modules()]
+
+    def read(pattern: Any) -> Any:
+        if not isinstance(pattern, str) or any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            return pattern
+        bare = unprefixed(pattern)
+        return bare if any(fnmatch.fnmatchcase(name, bare) for name in names) else pattern
+
+    return type(patterns)(map(read, patterns))
 
 
 def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
