@@ -170,7 +170,8 @@ def _dataset_fix(data: Any) -> str:
     except Exception:  # noqa: BLE001 (a container that is no dataset: it is read as batches, or refused, as before)
         return ""
     loader = "DataLoader(dataset, batch_size=128, shuffle=False)"
-    mapped = isinstance(data, torch.utils.data.Dataset)  # a map-style one: iterating it is not its use
+    # a map-style Dataset that does not iterate holds samples; one that does may hold batches
+    mapped = isinstance(data, torch.utils.data.Dataset) and not isinstance(data, Iterable)
     if isinstance(item, Mapping) and item and (mapped or all(_one_sample(v) for v in item.values())):
         keys = list(item)
         return (f"; its items are samples of {_keys(keys)}: batch them and give each batch's (x, y) pair, "

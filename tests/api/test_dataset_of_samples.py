@@ -80,3 +80,22 @@ def test_a_sequence_of_batches_is_still_read_as_batches(model, train):
     x, y = train
     assert prunelimit.info(model, Batches(x, y)).loss == pytest.approx(prunelimit.info(model, (x[:128], y[:128])).loss,
                                                                        rel=1e-6)  # one sum in another order
+
+
+def test_an_iterable_dataset_class_of_batches_is_still_read_as_batches(model, train):
+    class BatchDataset(Dataset):
+        def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+            self.x, self.y = x, y
+
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, i: int):
+            return self.x[64 * i:64 * (i + 1)], self.y[64 * i:64 * (i + 1)]
+
+        def __iter__(self):
+            return (self[i] for i in range(2))
+
+    x, y = train
+    assert prunelimit.info(model, BatchDataset(x, y)).loss == pytest.approx(
+        prunelimit.info(model, (x[:128], y[:128])).loss, rel=1e-6)  # one sum in another order
