@@ -49,8 +49,8 @@ FIX = ("its items are samples of keys 'input', 'label': batch them and give each
 
 
 @pytest.mark.parametrize("kind", [DictSamples, Rows])
-def test_a_dataset_of_dict_samples_is_told_the_code_that_batches_it(model, train, kind):
-    dataset = kind(*train)
+def test_a_dataset_of_dict_samples_is_told_the_code_that_batches_it(small_model, train, kind):
+    model, dataset = small_model, kind(*train)
     with pytest.raises(UsageError) as error:
         prunelimit.bounds(model, dataset, method="exact")
     assert str(error.value) == (f"data must be an (x, y) tensor pair or an iterable of (x, y) batches, got "
