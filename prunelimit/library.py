@@ -65,7 +65,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import NplhConfig, NplhFit
 from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
 from prunelimit.models.params import ParamSelection
-from prunelimit.pruning.masks import LayerSparsity, Masks
+from prunelimit.pruning.masks import LayerSparsity, Masks, require_one_pruning_a_tie
 from prunelimit.report.notebook import pruning_summary, shown
 
 FINETUNE_EPOCHS, FINETUNE_LR = 5, 0.01  # verify --finetune-epochs and --finetune-lr's defaults (with --refit)
@@ -120,12 +120,10 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         call = f"{data.__name__}()" if data.__name__.isidentifier() else "f()"  # a lambda has no name to call
         kept = f" (read once; list({call}) for several calls)" if inspect.isgeneratorfunction(data) else ""
         raise UsageError(f"{option} is a function, not its batches; give what it returns: {option}={call}{kept}")
-    if isinstance(data, Tensor) or not isinstance(data, Iterable):
-        # a map-style Dataset (TensorDataset) has samples, not batches: a DataLoader batches it
-        hint = "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)" \
-            if isinstance(data, torch.utils.data.Dataset) else ""
+    samples = _dataset_fix(data)
+    if isinstance(data, Tensor) or not isinstance(data, Iterable) or samples:
         raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
-                         f"got {type(data).__name__}{hint}")
+                         f"got {type(data).__name__}{samples}")
     if isinstance(data, Mapping):  # iterating it would give its keys, read as batches
         keys = list(data)
         entries = f"{len(keys)} entr{'y' if len(keys) == 1 else 'ies'}" + (f" ({_keys(keys)})" if keys else "")
@@ -155,6 +153,39 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
              f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
              "curvature; use drop_last=False to use them all", stacklevel=3)
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
+
+
+def _dataset_fix(data: Any) -> str:
+    """What to do with a dataset of samples (a map-style ``Dataset``, ``TensorDataset``, or any
+    object with ``len`` and ``__getitem__`` whose items are samples: a Hugging Face
+    ``datasets.Dataset``'s rows), which a ``DataLoader`` batches; else ``""``. Items that are
+    dicts are batched as dicts, so the fix reads each batch's pair by the items' keys: told only
+    to wrap it in a DataLoader, its caller met the dict batches' refusal next, and a dataset that
+    iterates its rows was refused as 'data batch 0 is a dict', a sample read as a batch."""
+    if isinstance(data, (Tensor, tuple, list, Mapping, str, bytes, torch.utils.data.DataLoader)) \
+            or not (isinstance(data, Sized) and hasattr(data, "__getitem__")):
+        return ""
+    try:
+        item = data[0] if len(data) else None
+    except Exception:  # noqa: BLE001 (a container that is no dataset: it is read as batches, or refused, as before)
+        return ""
+    loader = "DataLoader(dataset, batch_size=128, shuffle=False)"
+    # a map-style Dataset that does not iterate holds samples; one that does may hold batches
+    mapped = isinstance(data, torch.utils.data.Dataset) and not isinstance(data, Iterable)
+    if isinstance(item, Mapping) and item and (mapped or all(_one_sample(v) for v in item.values())):
+        keys = list(item)
+        return (f"; its items are samples of {_keys(keys)}: batch them and give each batch's (x, y) pair, "
+                f"{_keyed_pair(keys, 'b', '[{} for b in ' + loader + ']', 'sample')}")
+    if mapped or _is_sample(item) or (isinstance(item, (tuple, list)) and len(item) == 2
+                                      and all(isinstance(t, Tensor) for t in item) and item[1].dim() == 0):
+        return "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)"
+    return ""
+
+
+def _one_sample(value: Any) -> bool:
+    """Whether a dict item's ``value`` is one sample's (a number, a 0-d or 1-D tensor), not a
+    batch's, whose inputs have a sample dimension besides."""
+    return isinstance(value, (int, float, str)) or isinstance(value, Tensor) and value.dim() <= 1
 
 
 @contextlib.contextmanager
@@ -562,7 +593,12 @@ def keeps_caller_state(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
         _refuse_other_names(command, kwargs)
-        model = checked_module(model)
+        module = checked_module(model)
+        if module is not model:  # a wrapper's: the fix names its modules as the caller's model holds them
+            require_one_pruning_a_tie(model)
+            kwargs.update({key: _unwrapped_patterns(kwargs[key], module) for key in ("include", "exclude")
+                           if key in kwargs})
+        model = module
         with _caller_state_kept(model), _compiled_backward_named(model):
             return command(model, *args, **kwargs)
     return with_arguments(wrapper)
@@ -700,6 +736,28 @@ def _torch_pruned_fix(pruned: list[tuple[str, str]]) -> str:
             f"torch.nn.utils.prune.remove({held}, {attribute!r}){' for each' if len(pruned) > 1 else ''}, then "
             "inputs_from(model, data, masks=masks); prunelimit.bounds(model, data) and the other functions read "
             "the model as pruned as it is")
+
+
+def _unwrapped_patterns(patterns: Any, module: nn.Module) -> Any:
+    """``include``/``exclude`` patterns given with a wrapper's module names (``module.0``, as
+    ``nn.DataParallel``'s ``named_modules`` gives them) read without the prefix where only that
+    form names a module of the ``module`` it runs, as ``masks=`` keys are read: they were refused
+    as 'matches no module in the model'. Anything else is left to the checks that follow."""
+    import fnmatch
+
+    from prunelimit.io.checkpoint import unprefixed
+
+    if not isinstance(patterns, (tuple, list)):
+        return patterns
+    names = [name for name, _ in module.named_modules()]
+
+    def read(pattern: Any) -> Any:
+        if not isinstance(pattern, str) or any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            return pattern
+        bare = unprefixed(pattern)
+        return bare if any(fnmatch.fnmatchcase(name, bare) for name in names) else pattern
+
+    return type(patterns)(map(read, patterns))
 
 
 def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
@@ -1012,10 +1070,16 @@ def _refuse_result(option: str, value: Any, taken: str = "") -> None:
     what else it takes), saying what to give: a verify report's ``bounds``, or the report saved
     with its ``schema`` key. It was refused as no file name ('got VerifyReport(…)'), without a fix."""
     kind = type(value).__name__
-    if not callable(getattr(value, "to_json", None)) or isinstance(value, (str, os.PathLike)):
-        return
     saved = ("to a file with its schema key, json.dump(prunelimit.report.jsonout.document("
              f"{_SAVED_AS.get(kind, 'bounds')!r}, report.to_json()), file), and give the file's name")
+    if isinstance(value, Mapping):  # a report's JSON document in hand: a result's to_json(), a saved file's json.load
+        loaded = "schema" in value
+        held = "a saved report's json.load" if loaded else "a result's to_json()"
+        fix = "give the name of the file it was read from" if loaded else f"save the result {saved}"
+        raise OptionError(option, f"{{0}} takes {taken}the file name of a saved report, got a {kind}, {held}; "
+                          f"{fix}{', or the BoundsReport itself' if taken else ''}")
+    if not callable(getattr(value, "to_json", None)) or isinstance(value, (str, os.PathLike)):
+        return
     if taken and isinstance(getattr(value, "bounds", None), api.BoundsReport):
         fix = f"give the BoundsReport it computed, {option}=report.bounds"
     elif kind in _SAVED_AS:

@@ -428,7 +428,7 @@ def unrecognised_warnings(inputs: Inputs) -> list[str]:
     """Layers whose weights are left out of N, named, with the fix: compiled modules of the
     user's own classes whose forward does not apply the weight as a Linear or convolution
     does, and Linear/convolution layers whose weight a parametrization computes."""
-    from prunelimit.models.params import parametrized_modules, unrecognised_modules, weight_removal
+    from prunelimit.models.params import parametrized_modules, unrecognised_modules, weight_computers, weight_removal
 
     warns = []
     names = unrecognised_modules(inputs.model, inputs.selection)
@@ -441,8 +441,9 @@ def unrecognised_warnings(inputs: Inputs) -> list[str]:
     names = parametrized_modules(inputs.model, inputs.selection)
     if names:
         weights = "weights of layers {} are" if len(names) > 1 else "weight of layer {} is"
-        warns.append(f"the {weights.format(_listed(names))} computed by a parametrization (weight_norm, ...), not held "
-                     "as a parameter, so not counted as prunable (N); save the model with it removed "
+        warns.append(f"the {weights.format(_listed(names))} computed by a parametrization "
+                     f"({weight_computers(inputs.model, names)}), not held as a parameter, so not counted as prunable "
+                     "(N); save the model with it removed "
                      f"({weight_removal(inputs.model, names)}) to prune it")
     return warns
 

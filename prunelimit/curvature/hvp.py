@@ -48,6 +48,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
+from prunelimit.data.loss import CriterionLoss, class_weighted
 from prunelimit.device import ieee_float32
 from prunelimit.distributed import agreed_max, all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError, quoted, warn
@@ -99,8 +100,11 @@ class HessianOperator:
         if probes < 1:
             raise UsageError(f"probes must be at least 1, got {probes}")
         model.eval()
-        if dtype is not None and dtype != params[0].dtype:
+        given_dtype = params[0].dtype
+        if dtype is not None and dtype != given_dtype:
             model, params = _converted(model, params, dtype)
+            if isinstance(loss_fn, CriterionLoss):  # its class weight joins the copy's type
+                loss_fn = loss_fn.to(dtype)
         self.model = model
         self.params = list(params)
         self.loss_fn = loss_fn
@@ -119,7 +123,11 @@ class HessianOperator:
         # gathered so the chunk weights and ε use the global data (prunelimit.distributed).
         first = _cast(to_device(shard_batches(batches), self.device), self.dtype)
         local_sizes = [batch_size(b) for b in first]
-        local_losses = self._pass_losses(first)
+        try:
+            local_losses = self._pass_losses(first)
+        except RuntimeError as exc:
+            _refuse_loss_of_another_type(exc, model, first, given_dtype)
+            raise
         self._sizes = [int(s) for s in gather_shards(local_sizes, count)]
         self.samples = sum(self._sizes)
         self._losses = gather_shards(local_losses, count)
@@ -304,7 +312,13 @@ class HessianOperator:
                 "different losses); use a fixed order and no random augmentation"
             )
         if tried:  # the fix is the caller's code: no command takes chunk_samples, which skips this check
-            why = ("the loss is not a per-sample mean (merging batches changed it), so HVPs walk your batches as "
+            weighted = class_weighted(self.loss_fn)
+            why = (f"{weighted} has a class weight, so a batch's loss is its mean over its labels' weights, not over "
+                   "its samples, and merging batches changes it: HVPs walk your batches as given, each weighed by "
+                   "its sample count, which is torch's weighted mean over the whole data only where every batch "
+                   "holds the classes alike"
+                   if failure is None and weighted else
+                   "the loss is not a per-sample mean (merging batches changed it), so HVPs walk your batches as "
                    "given; return the batch's mean loss (a sum weighs each batch by its size once more)"
                    if failure is None else
                    f"the model or the loss fails on a chunk of {batch_size(chunks[0])} samples ({failure}), so HVPs "
@@ -486,6 +500,27 @@ def _converted(
     for original, c in zip(originals, copied):
         c.requires_grad_(original.requires_grad)
     return copy, [copied[index[id(p)]] for p in params]
+
+
+def _refuse_loss_of_another_type(exc: RuntimeError, model: nn.Module, batches: list[Batch],
+                                 given: torch.dtype) -> None:
+    """An ``InputError`` saying why, when ``exc`` is the loss failing on ``model``, a copy in
+    another float type than the ``given`` model's (the exact spectrum's float64), while the copy
+    itself runs: a tensor the loss holds of its own (a class weight a lambda captures) stayed in
+    the model's type, and torch said only ``expected scalar type Double but found Float``."""
+    converted = next(model.parameters()).dtype
+    if converted == given or not batches:
+        return
+    try:
+        with torch.no_grad():
+            model(batches[0][0])
+    except Exception:  # noqa: BLE001 (the copy fails itself: torch's error is the one to read)
+        return
+    kind, held = str(converted).removeprefix("torch."), str(given).removeprefix("torch.")
+    raise InputError(f"the loss fails on the {kind} copy of the model the curvature is computed on "
+                     f"({user_failure(exc)}): a tensor the loss holds of its own (a class weight a lambda captures) "
+                     f"is {held}; compute with it in the output's type (weight=w.to(output.dtype)), or give torch's "
+                     "criterion, nn.CrossEntropyLoss(weight=w), whose tensors join the copy's type") from exc
 
 
 def _cast(batches: list[Batch], dtype: torch.dtype) -> list[Batch]:

@@ -3,10 +3,12 @@ and the library's criteria ``loss(output, target)`` as the same ``fn(model, batc
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from typing import Any, Callable
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -82,6 +84,29 @@ class CriterionLoss:
         target = _unwrapped(self.criterion)
         return f"the {getattr(target, '__name__', type(target).__name__)} criterion"
 
+    def to(self, dtype: torch.dtype) -> CriterionLoss:
+        """This loss with the criterion's own float tensors (a class ``weight``, ``pos_weight``:
+        a module's buffers, a ``functools.partial``'s arguments) in ``dtype``, for a model copy
+        in that type (the exact spectrum's float64): left in the model's, they stopped the run
+        with torch's ``expected scalar type Double but found Float``."""
+        converted = copy.copy(self)
+        converted.criterion = _in_dtype(self.criterion, dtype)
+        return converted
+
+
+def _in_dtype(criterion: Any, dtype: torch.dtype) -> Any:
+    """``criterion`` with its float tensors in ``dtype``: a module's copy (the caller's is left
+    alone), a partial rebuilt around its converted arguments, any other callable as it is."""
+    def cast(value: Any) -> Any:
+        return value.to(dtype) if isinstance(value, Tensor) and value.is_floating_point() else value
+
+    if isinstance(criterion, nn.Module):
+        return copy.deepcopy(criterion).to(dtype)
+    if isinstance(criterion, functools.partial):
+        return functools.partial(_in_dtype(criterion.func, dtype), *map(cast, criterion.args),
+                                 **{key: cast(value) for key, value in criterion.keywords.items()})
+    return criterion
+
 
 class PointwiseLoss(CriterionLoss):
     """A criterion that compares each output with its own target (L1, Huber, BCE, KL, …):
@@ -147,6 +172,21 @@ def check_mean_reduction(criterion: Any) -> None:
                          f"batch's mean (the loss, epsilon and curvature are of the mean loss): use reduction={mean}")
 
 
+def class_weighted(loss_fn: LossFn) -> str | None:
+    """How messages name ``loss_fn`` when it is torch's cross-entropy or NLL criterion with a
+    class ``weight`` (a module's, a ``functools.partial``'s keyword), else ``None``. Its mean
+    over class indices divides by the batch's summed weights, not its samples, so it is no
+    per-sample mean: merging batches changes it."""
+    if not isinstance(loss_fn, ClassLoss) or _kind(loss_fn.criterion) not in _WEIGHTED_MEANS:
+        return None
+    weight, target = None, loss_fn.criterion
+    while isinstance(target, functools.partial):  # the outermost keyword wins, as the call takes it
+        weight = target.keywords.get("weight") if weight is None else weight
+        target = target.func
+    weight = getattr(target, "weight", None) if weight is None else weight
+    return loss_fn.name if isinstance(weight, Tensor) else None
+
+
 def targets_are_values(loss_fn: LossFn) -> bool:
     """Whether ``loss_fn``'s targets are values to fit, not classes, even as integers: the
     ``mse`` loss and torch's regression criteria (counts for Poisson NLL, ratings for L1).
@@ -177,6 +217,8 @@ _CLASS_CRITERIA: dict[Any, bool] = {
     nn.NLLLoss: False, nn.NLLLoss2d: False, F.nll_loss: False,
     nn.MultiMarginLoss: False, F.multi_margin_loss: False,
 }
+# torch's class-index criteria whose mean with a class weight is over the batch's weights
+_WEIGHTED_MEANS = (nn.CrossEntropyLoss, F.cross_entropy, nn.NLLLoss, nn.NLLLoss2d, F.nll_loss)
 # torch's element-wise criteria (one target per output): whether the targets are real numbers
 # (MultiLabelMarginLoss takes class indices in the output's shape)
 _POINTWISE_CRITERIA: dict[Any, bool] = {

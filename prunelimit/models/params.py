@@ -182,7 +182,7 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
             computed = [name for name in matched if computed_weight(modules[name])]
             if option == "include" and not set(matched) & set(widening) and computed:
                 raise OptionError(option, f"{{0}} {clipped(pattern)!r} matches {computed[0]!r}, whose weight is computed by a "
-                                  "parametrization (weight_norm, ...), not held as a parameter, and prunelimit "
+                                  f"parametrization ({weight_computers(model, computed[:1])}), not held as a parameter, and prunelimit "
                                   "prunes parameters; save the model with it removed "
                                   "(torch.nn.utils.parametrize.remove_parametrizations) to prune that weight")
             if option == "include" and not set(matched) & set(widening):
@@ -308,8 +308,34 @@ def _computed_weights(model: nn.Module, selection: ParamSelection) -> str:
     if not names:
         return ""
     weights = "weights of {} are" if len(names) > 1 else "weight of {} is"
-    return (f"the {weights.format(listed([repr(n) for n in names]))} computed by a parametrization (weight_norm, "
-            f"…), not held as a parameter: remove it first ({weight_removal(model, names)}), or ")
+    return (f"the {weights.format(listed([repr(n) for n in names]))} computed by a parametrization "
+            f"({weight_computers(model, names)}), not held as a parameter: remove it first "
+            f"({weight_removal(model, names)}), or ")
+
+
+def weight_computers(model: nn.Module, names: list[str]) -> str:
+    """What computes these layers' weights, as torch names it: its parametrizations
+    ``weight_norm``, ``orthogonal``, ``spectral_norm``, one of your own by its class, or the
+    older hooks (``the older weight_norm``); messages said ``weight_norm, ...`` of them all."""
+    from torch.nn.utils import parametrize
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    def kinds(module: nn.Module) -> list[str]:
+        if parametrize.is_parametrized(module, "weight"):
+            return [_TORCH_PARAMETRIZATIONS.get(type(p).__qualname__, type(p).__name__)
+                    if type(p).__module__ == "torch.nn.utils.parametrizations" else type(p).__name__
+                    for p in module.parametrizations.weight]
+        if "weight_g" in dict(module.named_parameters(recurse=False)):
+            return ["the older weight_norm"]
+        if any(isinstance(hook, SpectralNorm) for hook in module._forward_pre_hooks.values()):
+            return ["the older spectral_norm"]
+        return ["a hook"]
+
+    return ", ".join(dict.fromkeys(kind for n in names for kind in kinds(model.get_submodule(n))))
+
+
+# torch's parametrization classes by the function that registers them
+_TORCH_PARAMETRIZATIONS = {"_WeightNorm": "weight_norm", "_Orthogonal": "orthogonal", "_SpectralNorm": "spectral_norm"}
 
 
 def weight_removal(model: nn.Module, names: list[str]) -> str:

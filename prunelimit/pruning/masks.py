@@ -297,7 +297,7 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     their order among the module's parameters, buffers and pre-hooks."""
     from prunelimit.io.checkpoint import unsign_pruned_zeros
 
-    _require_one_pruning_a_tie(model)
+    require_one_pruning_a_tie(model)
     found: list[_Folded] = []
     masks: Masks = {}
     # refolding registers weight_orig and weight_mask anew, last: a module with two pruned
@@ -335,11 +335,13 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
                 _reorder(held, keys)
 
 
-def _require_one_pruning_a_tie(model: nn.Module) -> None:
+def require_one_pruning_a_tie(model: nn.Module) -> None:
     """Refuse a tied weight that ``torch.nn.utils.prune`` masks in some of the modules holding
     it and not in others, or with different masks: folding it makes one parameter of one mask,
     so every function read a model the caller's does not compute (a tied output layer pruned
-    alone, its embedding computing with the unpruned values, read as both pruned)."""
+    alone, its embedding computing with the unpruned values, read as both pruned). Modules are
+    named as ``model`` holds them: the library checks a wrapper (``nn.DataParallel``) given first,
+    so that the message's ``model.get_submodule('module.out')`` runs on the caller's model."""
     from prunelimit.report.safe import listed
 
     named = dict(model.named_modules())
