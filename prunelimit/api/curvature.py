@@ -14,6 +14,7 @@ import torch
 
 from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
+    DEFAULT_MAX_HVPS,
     EXACT_IGNORES,
     EXACT_TIE_BAND,
     SPENT_BUDGET_S,
@@ -148,6 +149,11 @@ class SpectrumReport:
     # budget is chosen again (``stored_spectrum``: a run under another budget in it reads this
     # answer); ``None``: not known (a run that asked for revrev chose none by its budget).
     engine_budgets: tuple[float, float] | None = field(default=None, compare=False)
+    # The --max-hvps [low, high) under which a fixed plan's run decides as one with none given:
+    # its runs go to their end under any, but the ceiling decides whether the products' error is
+    # measured again over all the data and how many trace top-ups follow (``_default_ceiling_range``);
+    # ``None``: not a fixed SLQ plan.
+    hvps_budgets: tuple[float, float] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         from prunelimit.api.layers import with_layers
@@ -639,6 +645,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
     stopped_by, stated, data = None, (), CurvatureData(total, total)
+    ceilings = None  # ``hvps_budgets``: a fixed SLQ plan's
     check: tuple[float, float] | None = None  # the data check's seconds and its price (``_over_budget_note``)
     measured = parts = 0  # SLQ's products measuring float32 ones against float64, the data check's parts
     notes: list[str] = []
@@ -730,6 +737,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
                            fixed_seconds=fixed, step_seconds=step, row_seconds=row)
         budgets = _budgets_left(options, hvps, unspent, elapsed)
+        counted_before = hvps + unspent  # what a given --max-hvps counted before the runs
         deadline = None
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
@@ -745,6 +753,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             if error and over < subsample.used else None
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
                                                 after, error, follows, measured_again)
+        lanczos = quad.hvps - (measured_again.products if measured_again is not None else 0)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
         if measured_again is not None and measured_again.products:  # taken within the runs, not by op
             before -= measured_again.products
@@ -835,6 +844,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
+        if _fixed_plan(options):
+            ceilings = _default_ceiling_range(counted_before, lanczos, after.expected(quad.runs, quad.steps),
+                                              target is not None and measured_again is not None,
+                                              hvps + unspent + _top_ups(quad))
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
         trace = _slq_trace(op, quad, options, room, until, counted, quad.hvps + (spent if parts else 0), status,
                            top_up_seconds)
@@ -878,7 +891,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             choice),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
-        over_budget=over,
+        over_budget=over, hvps_budgets=ceilings,
     )
 
 
@@ -1984,6 +1997,13 @@ _TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOption
                 "tolerance": CurvatureOptions.tolerance}
 
 
+# What a fixed plan reads only for the warning that it ran past it: its runs, data check and
+# trace top-ups go to their end whatever the clock reads (the clock prices a float64 re-run and
+# stops adaptive runs, neither of which a fixed plan has), so another --time-budget (a --config
+# file's beside typed --runs/--iterations) reads the stored spectrum.
+_WARNING_ONLY = {"time_budget": CurvatureOptions.time_budget}
+
+
 _EXACT_DEFAULTS = {name: getattr(CurvatureOptions, name) for name in EXACT_IGNORES}
 
 
@@ -1991,6 +2011,45 @@ def _fixed_plan(options: CurvatureOptions) -> bool:
     """Whether the options fix the plan (exact, paper, --iterations/--runs), so that ε and
     ``negative`` never reach the products, only ρ* and its ± solved afterwards."""
     return options.method in ("exact", "paper") or options.iterations is not None or options.runs is not None
+
+
+def _default_ceiling_range(before: int, lanczos: int, after: int, measurable: bool,
+                           through_top_ups: int) -> tuple[float, float]:
+    """The --max-hvps ``[low, high)`` under which a fixed plan's run decides as one with none
+    given (``hvps_budgets``): ``before`` the products a given ceiling counted before the runs
+    (the data check's timing held back with them), ``lanczos`` the runs', ``after`` those of
+    the data check and top-ups that follow them, ``measurable`` whether a whole-data error may
+    follow the runs (``_slq_spectrum``'s ``can_measure_again``: at none given, where the
+    default's ``DEFAULT_MAX_HVPS`` holds its products beside the runs'; at a given one, where
+    it holds them beside all these), ``through_top_ups`` the products counted to the last
+    top-up, whose number a given ceiling cuts below it. Its runs go to their end under any."""
+    measures_from = before + lanczos + after + WHOLE_ERROR_PRODUCTS
+    if not measurable:
+        return float(through_top_ups), math.inf
+    if DEFAULT_MAX_HVPS - lanczos >= WHOLE_ERROR_PRODUCTS:
+        return float(max(measures_from, through_top_ups)), math.inf
+    return float(through_top_ups), float(measures_from)
+
+
+def _default_ceiling(options: CurvatureOptions) -> CurvatureOptions | None:
+    """``options`` with no --max-hvps, where a fixed plan was given one (a --config file's
+    beside typed --runs/--iterations): a run under it that decides as the default's reads and
+    keeps the default's answer (``_if_same_ceiling``); else ``None``."""
+    return replace(options, max_hvps=None) if _fixed_plan(options) and options.max_hvps is not None \
+        and options.method != "exact" else None
+
+
+def _if_same_ceiling(rep: SpectrumReport, options: CurvatureOptions,
+                     adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
+    """``rep`` (``adjust``-ed), a fixed plan's stored at no --max-hvps, where ``options``'
+    given one decides as that run did (``hvps_budgets``), so that the answer is the same;
+    else ``None``."""
+    if rep.hvps_budgets is None:
+        return None
+    low, high = rep.hvps_budgets
+    if not low <= options.max_hvps < high:
+        return None
+    return rep if adjust is None else adjust(rep)
 
 
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
@@ -2014,7 +2073,7 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     default_budget = inputs.device.type == "cpu" and \
         (options.hvp == "revrev" or options.memory_budget_mb == memory_budget_mb(CurvatureOptions(), inputs.device))
     budget = None if default_budget else options.memory_budget_mb
-    target = _TARGET_ONLY if _fixed_plan(options) else {}
+    target = {**_TARGET_ONLY, **_WARNING_ONLY} if _fixed_plan(options) else {}
     # not the default's choice of exact: it is made by timing products, after the key
     exact = _EXACT_DEFAULTS if options.method == "exact" else {}
     return replace(options, **{**_BOUNDS_ONLY, **target, "hessian_samples": samples, "hvp": hvp,
@@ -2082,6 +2141,14 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
             (other == "default" or _slq_untimed(inputs, options)):
         found = stored_result(store, result_key(inputs, replace(options, method=other), store, "spectrum"),
                               "spectrum", SpectrumReport, lambda rep: _as_method(rep, options.method), check)
+    # A fixed plan's runs go to their end under any --max-hvps (the library refuses one beside it,
+    # a --config file's is kept): one that decides as no ceiling does reads the answer stored at
+    # none (`bounds --config ci.yaml --runs 3 --iterations 40`, its max_hvps 5000, then `gate
+    # --runs 3 --iterations 40` formed the same 128 products again)
+    ceiled = _default_ceiling(options)
+    if found is None and ceiled is not None:
+        found = stored_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", SpectrumReport,
+                              lambda rep: _if_same_ceiling(rep, options, adjust), check)
     found = None if found is None else _worded_here(found, inputs, options)
     if found is not None and _cut_by_the_machine(found, options):
         found = None  # computed again and replaced: this run may get further
@@ -2135,6 +2202,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # kept where a run at the defaults looks too, where it would have chosen the same engines
     if shared is not None and _if_same_engines(kept, inputs, shared) is not None:
         store_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", kept)
+    if ceiled is not None and _if_same_ceiling(kept, options) is not None:  # and where no --max-hvps looks
+        store_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", kept)
     # An exact spectrum the default chose under budgets of its own is stored where the default
     # at its default budgets looks for one too: a gate after `bounds --tolerance 0.05` reads it
     # rather than forming the same D columns again (solved there for the default's ε).
