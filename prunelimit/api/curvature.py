@@ -2077,7 +2077,26 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     # not the default's choice of exact: it is made by timing products, after the key
     exact = _EXACT_DEFAULTS if options.method == "exact" else {}
     return replace(options, **{**_BOUNDS_ONLY, **target, "hessian_samples": samples, "hvp": hvp,
-                               "memory_budget_mb": budget, **exact})
+                               "memory_budget_mb": budget, "basis_dtype": _keyed_basis(inputs, options), **exact})
+
+
+def _keyed_basis(inputs: Inputs, options: CurvatureOptions) -> str:
+    """``options.basis_dtype`` as the key holds it: ``auto`` where it stores every Lanczos basis
+    the plan may build as ``auto`` does (the same numbers), its name elsewhere. Those bases are
+    on the products' dtype, and on float64 ones too where adaptive SLQ may go on to them (its
+    float64 re-run, whose basis ``auto`` keeps in float64): so a float32 model's ``float32`` on
+    a fixed plan, or a float64 model's ``float64``, is ``auto``, a float32 model's ``float32``
+    on adaptive SLQ is not. Compared at D × D elements, more than any basis holds (``auto``
+    narrows a float64 basis past ``AUTO_FLOAT64_BASIS_BYTES``)."""
+    named = hessian_parameters(inputs.model, inputs.selection)
+    if options.basis_dtype == "auto" or not named:
+        return options.basis_dtype
+    elements = sum(p.numel() for _, p in named) ** 2
+    narrow = product_dtype(named[0][1].dtype)
+    products = {narrow} if _fixed_plan(options) else {narrow, torch.float64}
+    same = all(basis_storage(options.basis_dtype, dtype, elements) == basis_storage("auto", dtype, elements)
+               for dtype in products)
+    return "auto" if same else options.basis_dtype
 
 
 def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
