@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -302,24 +303,45 @@ def hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, prob
     return op
 
 
-# The engines ``spectrum`` chose by the memory budget, with the graphs' MB each was weighed by,
-# while ``_spectrum_engines`` records them (``None``: not recording)
+# The engines the operators built chose by the memory budget, with the graphs' MB each was
+# weighed by, while ``recorded_engines`` records them (``None``: not recording)
 _ENGINES_CHOSEN: ContextVar["list[tuple[str, float]] | None"] = ContextVar("prunelimit_engines_chosen", default=None)
 
 
-def _spectrum_engines(inputs: Inputs, options: CurvatureOptions, progress) -> SpectrumReport:
-    """:func:`spectrum`, with the memory budgets ``[low, high)`` MB that choose each HVP engine it
-    chose by its budget again (``engine_budgets``): at least the largest graphs it kept
-    (``cached`` where they fit), below the smallest it rebuilt instead."""
-    chosen: list[tuple[str, float]] = []
-    token = _ENGINES_CHOSEN.set(chosen)
+@dataclass
+class EngineChoices:
+    """The HVP engines operators chose by the memory budget, with the graphs' MB each was
+    weighed by (``recorded_engines``)."""
+
+    chosen: list[tuple[str, float]] = field(default_factory=list)
+
+    def budgets(self, hvp: str) -> tuple[float, float] | None:
+        """The memory budgets ``[low, high)`` MB that choose each engine again (``engine_budgets``):
+        at least the largest graphs kept (``cached`` where they fit), below the smallest rebuilt
+        instead; ``None`` under ``hvp`` revrev, which chose none by its budget."""
+        if hvp == "revrev":
+            return None
+        return (max((need for engine, need in self.chosen if engine == "cached"), default=-math.inf),
+                min((need for engine, need in self.chosen if engine != "cached"), default=math.inf))
+
+
+@contextmanager
+def recorded_engines() -> Iterator[EngineChoices]:
+    """The engines chosen by the operators built within it."""
+    choices = EngineChoices()
+    token = _ENGINES_CHOSEN.set(choices.chosen)
     try:
-        rep = spectrum(inputs, options, progress)
+        yield choices
     finally:
         _ENGINES_CHOSEN.reset(token)
-    low = max((need for engine, need in chosen if engine == "cached"), default=-math.inf)
-    high = min((need for engine, need in chosen if engine != "cached"), default=math.inf)
-    return replace(rep, engine_budgets=None if options.hvp == "revrev" else (low, high))
+
+
+def _spectrum_engines(inputs: Inputs, options: CurvatureOptions, progress) -> SpectrumReport:
+    """:func:`spectrum`, with the memory budgets that choose each HVP engine it chose by its
+    budget again (``engine_budgets``)."""
+    with recorded_engines() as choices:
+        rep = spectrum(inputs, options, progress)
+    return replace(rep, engine_budgets=choices.budgets(options.hvp))
 
 
 def _lockstep_probes(runs: int, basis_bytes: int) -> int:
@@ -2060,7 +2082,7 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     default ``bounds``).
     ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise; a
     CPU's default ``memory_budget_mb``, given, is the default, and so is any under revrev there
-    (other budgets: ``_default_engines``).
+    (other budgets: ``default_engines``).
     ``method="exact"`` keys what it never reads (``EXACT_IGNORES``: the seed, SLQ's plan) at
     the defaults, so ``--seed`` does not split its entries."""
     from prunelimit.data.batches import total_samples
@@ -2147,10 +2169,10 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # On a CPU the memory budget and --hvp only choose the engines (kept or rebuilt graphs): under
     # any that choose the ones a run at the defaults chose, the products are the same, and so is
     # its answer (`bounds` then `gate --memory-budget 2048` formed the same products again).
-    shared = _default_engines(inputs, options)
+    shared = default_engines(inputs, options)
     if found is None and shared is not None:
         found = stored_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", SpectrumReport,
-                              lambda rep: _if_same_engines(rep, inputs, options, adjust), check)
+                              lambda rep: if_same_engines(rep, inputs, options, adjust), check)
     # --method slq runs, step for step, the plan the default runs where it chooses adaptive SLQ:
     # each reads the other's answer stored for these options, where it is that plan (`bounds` on
     # a model whose dense Hessian does not fit, then `gate --method slq`, or the reverse, ran the
@@ -2219,7 +2241,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE)))
     store_result(store, key, "spectrum", kept)
     # kept where a run at the defaults looks too, where it would have chosen the same engines
-    if shared is not None and _if_same_engines(kept, inputs, shared) is not None:
+    if shared is not None and if_same_engines(kept, inputs, shared) is not None:
         store_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", kept)
     if ceiled is not None and _if_same_ceiling(kept, options) is not None:  # and where no --max-hvps looks
         store_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", kept)
@@ -2240,9 +2262,9 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     return rep
 
 
-def _default_engines(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions | None:
+def default_engines(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions | None:
     """``options`` at the default memory budget and ``--hvp``, where another budget or engine
-    on a CPU reads and keeps an answer computed with the same engines (``_if_same_engines``);
+    on a CPU reads and keeps an answer computed with the same engines (``if_same_engines``);
     ``None`` where ``options`` are those already, or off a CPU: there the budget also sizes the
     chunks the products sum over (``HessianOperator``), and ``auto`` is a share of the free memory."""
     shared = replace(options, memory_budget_mb=None, hvp="auto")
@@ -2250,11 +2272,11 @@ def _default_engines(inputs: Inputs, options: CurvatureOptions) -> CurvatureOpti
     return None if inputs.device.type != "cpu" or same else shared
 
 
-def _if_same_engines(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions,
-                     adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
-    """``rep`` (``adjust``-ed) where ``options``' memory budget and ``--hvp`` choose every HVP
-    engine its run chose by its budget (``engine_budgets``), so that the products are the same;
-    else ``None``. ``--hvp revrev`` chooses the rebuilt graphs under any budget."""
+def if_same_engines(rep, inputs: Inputs, options: CurvatureOptions,
+                    adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
+    """``rep`` (a spectrum or per-layer blocks, ``adjust``-ed) where ``options``' memory budget and
+    ``--hvp`` choose every HVP engine its run chose by its budget (``engine_budgets``), so that the
+    products are the same; else ``None``. ``--hvp revrev`` chooses the rebuilt graphs under any budget."""
     if rep.engine_budgets is None:
         return None
     low, high = rep.engine_budgets
