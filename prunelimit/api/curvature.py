@@ -2110,8 +2110,10 @@ def _keyed_basis(inputs: Inputs, options: CurvatureOptions) -> str:
     a fixed plan, or a float64 model's ``float64``, is ``auto``, a float32 model's ``float32``
     on adaptive SLQ is not. Compared at D × D elements, more than any basis holds (``auto``
     narrows a float64 basis past ``AUTO_FLOAT64_BASIS_BYTES``)."""
+    if options.basis_dtype == "auto":
+        return "auto"
     named = hessian_parameters(inputs.model, inputs.selection)
-    if options.basis_dtype == "auto" or not named:
+    if not named:
         return options.basis_dtype
     elements = sum(p.numel() for _, p in named) ** 2
     narrow = product_dtype(named[0][1].dtype)
