@@ -155,6 +155,9 @@ class SpectrumReport:
     # measured again over all the data and how many trace top-ups follow (``_default_ceiling_range``);
     # ``None``: not a fixed SLQ plan.
     hvps_budgets: tuple[float, float] | None = field(default=None, compare=False)
+    # The host memory a fixed plan's bases needed at once (``_fixed_basis_bytes``), which a given
+    # --basis-memory must hold; ``None``: not a fixed SLQ plan.
+    basis_bytes: int | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         from prunelimit.api.layers import with_layers
@@ -667,7 +670,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
     stopped_by, stated, data = None, (), CurvatureData(total, total)
-    ceilings = None  # ``hvps_budgets``: a fixed SLQ plan's
+    ceilings = basis = None  # ``hvps_budgets``, ``basis_bytes``: a fixed SLQ plan's
     check: tuple[float, float] | None = None  # the data check's seconds and its price (``_over_budget_note``)
     measured = parts = 0  # SLQ's products measuring float32 ones against float64, the data check's parts
     notes: list[str] = []
@@ -867,6 +870,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
         if _fixed_plan(options):
+            basis = _fixed_basis_bytes(op, choice, storage)
             ceilings = _default_ceiling_range(counted_before, lanczos, after.expected(quad.runs, quad.steps),
                                               target is not None and measured_again is not None,
                                               hvps + unspent + _top_ups(quad))
@@ -913,7 +917,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             choice),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
-        over_budget=over, hvps_budgets=ceilings,
+        over_budget=over, hvps_budgets=ceilings, basis_bytes=basis,
     )
 
 
@@ -1141,10 +1145,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     # bases stored at 16 bits have no narrower storage to name
     narrower = [f"a narrower {said(option_flag('basis_dtype'), 'basis_dtype')}"] if narrower_basis(storage) else []
     if not choice.adaptive:
-        rows = min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0])  # one lockstep group's
-        if rows > max_rows:
+        if (need := _fixed_basis_bytes(op, choice, storage)) > budget:
             raise UsageError(
-                f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(rows * vector)} of host memory, "
+                f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(need)} of host memory, "
                 f"more than the {byte_size(budget)} they may hold; "
                 + said(f"use fewer {option_flag('iterations')}, {''.join(f'{n}, ' for n in narrower)}a larger "
                        f"{option_flag('basis_memory_mb', '--basis-memory')}, or adaptive SLQ (no --iterations/--runs)",
@@ -1220,6 +1223,11 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                           describe=lambda a: marked(_status(a.estimate, a.plus_minus)), clock=clock)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
+
+
+def _fixed_basis_bytes(op, choice: SolverChoice, storage) -> int:
+    """The host memory a fixed plan's Lanczos bases on ``op`` hold at once: one lockstep group's."""
+    return min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0]) * op.shape[0] * storage.itemsize
 
 
 def _measures_whole_error(target: LimitTarget, sliced, options: CurvatureOptions, dtype) -> bool:
@@ -2074,6 +2082,24 @@ def _if_same_ceiling(rep: SpectrumReport, options: CurvatureOptions,
     return rep if adjust is None else adjust(rep)
 
 
+def _auto_basis_memory(options: CurvatureOptions) -> CurvatureOptions | None:
+    """``options`` at ``--basis-memory auto``, where a fixed SLQ plan was given one: a budget that
+    holds the bases a run at ``auto`` needed reads its answer (``_if_bases_fit``); else ``None``.
+    Not the converse: ``auto`` is a share of the host memory available, which may not hold them."""
+    return replace(options, basis_memory_mb=None) if _fixed_plan(options) and options.basis_memory_mb is not None \
+        and options.method != "exact" else None
+
+
+def _if_bases_fit(rep: SpectrumReport, options: CurvatureOptions,
+                  adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
+    """``rep`` (``adjust``-ed), a fixed plan's, where ``options``' --basis-memory holds the bases
+    it needed (``basis_bytes``): the budget only refuses a fixed plan whose bases it cannot hold,
+    so the answer is the same; else ``None``."""
+    if rep.basis_bytes is None or rep.basis_bytes > options.basis_memory_mb * 2**20:
+        return None
+    return rep if adjust is None else adjust(rep)
+
+
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
     """``options`` as the stored spectrum is keyed: two that compute the same spectrum alike.
     ``hessian_samples`` is the subset it draws (``drawn_subset``), not its spelling: ``auto``
@@ -2192,6 +2218,11 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     if found is None and ceiled is not None:
         found = stored_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", SpectrumReport,
                               lambda rep: _if_same_ceiling(rep, options, adjust), check)
+    # ... and under any --basis-memory that holds its bases, which it only refuses otherwise (`bounds
+    # --runs 3 --iterations 40`, then the same with --basis-memory 512, formed the same products again)
+    if found is None and (auto := _auto_basis_memory(options)) is not None:
+        found = stored_result(store, result_key(inputs, auto, store, "spectrum"), "spectrum", SpectrumReport,
+                              lambda rep: _if_bases_fit(rep, options, adjust), check)
     found = None if found is None else _worded_here(found, inputs, options)
     if found is not None and _cut_by_the_machine(found, options):
         found = None  # computed again and replaced: this run may get further

@@ -85,3 +85,18 @@ def test_a_larger_ceiling_that_measures_the_data_s_error_computes(cli, own_ckpt,
     for ceiling in (48, 49):
         _same_answer(_doc(cli("spectrum", own_ckpt, *BOUNDS, *cache, *PLAN, *_config(tmp_path, max_hvps=ceiling))),
                      first)
+
+
+def test_a_basis_memory_that_holds_the_bases_reads_the_answer_stored_at_auto(cli, own_ckpt, tmp_path, no_spectrum):
+    """`--basis-memory` only refuses a fixed plan whose bases it cannot hold: `spectrum --runs 2
+    --iterations 20`, then the same under a budget of 512 MB or of just the bases' bytes, formed
+    the same products again (0 HVPs now); under less it is refused as before, not read."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("spectrum", own_ckpt, *BOUNDS, *cache, *PLAN))
+    held = first["memory"]["basis_mb"]  # one run's 20 float32 rows of 310 weights, nothing broke down
+    assert held * 2**20 == 20 * 310 * 4
+    refused = cli("spectrum", own_ckpt, *BOUNDS, *cache, *PLAN, "--basis-memory", repr(held * 0.99))
+    assert refused.exit_code == 2 and "the bases need 24.8 KB of host memory" in refused.stderr
+    no_spectrum()
+    for budget in (512, held):
+        _same_answer(_doc(cli("spectrum", own_ckpt, *BOUNDS, *cache, *PLAN, "--basis-memory", repr(budget))), first)
