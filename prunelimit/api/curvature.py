@@ -2212,14 +2212,14 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                               "spectrum", SpectrumReport, lambda rep: _as_method(rep, options.method), check)
     # A fixed plan's runs go to their end under any --max-hvps (the library refuses one beside it,
     # a --config file's is kept): one that decides as no ceiling does reads the answer stored at
-    # none (`bounds --config ci.yaml --runs 3 --iterations 40`, its max_hvps 5000, then `gate
-    # --runs 3 --iterations 40` formed the same 128 products again)
+    # none (`spectrum examples/digits-mlp.pt --runs 2 --iterations 30`, then the same with a
+    # --config file's max_hvps: 5000, formed the same 68 products again)
     ceiled = _default_ceiling(options)
     if found is None and ceiled is not None:
         found = stored_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", SpectrumReport,
                               lambda rep: _if_same_ceiling(rep, options, adjust), check)
-    # ... and under any --basis-memory that holds its bases, which it only refuses otherwise (`bounds
-    # --runs 3 --iterations 40`, then the same with --basis-memory 512, formed the same products again)
+    # ... and under any --basis-memory that holds its bases, which it only refuses otherwise (the same
+    # plan with --basis-memory 512 formed them again too)
     if found is None and (auto := _auto_basis_memory(options)) is not None:
         found = stored_result(store, result_key(inputs, auto, store, "spectrum"), "spectrum", SpectrumReport,
                               lambda rep: _if_bases_fit(rep, options, adjust), check)
