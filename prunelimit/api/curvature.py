@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 
 from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
+    DEFAULT_MAX_HVPS,
     EXACT_IGNORES,
     EXACT_TIE_BAND,
     SPENT_BUDGET_S,
@@ -148,6 +150,14 @@ class SpectrumReport:
     # budget is chosen again (``stored_spectrum``: a run under another budget in it reads this
     # answer); ``None``: not known (a run that asked for revrev chose none by its budget).
     engine_budgets: tuple[float, float] | None = field(default=None, compare=False)
+    # The --max-hvps [low, high) under which a fixed plan's run decides as one with none given:
+    # its runs go to their end under any, but the ceiling decides whether the products' error is
+    # measured again over all the data and how many trace top-ups follow (``_default_ceiling_range``);
+    # ``None``: not a fixed SLQ plan.
+    hvps_budgets: tuple[float, float] | None = field(default=None, compare=False)
+    # The host memory a fixed plan's bases needed at once (``_fixed_basis_bytes``), which a given
+    # --basis-memory must hold; ``None``: not a fixed SLQ plan.
+    basis_bytes: int | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         from prunelimit.api.layers import with_layers
@@ -296,24 +306,45 @@ def hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, prob
     return op
 
 
-# The engines ``spectrum`` chose by the memory budget, with the graphs' MB each was weighed by,
-# while ``_spectrum_engines`` records them (``None``: not recording)
+# The engines the operators built chose by the memory budget, with the graphs' MB each was
+# weighed by, while ``recorded_engines`` records them (``None``: not recording)
 _ENGINES_CHOSEN: ContextVar["list[tuple[str, float]] | None"] = ContextVar("prunelimit_engines_chosen", default=None)
 
 
-def _spectrum_engines(inputs: Inputs, options: CurvatureOptions, progress) -> SpectrumReport:
-    """:func:`spectrum`, with the memory budgets ``[low, high)`` MB that choose each HVP engine it
-    chose by its budget again (``engine_budgets``): at least the largest graphs it kept
-    (``cached`` where they fit), below the smallest it rebuilt instead."""
-    chosen: list[tuple[str, float]] = []
-    token = _ENGINES_CHOSEN.set(chosen)
+@dataclass
+class EngineChoices:
+    """The HVP engines operators chose by the memory budget, with the graphs' MB each was
+    weighed by (``recorded_engines``)."""
+
+    chosen: list[tuple[str, float]] = field(default_factory=list)
+
+    def budgets(self, hvp: str) -> tuple[float, float] | None:
+        """The memory budgets ``[low, high)`` MB that choose each engine again (``engine_budgets``):
+        at least the largest graphs kept (``cached`` where they fit), below the smallest rebuilt
+        instead; ``None`` under ``hvp`` revrev, which chose none by its budget."""
+        if hvp == "revrev":
+            return None
+        return (max((need for engine, need in self.chosen if engine == "cached"), default=-math.inf),
+                min((need for engine, need in self.chosen if engine != "cached"), default=math.inf))
+
+
+@contextmanager
+def recorded_engines() -> Iterator[EngineChoices]:
+    """The engines chosen by the operators built within it."""
+    choices = EngineChoices()
+    token = _ENGINES_CHOSEN.set(choices.chosen)
     try:
-        rep = spectrum(inputs, options, progress)
+        yield choices
     finally:
         _ENGINES_CHOSEN.reset(token)
-    low = max((need for engine, need in chosen if engine == "cached"), default=-math.inf)
-    high = min((need for engine, need in chosen if engine != "cached"), default=math.inf)
-    return replace(rep, engine_budgets=None if options.hvp == "revrev" else (low, high))
+
+
+def _spectrum_engines(inputs: Inputs, options: CurvatureOptions, progress) -> SpectrumReport:
+    """:func:`spectrum`, with the memory budgets that choose each HVP engine it chose by its
+    budget again (``engine_budgets``)."""
+    with recorded_engines() as choices:
+        rep = spectrum(inputs, options, progress)
+    return replace(rep, engine_budgets=choices.budgets(options.hvp))
 
 
 def _lockstep_probes(runs: int, basis_bytes: int) -> int:
@@ -639,6 +670,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
     stopped_by, stated, data = None, (), CurvatureData(total, total)
+    ceilings = basis = None  # ``hvps_budgets``, ``basis_bytes``: a fixed SLQ plan's
     check: tuple[float, float] | None = None  # the data check's seconds and its price (``_over_budget_note``)
     measured = parts = 0  # SLQ's products measuring float32 ones against float64, the data check's parts
     notes: list[str] = []
@@ -730,6 +762,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
                            fixed_seconds=fixed, step_seconds=step, row_seconds=row)
         budgets = _budgets_left(options, hvps, unspent, elapsed)
+        counted_before = hvps + unspent  # what a given --max-hvps counted before the runs
         deadline = None
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
@@ -745,6 +778,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             if error and over < subsample.used else None
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
                                                 after, error, follows, measured_again)
+        lanczos = quad.hvps - (measured_again.products if measured_again is not None else 0)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
         if measured_again is not None and measured_again.products:  # taken within the runs, not by op
             before -= measured_again.products
@@ -835,6 +869,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
+        if _fixed_plan(options):
+            basis = _fixed_basis_bytes(op, choice, storage)
+            ceilings = _default_ceiling_range(counted_before, lanczos, after.expected(quad.runs, quad.steps),
+                                              target is not None and measured_again is not None,
+                                              hvps + unspent + _top_ups(quad))
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
         trace = _slq_trace(op, quad, options, room, until, counted, quad.hvps + (spent if parts else 0), status,
                            top_up_seconds)
@@ -878,7 +917,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             choice),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
-        over_budget=over,
+        over_budget=over, hvps_budgets=ceilings, basis_bytes=basis,
     )
 
 
@@ -1106,10 +1145,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     # bases stored at 16 bits have no narrower storage to name
     narrower = [f"a narrower {said(option_flag('basis_dtype'), 'basis_dtype')}"] if narrower_basis(storage) else []
     if not choice.adaptive:
-        rows = min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0])  # one lockstep group's
-        if rows > max_rows:
+        if (need := _fixed_basis_bytes(op, choice, storage)) > budget:
             raise UsageError(
-                f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(rows * vector)} of host memory, "
+                f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(need)} of host memory, "
                 f"more than the {byte_size(budget)} they may hold; "
                 + said(f"use fewer {option_flag('iterations')}, {''.join(f'{n}, ' for n in narrower)}a larger "
                        f"{option_flag('basis_memory_mb', '--basis-memory')}, or adaptive SLQ (no --iterations/--runs)",
@@ -1185,6 +1223,11 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                           describe=lambda a: marked(_status(a.estimate, a.plus_minus)), clock=clock)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
+
+
+def _fixed_basis_bytes(op, choice: SolverChoice, storage) -> int:
+    """The host memory a fixed plan's Lanczos bases on ``op`` hold at once: one lockstep group's."""
+    return min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0]) * op.shape[0] * storage.itemsize
 
 
 def _measures_whole_error(target: LimitTarget, sliced, options: CurvatureOptions, dtype) -> bool:
@@ -1984,6 +2027,13 @@ _TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOption
                 "tolerance": CurvatureOptions.tolerance}
 
 
+# What a fixed plan reads only for the warning that it ran past it: its runs, data check and
+# trace top-ups go to their end whatever the clock reads (the clock prices a float64 re-run and
+# stops adaptive runs, neither of which a fixed plan has), so another --time-budget (a --config
+# file's beside typed --runs/--iterations) reads the stored spectrum.
+_WARNING_ONLY = {"time_budget": CurvatureOptions.time_budget}
+
+
 _EXACT_DEFAULTS = {name: getattr(CurvatureOptions, name) for name in EXACT_IGNORES}
 
 
@@ -1991,6 +2041,63 @@ def _fixed_plan(options: CurvatureOptions) -> bool:
     """Whether the options fix the plan (exact, paper, --iterations/--runs), so that ε and
     ``negative`` never reach the products, only ρ* and its ± solved afterwards."""
     return options.method in ("exact", "paper") or options.iterations is not None or options.runs is not None
+
+
+def _default_ceiling_range(before: int, lanczos: int, after: int, measurable: bool,
+                           through_top_ups: int) -> tuple[float, float]:
+    """The --max-hvps ``[low, high)`` under which a fixed plan's run decides as one with none
+    given (``hvps_budgets``): ``before`` the products a given ceiling counted before the runs
+    (the data check's timing held back with them), ``lanczos`` the runs', ``after`` those of
+    the data check and top-ups that follow them, ``measurable`` whether a whole-data error may
+    follow the runs (``_slq_spectrum``'s ``can_measure_again``: at none given, where the
+    default's ``DEFAULT_MAX_HVPS`` holds its products beside the runs'; at a given one, where
+    it holds them beside all these), ``through_top_ups`` the products counted to the last
+    top-up, whose number a given ceiling cuts below it. Its runs go to their end under any."""
+    measures_from = before + lanczos + after + WHOLE_ERROR_PRODUCTS
+    if not measurable:
+        return float(through_top_ups), math.inf
+    if DEFAULT_MAX_HVPS - lanczos >= WHOLE_ERROR_PRODUCTS:
+        return float(max(measures_from, through_top_ups)), math.inf
+    return float(through_top_ups), float(measures_from)
+
+
+def _default_ceiling(options: CurvatureOptions) -> CurvatureOptions | None:
+    """``options`` with no --max-hvps, where a fixed plan was given one (a --config file's
+    beside typed --runs/--iterations): a run under it that decides as the default's reads and
+    keeps the default's answer (``_if_same_ceiling``); else ``None``."""
+    return replace(options, max_hvps=None) if _fixed_plan(options) and options.max_hvps is not None \
+        and options.method != "exact" else None
+
+
+def _if_same_ceiling(rep: SpectrumReport, options: CurvatureOptions,
+                     adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
+    """``rep`` (``adjust``-ed), a fixed plan's stored at no --max-hvps, where ``options``'
+    given one decides as that run did (``hvps_budgets``), so that the answer is the same;
+    else ``None``."""
+    if rep.hvps_budgets is None:
+        return None
+    low, high = rep.hvps_budgets
+    if not low <= options.max_hvps < high:
+        return None
+    return rep if adjust is None else adjust(rep)
+
+
+def _auto_basis_memory(options: CurvatureOptions) -> CurvatureOptions | None:
+    """``options`` at ``--basis-memory auto``, where a fixed SLQ plan was given one: a budget that
+    holds the bases a run at ``auto`` needed reads its answer (``_if_bases_fit``); else ``None``.
+    Not the converse: ``auto`` is a share of the host memory available, which may not hold them."""
+    return replace(options, basis_memory_mb=None) if _fixed_plan(options) and options.basis_memory_mb is not None \
+        and options.method != "exact" else None
+
+
+def _if_bases_fit(rep: SpectrumReport, options: CurvatureOptions,
+                  adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
+    """``rep`` (``adjust``-ed), a fixed plan's, where ``options``' --basis-memory holds the bases
+    it needed (``basis_bytes``): the budget only refuses a fixed plan whose bases it cannot hold,
+    so the answer is the same; else ``None``."""
+    if rep.basis_bytes is None or rep.basis_bytes > options.basis_memory_mb * 2**20:
+        return None
+    return rep if adjust is None else adjust(rep)
 
 
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
@@ -2001,7 +2108,7 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     default ``bounds``).
     ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise; a
     CPU's default ``memory_budget_mb``, given, is the default, and so is any under revrev there
-    (other budgets: ``_default_engines``).
+    (other budgets: ``default_engines``).
     ``method="exact"`` keys what it never reads (``EXACT_IGNORES``: the seed, SLQ's plan) at
     the defaults, so ``--seed`` does not split its entries."""
     from prunelimit.data.batches import total_samples
@@ -2014,11 +2121,32 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     default_budget = inputs.device.type == "cpu" and \
         (options.hvp == "revrev" or options.memory_budget_mb == memory_budget_mb(CurvatureOptions(), inputs.device))
     budget = None if default_budget else options.memory_budget_mb
-    target = _TARGET_ONLY if _fixed_plan(options) else {}
+    target = {**_TARGET_ONLY, **_WARNING_ONLY} if _fixed_plan(options) else {}
     # not the default's choice of exact: it is made by timing products, after the key
     exact = _EXACT_DEFAULTS if options.method == "exact" else {}
     return replace(options, **{**_BOUNDS_ONLY, **target, "hessian_samples": samples, "hvp": hvp,
-                               "memory_budget_mb": budget, **exact})
+                               "memory_budget_mb": budget, "basis_dtype": _keyed_basis(inputs, options), **exact})
+
+
+def _keyed_basis(inputs: Inputs, options: CurvatureOptions) -> str:
+    """``options.basis_dtype`` as the key holds it: ``auto`` where it stores every Lanczos basis
+    the plan may build as ``auto`` does (the same numbers), its name elsewhere. Those bases are
+    on the products' dtype, and on float64 ones too where adaptive SLQ may go on to them (its
+    float64 re-run, whose basis ``auto`` keeps in float64): so a float32 model's ``float32`` on
+    a fixed plan, or a float64 model's ``float64``, is ``auto``, a float32 model's ``float32``
+    on adaptive SLQ is not. Compared at D × D elements, more than any basis holds (``auto``
+    narrows a float64 basis past ``AUTO_FLOAT64_BASIS_BYTES``)."""
+    if options.basis_dtype == "auto":
+        return "auto"
+    named = hessian_parameters(inputs.model, inputs.selection)
+    if not named:
+        return options.basis_dtype
+    elements = sum(p.numel() for _, p in named) ** 2
+    narrow = product_dtype(named[0][1].dtype)
+    products = {narrow} if _fixed_plan(options) else {narrow, torch.float64}
+    same = all(basis_storage(options.basis_dtype, dtype, elements) == basis_storage("auto", dtype, elements)
+               for dtype in products)
+    return "auto" if same else options.basis_dtype
 
 
 def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
@@ -2069,10 +2197,10 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # On a CPU the memory budget and --hvp only choose the engines (kept or rebuilt graphs): under
     # any that choose the ones a run at the defaults chose, the products are the same, and so is
     # its answer (`bounds` then `gate --memory-budget 2048` formed the same products again).
-    shared = _default_engines(inputs, options)
+    shared = default_engines(inputs, options)
     if found is None and shared is not None:
         found = stored_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", SpectrumReport,
-                              lambda rep: _if_same_engines(rep, inputs, options, adjust), check)
+                              lambda rep: if_same_engines(rep, inputs, options, adjust), check)
     # --method slq runs, step for step, the plan the default runs where it chooses adaptive SLQ:
     # each reads the other's answer stored for these options, where it is that plan (`bounds` on
     # a model whose dense Hessian does not fit, then `gate --method slq`, or the reverse, ran the
@@ -2082,6 +2210,19 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
             (other == "default" or _slq_untimed(inputs, options)):
         found = stored_result(store, result_key(inputs, replace(options, method=other), store, "spectrum"),
                               "spectrum", SpectrumReport, lambda rep: _as_method(rep, options.method), check)
+    # A fixed plan's runs go to their end under any --max-hvps (the library refuses one beside it,
+    # a --config file's is kept): one that decides as no ceiling does reads the answer stored at
+    # none (`spectrum examples/digits-mlp.pt --runs 2 --iterations 30`, then the same with a
+    # --config file's max_hvps: 5000, formed the same 68 products again)
+    ceiled = _default_ceiling(options)
+    if found is None and ceiled is not None:
+        found = stored_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", SpectrumReport,
+                              lambda rep: _if_same_ceiling(rep, options, adjust), check)
+    # ... and under any --basis-memory that holds its bases, which it only refuses otherwise (the same
+    # plan with --basis-memory 512 formed them again too)
+    if found is None and (auto := _auto_basis_memory(options)) is not None:
+        found = stored_result(store, result_key(inputs, auto, store, "spectrum"), "spectrum", SpectrumReport,
+                              lambda rep: _if_bases_fit(rep, options, adjust), check)
     found = None if found is None else _worded_here(found, inputs, options)
     if found is not None and _cut_by_the_machine(found, options):
         found = None  # computed again and replaced: this run may get further
@@ -2133,8 +2274,10 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE)))
     store_result(store, key, "spectrum", kept)
     # kept where a run at the defaults looks too, where it would have chosen the same engines
-    if shared is not None and _if_same_engines(kept, inputs, shared) is not None:
+    if shared is not None and if_same_engines(kept, inputs, shared) is not None:
         store_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", kept)
+    if ceiled is not None and _if_same_ceiling(kept, options) is not None:  # and where no --max-hvps looks
+        store_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", kept)
     # An exact spectrum the default chose under budgets of its own is stored where the default
     # at its default budgets looks for one too: a gate after `bounds --tolerance 0.05` reads it
     # rather than forming the same D columns again (solved there for the default's ε).
@@ -2152,9 +2295,9 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     return rep
 
 
-def _default_engines(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions | None:
+def default_engines(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions | None:
     """``options`` at the default memory budget and ``--hvp``, where another budget or engine
-    on a CPU reads and keeps an answer computed with the same engines (``_if_same_engines``);
+    on a CPU reads and keeps an answer computed with the same engines (``if_same_engines``);
     ``None`` where ``options`` are those already, or off a CPU: there the budget also sizes the
     chunks the products sum over (``HessianOperator``), and ``auto`` is a share of the free memory."""
     shared = replace(options, memory_budget_mb=None, hvp="auto")
@@ -2162,11 +2305,11 @@ def _default_engines(inputs: Inputs, options: CurvatureOptions) -> CurvatureOpti
     return None if inputs.device.type != "cpu" or same else shared
 
 
-def _if_same_engines(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions,
-                     adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
-    """``rep`` (``adjust``-ed) where ``options``' memory budget and ``--hvp`` choose every HVP
-    engine its run chose by its budget (``engine_budgets``), so that the products are the same;
-    else ``None``. ``--hvp revrev`` chooses the rebuilt graphs under any budget."""
+def if_same_engines(rep, inputs: Inputs, options: CurvatureOptions,
+                    adjust: "Callable[[SpectrumReport], SpectrumReport | None] | None" = None):
+    """``rep`` (a spectrum or per-layer blocks, ``adjust``-ed) where ``options``' memory budget and
+    ``--hvp`` choose every HVP engine its run chose by its budget (``engine_budgets``), so that the
+    products are the same; else ``None``. ``--hvp revrev`` chooses the rebuilt graphs under any budget."""
     if rep.engine_budgets is None:
         return None
     low, high = rep.engine_budgets

@@ -5,7 +5,7 @@ the shares)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from prunelimit.api.curvature import (
@@ -14,9 +14,12 @@ from prunelimit.api.curvature import (
     basis_storage,
     check_stored_rules,
     curvature_data,
+    default_engines,
     hessian_operator,
+    if_same_engines,
     optional_target,
     product_dtype,
+    recorded_engines,
     result_key,
     store_result,
     stored_result,
@@ -43,6 +46,9 @@ class StoredBlocks:
 
     method: str
     blocks: "list[BlockCurvature]"
+    # the memory budgets that choose the HVP engines they were computed with (the spectrum's
+    # ``engine_budgets``), where a run under another budget reads them
+    engine_budgets: tuple[float, float] | None = field(default=None, compare=False)
 
 
 def _check_blocks(stored: StoredBlocks, blocks: "tuple[Block, ...]") -> None:
@@ -121,38 +127,54 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     formed = options.method == "exact" or spec.solver == "exact"
     kind = f"layers-{'formed' if formed else 'lanczos'}"  # the solver the stored spectrum took decides
     key = result_key(inputs, options, store, kind)
+
+    def check(found: StoredBlocks) -> None:
+        _check_blocks(found, blocks)
+
     # with the dense Hessian at hand the exact blocks cost nothing: computed, never read
-    stored = stored_result(store, None if spec.dense is not None else key, kind, StoredBlocks,
-                           check=lambda found: _check_blocks(found, blocks))
-    if spec.dense is not None:
-        method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
-    elif stored is not None:
-        method, hvps, curvature = stored.method, 0, stored.blocks
-        steps, probes = (LAYER_STEPS, LAYER_PROBES) if method == "lanczos" else (None, None)
-    elif formed:
-        op = hessian_operator(inputs, options, dtype=torch.float64)
-        method, curvature = "formed", formed_block_curvature(op, blocks, callback(sum(b.size for b in blocks)))
-        hvps = op.hvps
-    else:
-        steps, probes = LAYER_STEPS, LAYER_PROBES
-        subsample = curvature_data(inputs, options)
-        # the spectrum's products' type: where float32 products' rounding sent its runs to float64
-        # ones, the blocks need them as much (a block formed from float32 columns of an MLP fitted
-        # near zero loss stated its own ρ* 47.7 % ± 0 against 62.0 % exact)
-        dtype = torch.float64 if spec.quadrature.float64_products else product_dtype(named[0][1].dtype)
-        op = hessian_operator(inputs, options, dtype, probes=len(blocks) * probes, batches=subsample.batches)
-        storage = basis_storage(options.basis_dtype, dtype, steps * max(b.size for b in blocks))
-        parts = subset_parts(inputs, options, subsample, len(blocks), dtype)
-        planned = lanczos_block_products(blocks, steps, probes, 0 if parts is None else len(parts.operators))
-        curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage, callback(planned),
-                                            basis_memory_bytes(options), parts)
-        method, hvps = "lanczos", op.hvps + (0 if parts is None else sum(p.hvps for p in parts.operators))
-        # the probes on the parts after the runs (which the runs' callback does not count), or a
-        # run broke down: the products made are the total
-        if progress is not None and (parts is not None or hvps < planned):
-            progress(hvps, hvps, "per-layer curvature")
+    stored = stored_result(store, None if spec.dense is not None else key, kind, StoredBlocks, check=check)
+    # On a CPU the memory budget and --hvp only choose the engines: blocks a run at the defaults
+    # computed with the engines these options choose are the same products (`bounds --per-layer`,
+    # then the same with --memory-budget 2048, read the spectrum and formed its 2,410 columns again)
+    shared = default_engines(inputs, options)
+    if stored is None and spec.dense is None and shared is not None:
+        stored = stored_result(store, result_key(inputs, shared, store, kind), kind, StoredBlocks,
+                               lambda found: if_same_engines(found, inputs, options), check)
+    with recorded_engines() as engines:
+        if spec.dense is not None:
+            method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
+        elif stored is not None:
+            method, hvps, curvature = stored.method, 0, stored.blocks
+            steps, probes = (LAYER_STEPS, LAYER_PROBES) if method == "lanczos" else (None, None)
+        elif formed:
+            op = hessian_operator(inputs, options, dtype=torch.float64)
+            method, curvature = "formed", formed_block_curvature(op, blocks, callback(sum(b.size for b in blocks)))
+            hvps = op.hvps
+        else:
+            steps, probes = LAYER_STEPS, LAYER_PROBES
+            subsample = curvature_data(inputs, options)
+            # the spectrum's products' type: where float32 products' rounding sent its runs to float64
+            # ones, the blocks need them as much (a block formed from float32 columns of an MLP fitted
+            # near zero loss stated its own ρ* 47.7 % ± 0 against 62.0 % exact)
+            dtype = torch.float64 if spec.quadrature.float64_products else product_dtype(named[0][1].dtype)
+            op = hessian_operator(inputs, options, dtype, probes=len(blocks) * probes, batches=subsample.batches)
+            storage = basis_storage(options.basis_dtype, dtype, steps * max(b.size for b in blocks))
+            parts = subset_parts(inputs, options, subsample, len(blocks), dtype)
+            planned = lanczos_block_products(blocks, steps, probes, 0 if parts is None else len(parts.operators))
+            curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage, callback(planned),
+                                                basis_memory_bytes(options), parts)
+            method, hvps = "lanczos", op.hvps + (0 if parts is None else sum(p.hvps for p in parts.operators))
+            # the probes on the parts after the runs (which the runs' callback does not count), or a
+            # run broke down: the products made are the total
+            if progress is not None and (parts is not None or hvps < planned):
+                progress(hvps, hvps, "per-layer curvature")
     if stored is None:
-        store_result(store, key, kind, StoredBlocks(method, curvature))
+        # the dense Hessian's blocks are of the spectrum's products
+        kept = StoredBlocks(method, curvature,
+                            spec.engine_budgets if spec.dense is not None else engines.budgets(options.hvp))
+        store_result(store, key, kind, kept)
+        if shared is not None and if_same_engines(kept, inputs, shared) is not None:  # where the defaults look
+            store_result(store, result_key(inputs, shared, store, kind), kind, kept)
     curvature = _with_products(curvature, method, spec)
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
     shares = layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
