@@ -261,7 +261,8 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
     bytes. A re-saved, renamed or copied archive of the same module, or one traced again, keeps
     its key. ``code_only``: without the module's tensors (``data/``): what the code computes
     with besides its weights (code, constants, plain attributes), and not which class each module
-    runs: a report's ``weights.code``, as reports saved before this was keyed compare it."""
+    runs: a report's ``weights.code``, as reports saved before this was keyed compare it (its
+    ``weights.classes`` records that: :func:`archive_variants`)."""
     import zipfile
 
     from prunelimit.limits import is_zip
