@@ -58,6 +58,11 @@ class Provenance:
     # sha256 of the TorchScript the model holds, without its weights (``None``: none, or not
     # recorded): two archives of one state dict compute otherwise when their code does
     code: str | None = None
+    # sha256 of which variant of a TorchScript class each module runs, where the model holds two of
+    # one class (``None``: it holds none, or not recorded): ``code`` leaves out TorchScript's
+    # numbering, so an archive with two modules' variants (a constant compiled into their methods)
+    # swapped reads alike there
+    classes: str | None = None
     # the device type and torch's float settings it was computed at (``precision_now``; ``None``:
     # older reports): a TF32 GPU run rounds otherwise than a CPU one, which a gate's drop line names
     precision: dict[str, Any] | None = None
@@ -70,7 +75,7 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
         "params": {"hessian": hessian, "prunable": prunable},
         "data": {"fingerprint": None if p is None else p.fingerprint, "loss": None if p is None else p.loss},
         "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout,
-                    "code": None if p is None else p.code},
+                    "code": None if p is None else p.code, "classes": None if p is None else p.classes},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
         "precision": None if p is None else p.precision,
@@ -98,6 +103,7 @@ def recorded(report: dict[str, Any], what: str) -> Provenance:
                       _entry(report, "prunelimit", *text, what=what),
                       _entry(weights, "layout", *text, what=what, parent="weights"),
                       code=_entry(weights, "code", *text, what=what, parent="weights"),
+                      classes=_entry(weights, "classes", *text, what=what, parent="weights"),
                       precision=_entry(report, "precision", dict, "an object", what))
 
 
@@ -438,8 +444,8 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
-        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), _code(model),
-        precision_now(inputs.device),
+        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), *_code(model),
+        precision=precision_now(inputs.device),
     )
 
 
@@ -471,18 +477,25 @@ def precision_difference(now: Any, then: Any) -> str:
     return "; ".join(shown) + (f"; {more} more" if more else "")
 
 
-def _code(model: Any) -> str | None:
-    """sha256 of the TorchScript ``model`` holds, its weights left out (``None``: it holds none,
-    or one that cannot be saved, whose code is then not compared)."""
+def _code(model: Any) -> tuple[str | None, str | None]:
+    """sha256 of the TorchScript ``model`` holds, its weights left out, and of which variant of
+    a class each of its modules runs where it holds two of one (``Provenance.code`` and
+    ``classes``; ``None``: it holds none, or one that cannot be saved, whose code is then not compared)."""
     import hashlib
 
-    from prunelimit.cache import scripted_fingerprints
+    from prunelimit.cache import archive_fingerprint, archive_variants, scripted_archives
 
-    try:
-        found = scripted_fingerprints(model, code_only=True)
+    try:  # each module saved once for both
+        found = [(name, archive_fingerprint(archive, code_only=True), archive_variants(archive))
+                 for name, archive in scripted_archives(model)]
     except TypeError:
-        return None
-    return hashlib.sha256(",".join(found).encode()).hexdigest() if found else None
+        return None, None
+
+    def joined(parts: list[str]) -> str:
+        return hashlib.sha256(",".join(parts).encode()).hexdigest()
+
+    return (joined([f"{name}:{code}" for name, code, _ in found]) if found else None,
+            joined([f"{name}:{variants or '-'}" for name, _, variants in found]) if any(v for *_, v in found) else None)
 
 
 def _samples(inputs: "Inputs") -> tuple[int, int] | None:
@@ -508,6 +521,9 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     # two archives of one state dict (an older report, or an eager model, records no code: not compared)
     if old.code is not None and current.code is not None and old.code != current.code:
         incompatible.append("the model's TorchScript code differs")
+    elif old.classes is not None and current.classes is not None and old.classes != current.classes:
+        # one code with two variants of a class in it: which module runs which
+        incompatible.append("which variant of a TorchScript class each module runs differs")
     if incompatible:
         raise UsageError(f"{path} was computed for another problem than this model: {'; '.join(incompatible)}; "
                          f"run {said('`prunelimit bounds` on this checkpoint', 'prunelimit.bounds on this model')} "
@@ -515,6 +531,13 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     if old.weights is None:
         unrecorded.insert(0, "weights")
     notes = version_notes(path, old, current)
+    if old.code is not None and old.classes is None and current.classes is not None:
+        # one code, which an archive with two modules' variants swapped shares: a swap that moves the
+        # forward moves the loss, which check_same_loss compares; one of the gradient alone is not seen
+        notes.append(f"{path} does not record which variant of a TorchScript class each module runs (an older "
+                     "report), and this model holds two variants of one class: taken as computed for this model, not "
+                     "for one with the variants swapped between its modules; store a new one with "
+                     f"{stored_with('`prunelimit bounds --json`')} to have that compared too")
     if unrecorded:
         notes.append(f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
                      "this model")

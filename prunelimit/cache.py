@@ -53,7 +53,7 @@ import sys
 import types
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -261,7 +261,8 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
     bytes. A re-saved, renamed or copied archive of the same module, or one traced again, keeps
     its key. ``code_only``: without the module's tensors (``data/``): what the code computes
     with besides its weights (code, constants, plain attributes), and not which class each module
-    runs: a report's ``weights.code``, as reports saved before this was keyed compare it."""
+    runs: a report's ``weights.code``, as reports saved before this was keyed compare it (its
+    ``weights.classes`` records that: :func:`archive_variants`)."""
     import zipfile
 
     from prunelimit.limits import is_zip
@@ -269,8 +270,6 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
     if not is_zip(path):
         return file_sha256(path)
     digest = hashlib.sha256()
-    classes: dict[str, str] = {}  # each TorchScript class, by its name as saved: the digest of its code
-    modules: list[str] = []  # the classes data.pkl names (the module tree's), in the order it first names each
     with zipfile.ZipFile(path) as archive:
         members = sorted(((_MANGLE.sub(b"", info.filename.split("/", 1)[-1].encode()).decode(), info)
                           for info in archive.infolist() if not info.is_dir()), key=lambda member: member[0])
@@ -279,13 +278,7 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
                 continue
             if name.endswith((".pkl", ".py")):
                 data = archive.read(info)
-                if name.endswith(".py"):
-                    data = _canonical_code(data)
-                    classes.update(_class_codes(info.filename.split("/", 1)[-1], data))
-                else:
-                    data = _canonical_pickle(data)
-                    modules += _pickled_classes(data) if name == "data.pkl" else []
-                data = _MANGLE.sub(b"", data)
+                data = _MANGLE.sub(b"", _canonical_code(data) if name.endswith(".py") else _canonical_pickle(data))
                 digest.update(f"{name}:{len(data)}:".encode() + data)
                 continue
             if code_only and name.startswith("data/"):  # the module's tensors (a traced constant's are in constants/)
@@ -294,12 +287,55 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
             with archive.open(info) as member:  # tensors' storages: streamed, not read whole
                 for block in iter(lambda: member.read(1 << 20), b""):
                     digest.update(block)
-    if not code_only:  # not in a report's weights.code (code_only): reports saved before still compare
-        # which code each module runs: with the numbering left out, two variants of one class (two
-        # constants) read alike wherever they sit, and which module is numbered follows what the
-        # saving process compiled before (gradient scales 0.2 then 1.0 keyed as 1.0 then 0.2)
-        digest.update(text_bytes("modules:" + ",".join(classes.get(name, "-") for name in modules)))
+        if not code_only:  # not in a report's weights.code (code_only): reports saved before still compare
+            # which code each module runs: with the numbering left out, two variants of one class (two
+            # constants) read alike wherever they sit, and which module is numbered follows what the
+            # saving process compiled before (gradient scales 0.2 then 1.0 keyed as 1.0 then 0.2)
+            digest.update(text_bytes("modules:" + ",".join(code for _, code in _module_codes(archive))))
     return digest.hexdigest()
+
+
+def archive_variants(path: "str | Path | IO[bytes]") -> str | None:
+    """sha256 of which code each module of a TorchScript archive runs (what :func:`archive_fingerprint`
+    keys beyond ``code_only``), where it holds two variants of one class whose methods differ
+    (a constant compiled into them: a gradient scale, a convolution's stride); ``None`` where it
+    holds none, as a file of another kind: its ``code_only`` fingerprint tells then which code each
+    module runs. Constants' declarations are left out: two ``Linear`` variants of other sizes
+    (``in_features : Final[int] = 64``) run one method, on weights the report compares anyway."""
+    import zipfile
+
+    from prunelimit.limits import is_zip
+
+    if not is_zip(path):
+        return None
+    with zipfile.ZipFile(path) as archive:
+        codes = _module_codes(archive, constants=False)
+    variants: dict[str, set[str]] = {}
+    for name, code in codes:
+        variants.setdefault(_MANGLE.sub(b"", name.encode()).decode(), set()).add(code)
+    if all(len(found) < 2 for found in variants.values()):
+        return None
+    return hashlib.sha256(text_bytes(",".join(code for _, code in codes))).hexdigest()
+
+
+def _module_codes(archive: Any, constants: bool = True) -> list[tuple[str, str]]:
+    """Each TorchScript class the ``data.pkl`` of ``archive`` (a ``zipfile.ZipFile``) names (the
+    module tree's), in the order it first names each, by its name as saved with the digest of its
+    code (``-`` for one no code file holds); ``constants``: with its constants' declarations."""
+    classes: dict[str, str] = {}
+    modules: list[str] = []
+    for info in archive.infolist():
+        member = info.filename.split("/", 1)[-1]
+        if info.is_dir() or _ARCHIVE_NOISE.fullmatch(_MANGLE.sub(b"", member.encode()).decode()):
+            continue
+        if member.endswith(".py"):
+            code = _canonical_code(archive.read(info))
+            if not constants:
+                code = b"\n".join(line for line in code.split(b"\n") if not _CONSTANT_LINE.fullmatch(line))
+            classes.update(_class_codes(member, code))
+        elif member == "data.pkl":
+            modules += _pickled_classes(archive.read(info))
+    return [(name, classes.get(name, "-")) for name in modules]
 
 
 # a top-level class of TorchScript code (``class Block(Module):``): each runs to the next
@@ -333,11 +369,17 @@ def scripted_fingerprints(model: Any, code_only: bool = False) -> list[str]:
     be saved (``code_only``: without its weights): a traced or scripted module keeps its code
     and constants (a value baked in when it was traced) in TorchScript, not in attributes the
     key reads. ``TypeError`` for one that cannot be saved."""
+    return [f"{name}:{archive_fingerprint(archive, code_only)}" for name, archive in scripted_archives(model)]
+
+
+def scripted_archives(model: Any) -> Iterator[tuple[str, IO[bytes]]]:
+    """Each outermost TorchScript module in ``model`` by its name, saved to memory, one at a time;
+    ``TypeError`` for one that cannot be saved."""
     import io
 
     import torch
 
-    found, scripted = [], []
+    scripted: list[str] = []
     for name, module in model.named_modules():
         inside = any(p == "" or name.startswith(p + ".") for p in scripted)
         if isinstance(module, torch.jit.ScriptModule) and not inside:
@@ -348,8 +390,7 @@ def scripted_fingerprints(model: Any, code_only: bool = False) -> list[str]:
             except Exception as exc:  # torch's own errors for what TorchScript cannot save
                 raise TypeError(f"TorchScript module {name or 'model'} cannot be saved for the cache key: "
                                 f"{type(exc).__name__}") from None
-            found.append(f"{name}:{archive_fingerprint(archive, code_only)}")
-    return found
+            yield name, archive
 
 
 def compiled_fingerprint(obj: Any) -> str:

@@ -110,6 +110,56 @@ def cut_short(path: Path) -> list[Path]:
     return copies
 
 
+# Two scripted modules of one class whose gradient scales (compiled-in constants) differ: two
+# variants of the class in one archive, one of them numbered (``___torch_mangle_N``). Saved as
+# ``sys.argv[2]`` with the scales ``sys.argv[1]`` (``1.0,0.2``); a third argument first scripts
+# one module of the last scale, as a process that exported another model before would have.
+SCALED_TWICE_PY = """import sys
+import torch
+from torch import nn
+
+
+class Scale(nn.Module):
+    __constants__ = ["scale"]
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return x.detach() * (1.0 - self.scale) + x * self.scale
+
+
+class Net(nn.Module):
+    def __init__(self, first, second):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
+        self.first, self.second = Scale(first), Scale(second)
+
+    def forward(self, x):
+        return self.second(self.b(self.first(torch.relu(self.a(x)))))
+
+
+first, second = map(float, sys.argv[1].split(","))
+if len(sys.argv) > 3:
+    torch.jit.script(Scale(second))
+torch.jit.save(torch.jit.script(Net(first, second)), sys.argv[2])
+"""
+
+
+def scaled_twice(folder: Path) -> tuple[Path, Path]:
+    """``one.pt`` and ``two.pt`` in ``folder``: :data:`SCALED_TWICE_PY`'s archives of one state dict
+    and one code with the two modules' gradient scales swapped (``1.0,0.2`` and ``0.2,1.0``, the
+    second saved by a process that scripted a module of its last scale first), so that with
+    TorchScript's numbering left out their files read alike; the first batch's loss is the same."""
+    code, one, two = folder / "scaled.py", folder / "one.pt", folder / "two.pt"
+    code.write_text(SCALED_TWICE_PY)
+    for args in (("1.0,0.2", one), ("0.2,1.0", two, "after")):
+        subprocess.run([sys.executable, code, *map(str, args)], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return one, two
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """One torch thread for the whole suite: tiny matmuls on a shared 2-core machine run

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import SMALL_SPEC
+from tests.conftest import SMALL_SPEC, scaled_twice
 
 GATE = ("--min-ratio", "0.0", "--use", "predicted", "--json")
 
@@ -262,44 +262,6 @@ def test_torchscript_code_changed_with_the_same_weights_is_a_miss(cli, tmp_path)
     _assert_recomputed(cli, ckpt, cache, first, *args)
 
 
-# Two scripted modules of one class whose gradient scales (compiled-in constants) differ: two
-# variants of the class in one archive, one of them numbered (``___torch_mangle_N``). Saved as
-# ``sys.argv[2]`` with the scales ``sys.argv[1]`` (``1.0,0.2``); a third argument first scripts
-# one module of the last scale, as a process that exported another model before would have.
-SCALED_TWICE_PY = """import sys
-import torch
-from torch import nn
-
-
-class Scale(nn.Module):
-    __constants__ = ["scale"]
-
-    def __init__(self, scale):
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, x):
-        return x.detach() * (1.0 - self.scale) + x * self.scale
-
-
-class Net(nn.Module):
-    def __init__(self, first, second):
-        super().__init__()
-        torch.manual_seed(0)
-        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
-        self.first, self.second = Scale(first), Scale(second)
-
-    def forward(self, x):
-        return self.second(self.b(self.first(torch.relu(self.a(x)))))
-
-
-first, second = map(float, sys.argv[1].split(","))
-if len(sys.argv) > 3:
-    torch.jit.script(Scale(second))
-torch.jit.save(torch.jit.script(Net(first, second)), sys.argv[2])
-"""
-
-
 def test_torchscript_classes_numbered_for_other_modules_are_a_miss(cli, tmp_path):
     """Two variants of one class in one archive: with TorchScript's numbering left out of the
     key, which module ran which variant was lost with it. The archive with the gradient scales
@@ -307,13 +269,9 @@ def test_torchscript_classes_numbered_for_other_modules_are_a_miss(cli, tmp_path
     first module's class is the numbered one), read the other's spectrum (gate: ρ* 95.09 %
     cached vs 93.70 % fresh); the first batch's loss, the entry's witness, is the same for both."""
     import re
-    import subprocess
     import zipfile
 
-    code, one, two = tmp_path / "scaled.py", tmp_path / "one.pt", tmp_path / "two.pt"
-    code.write_text(SCALED_TWICE_PY)
-    for args in (("1.0,0.2", one), ("0.2,1.0", two, "after")):
-        subprocess.run([sys.executable, code, *map(str, args)], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    one, two = scaled_twice(tmp_path)
     members = [sorted(re.sub(r"[./]___torch_mangle_\d+", "", name.split("/", 1)[1])
                       for name in zipfile.ZipFile(path).namelist()) for path in (one, two)]
     assert members[0] == members[1]  # the same files, the numbering left out (else their code differs)
