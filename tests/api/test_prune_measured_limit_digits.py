@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
-import torch
 
 from prunelimit.api.pruning import ReadLimit, _pruned_less, unchecked_prediction
 from prunelimit.models.evaluate import Evaluation
 from prunelimit.pruning.actual import on_grid
 from prunelimit.theory.regime import measured_advice
-from tests.api.test_verify_limit_at_named_ratio import EPSILON, pruned_regression
+from tests.api.test_verify_limit_at_named_ratio import EPSILON, pruned_regression_checkpoint
 
 WEIGHTS = 10**7
 
@@ -38,13 +36,7 @@ def test_the_advice_prunes_the_weights_the_limit_measured() -> None:
 
 
 def test_prune_from_a_verify_report_states_its_off_grid_limit(cli, tmp_path) -> None:
-    from prunelimit.io.checkpoint import save_checkpoint
-
-    model, (x, y) = pruned_regression()
-    np.savez(tmp_path / "eye.npz", x=x.numpy(), y=y.numpy())
-    state = {"0.weight": model.weight.detach().clone(), "0.bias": torch.zeros(1)}
-    ckpt = tmp_path / "eye.pt"
-    save_checkpoint(ckpt, "mlp:1280,1", state, meta={"data": f"tensors:{tmp_path / 'eye.npz'}", "loss": "mse"})
+    ckpt = pruned_regression_checkpoint(tmp_path)
     common = (ckpt, "--threads", "1", "--no-cache", "--quiet")
     verified = cli("verify", *common, "--epsilon", EPSILON, "--json")
     assert verified.exit_code == 0, verified.stderr

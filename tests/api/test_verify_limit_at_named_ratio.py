@@ -8,6 +8,8 @@ its failure: the limit is ρ*, Δ 0, in the result, its JSON and the console ali
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -28,6 +30,21 @@ def pruned_regression() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tens
         model.weight.copy_(w[None])
     x = torch.eye(N)
     return model, (x, (x @ w)[:, None])
+
+
+def pruned_regression_checkpoint(folder: Path) -> Path:
+    """:func:`pruned_regression` as a checkpoint in ``folder`` that records its data and loss."""
+    import numpy as np
+
+    from prunelimit.io.checkpoint import save_checkpoint
+
+    model, (x, y) = pruned_regression()
+    np.savez(folder / "eye.npz", x=x.numpy(), y=y.numpy())
+    # mlp:1280,1 is this linear map and a bias, which is not prunable (set to 0)
+    state = {"0.weight": model.weight.detach().clone(), "0.bias": torch.zeros(1)}
+    ckpt = folder / "eye.pt"
+    save_checkpoint(ckpt, "mlp:1280,1", state, meta={"data": f"tensors:{folder / 'eye.npz'}", "loss": "mse"})
+    return ckpt
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +77,7 @@ def test_the_command_reads_it_from_a_saved_prediction_and_says_so(cli, tmp_path,
     the limit's ratio, and ``gate --from`` the verify report reads that limit."""
     import json
 
-    import numpy as np
-
-    from prunelimit.io.checkpoint import save_checkpoint
-
-    model, (x, y) = pruned_regression()
-    np.savez(tmp_path / "eye.npz", x=x.numpy(), y=y.numpy())
-    # mlp:1280,1 is this linear map and a bias, which is not prunable (set to 0)
-    state = {"0.weight": model.weight.detach().clone(), "0.bias": torch.zeros(1)}
-    ckpt = tmp_path / "eye.pt"
-    save_checkpoint(ckpt, "mlp:1280,1", state, meta={"data": f"tensors:{tmp_path / 'eye.npz'}", "loss": "mse"})
+    ckpt = pruned_regression_checkpoint(tmp_path)
     common = (ckpt, "--threads", "1", "--no-cache", "--quiet")
     made = cli("bounds", *common, "--epsilon", EPSILON, "--json")
     assert made.exit_code == 0, made.stderr
