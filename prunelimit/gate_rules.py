@@ -698,15 +698,14 @@ def _below_fix(rule: GateRule, reached: float, required: float, report: dict[str
     rule passes), or make it more prunable (l1 training is the regime the prediction assumes;
     to convergence where ``report``'s regime check finds the model l1-shaped already, as
     verify's diagnosis says: "train with l1" was told to the l1-trained bundled example)."""
-    from prunelimit.theory.regime import TrainingRecord, l1_fix
+    from prunelimit.theory.regime import report_l1_fix
 
     what = {"actual": "one-shot pruning keeps the loss within L + ε only up to",
             "lower": "ρ_L less its ± is only", "predicted": "ρ* less its ± is only"}[rule.use]
     at_most = _at_most(reached)
     where = option("min_ratio", at_most) if rule.written_in is None else written_in("min_ratio", rule.written_in,
                                                                                     f"{at_most:g}")
-    regime = report.get("regime") if isinstance(report.get("regime"), dict) else {}
-    l1 = l1_fix(regime.get("l1_shaped") is True, TrainingRecord.from_json(regime.get("training")))
+    l1 = report_l1_fix(report.get("regime"))
     return (f"{what} {reached:.{apart(4, reached, required)}f}: require at most that ({where}), or make the model "
             f"more prunable, e.g. {l1}")
 
@@ -718,15 +717,14 @@ def _overshot_fix(rule: GateRule, reached: float, required: float, report: dict[
     ρ_L 0.3357, measured limit 0.099, was offered ``--min-ratio 0.3357``); the measured limit
     is the one to gate on, or a more prunable model. ``None`` where the flag is not true."""
     from prunelimit.pruning.actual import LARGE_GAP
-    from prunelimit.theory.regime import TrainingRecord, l1_fix
+    from prunelimit.theory.regime import report_l1_fix
 
     overshoot = report.get("overshoot")
     if rule.use == "actual" or not isinstance(overshoot, dict) or overshoot.get(rule.use) is not True:
         return None
     past = "ρ_L lies" if rule.use == "lower" else f"ρ* lies more than {100 * LARGE_GAP:g} points"
     use = option("use", "actual") if rule.written_in is None else written_in("use", rule.written_in, "actual")
-    regime = report.get("regime") if isinstance(report.get("regime"), dict) else {}
-    l1 = l1_fix(regime.get("l1_shaped") is True, TrainingRecord.from_json(regime.get("training")))
+    l1 = report_l1_fix(report.get("regime"))
     return (f"{QUANTITY[rule.use]} less its ± is only {reached:.{apart(4, reached, required)}f}, and {past} past the "
             f"limit one-shot pruning reaches (measured: overshoot.{rule.use} is true), so lowering the requirement "
             f"to it would pass a model that breaks when pruned that far: gate on the measured limit ({use}), or "

@@ -39,7 +39,8 @@ Two more cases where the share cannot tell, stated as such rather than as "not l
 fewer than ``MIN_WEIGHTS`` non-zero weights (one or two weights decide the share), and a
 model pruned already whose exact zeros, counted as near zero, would reach the threshold
 (magnitude pruning removes the near-zero mass first, so an l1-trained model pruned past
-it leaves only large weights). Neither is l1-shaped; their advice leaves out "train with l1".
+it leaves only large weights). Neither is l1-shaped; their advice leaves out "train with l1", and a
+gate's fix, which names a way to a more prunable model, names it only if the model was not (``report_l1_fix``).
 
 What the shape cannot tell, a ``prunelimit train`` checkpoint records: the l1 strength and the
 epochs it was trained for (``TrainingRecord``, its ``meta.train_state``). Where it records l1,
@@ -133,6 +134,19 @@ def l1_fix(l1_shaped: bool, training: TrainingRecord | None, how: str = "") -> s
         return training.longer_or_larger()
     converge = " to convergence" if l1_shaped and training is None else ""
     return f"train with l1{converge} ({how}{l1_training()})"
+
+
+def report_l1_fix(regime: Any) -> str:
+    """``l1_fix`` of the model a report's ``regime`` JSON describes. Where its weights cannot tell
+    whether it was l1-trained (``shape_cannot_tell``) and no record says, only if it was not: a
+    gate told an l1-trained model, pruned to 80 % and fine-tuned, to "train with l1", the advice
+    its own warning and ``verify``'s diagnosis leave out there."""
+    regime = regime if isinstance(regime, Mapping) else {}
+    training = TrainingRecord.from_json(regime.get("training"))
+    fix = l1_fix(regime.get("l1_shaped") is True, training)
+    if training is None and shape_cannot_tell(regime.get("statistic")):
+        return f"{fix} if it was not l1-trained, which its weights cannot tell"
+    return fix
 
 
 def measured_advice() -> str:
@@ -251,6 +265,29 @@ def near_zero_share(weights: Sequence[torch.Tensor]) -> float:
     return near / nonzero if nonzero else 0.0
 
 
+def _zeros_reach_share(near: int, nonzero: int, total: int) -> bool:
+    """Whether a model's exact zeros, counted as near zero, reach the l1-shaped share: pruned past
+    its near-zero mass, which magnitude pruning removes first, whatever its training."""
+    return (near + total - nonzero) / total >= L1_SHAPED_SHARE
+
+
+def shape_cannot_tell(statistic: Any) -> bool:
+    """Whether a report's ``regime.statistic`` is of weights that cannot tell whether the model
+    was l1-trained (``assess_regime``): too few non-zero ones, or a model pruned already whose
+    zeros reach the share. Its counts are read back from the share and the zeros' share;
+    ``False`` where it states none (a report of an older prunelimit)."""
+    if not isinstance(statistic, Mapping):
+        return False
+    share, nonzero, zeros = (statistic.get(key) for key in ("value", "weights", "zero_share"))
+    if not all(real(v) and 0 <= v < math.inf for v in (share, nonzero, zeros)) or zeros >= 1 or not nonzero:
+        return False  # not stated, or every weight zero: the advice says that instead
+    if nonzero < MIN_WEIGHTS:
+        return True
+    total = round(nonzero / (1 - zeros))
+    near = round(share * nonzero)
+    return near / nonzero < L1_SHAPED_SHARE and _zeros_reach_share(near, nonzero, total)
+
+
 def _not_l1(finding: str, train_with_l1: bool, share: float, l1_shaped: bool = False, **facts) -> Regime:
     """A model not l1-trained, by its shape or its record: its ``finding``, and the advice on
     it the measured models give (``l1_fix``: by the checkpoint's record where it has one)."""
@@ -275,6 +312,6 @@ def assess_regime(weights: Sequence[torch.Tensor], training: TrainingRecord | No
         if training is not None and not training.l1:  # recorded plain: the shape is not the regime ρ* assumes
             return _not_l1(_recorded_plain_finding(share, training), True, share, l1_shaped=True, **facts)
         return Regime(True, share, None, **facts)
-    if (near + total - nonzero) / total >= L1_SHAPED_SHARE:  # the zeros may be the near-zero mass, pruned
+    if _zeros_reach_share(near, nonzero, total):  # the zeros may be the near-zero mass, pruned
         return _not_l1(_pruned_finding(zeros, share), False, share, **facts)
     return _not_l1(_finding(share, training), True, share, **facts)
