@@ -259,13 +259,25 @@ def required_prunable(model: nn.Module, selection: ParamSelection = ParamSelecti
     return named
 
 
+def left_out_by_default(model: nn.Module, selection: ParamSelection) -> dict[str, tuple[str, int]]:
+    """The modules holding weight matrices that ``selection`` leaves out by default, not by an
+    exclude (a recurrent layer, an ``nn.Embedding``, an ``nn.Bilinear``, a matrix held by the
+    model itself, which only the pattern ``''`` names; a matrix shared with an earlier module
+    is that module's): each module's class name and its matrices' weight count."""
+    owned: set[int] = set()
+    found = {}
+    for name, module in model.named_modules():
+        matrices = [p for _, p in weight_matrices(module) if id(p) not in owned]
+        owned.update(id(p) for p in matrices)
+        if (matrices and not selection.decide(name, issubclass(module_class(module), PRUNABLE_TYPES))
+                and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)):
+            found[name] = (module_class(module).__name__, sum(p.numel() for p in matrices))
+    return found
+
+
 def _uncounted_weights(model: nn.Module, selection: ParamSelection) -> str:
-    """What to say of the modules that hold weight matrices the set leaves out by default, not
-    by an exclude (a recurrent layer, an ``nn.Bilinear``, a matrix held by the model itself,
-    which only the pattern ``''`` names): the include that counts them, else nothing."""
-    found = {name: module_class(module).__name__ for name, module in model.named_modules()
-             if weight_matrices(module) and not selection.decide(name, issubclass(module_class(module), PRUNABLE_TYPES))
-             and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)}
+    """What to say of the modules ``left_out_by_default``: the include that counts them, else nothing."""
+    found = {name: kind for name, (kind, _) in left_out_by_default(model, selection).items()}
     if not found:
         return ""
     names = list(found)
