@@ -8,7 +8,8 @@ the command of :mod:`prunelimit.api` the CLI calls, so the numbers are the CLI's
 128 samples), or any re-iterable of ``(x, y)`` batches, used as they are: a list, or a
 ``DataLoader`` without shuffling (a ``batch_size`` that cuts no pair is refused). It is
 read twice and must give the same batches both times: the curvature is taken over a fixed
-sample, so a shuffling or augmenting loader is refused. A one-pass iterator (a generator,
+sample, so a shuffling or augmenting loader is refused, and so is a re-iterable whose second
+pass gives nothing (an ``IterableDataset`` holding one iterator). A one-pass iterator (a generator,
 ``iter(loader)``) is read once and its batches kept. The data are constants: read detached
 from any graph that made them. ``loss`` is ``"ce"``, ``"mse"``
 or a criterion ``loss(output, target) -> mean loss`` such as ``nn.CrossEntropyLoss()``.
@@ -142,6 +143,8 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
         again = (_batch(b, i, option, loader) for i, b in enumerate(data))
         if not isinstance(data, Iterator) and data_fingerprint(again) != data_fingerprint(batches):
+            if next(iter(data), None) is None:  # a third pass is empty too: used up, not reordered
+                raise UsageError(f"{option} gave batches on a first pass and none on a later one: {_ONE_ITERATOR}")
             raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
                              "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
                              "use DataLoader(..., shuffle=False) without random transforms")
@@ -153,6 +156,13 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
              f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
              "curvature; use drop_last=False to use them all", stacklevel=3)
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
+
+
+# a re-iterable whose __iter__ continues one iterator (an IterableDataset or a class holding a generator,
+# a loader over one) gives its batches once: an empty later pass says so, not a shuffling loader
+_ONE_ITERATOR = ("its __iter__ (or its dataset's) continues one iterator, which a pass uses up, and every call "
+                 "reads the data twice; give a list of its batches, read from a fresh one (batches = list(...)), "
+                 "or make __iter__ start anew on each call (a generator function that yields them)")
 
 
 def _dataset_fix(data: Any) -> str:
@@ -221,6 +231,8 @@ def _why_empty(data: Iterable) -> str:
     if isinstance(data, Iterator):
         return (": a one-pass iterator (a generator, iter(loader)) gives its batches once, so a second read gives "
                 "none; pass a list of batches or the DataLoader itself")
+    if isinstance(getattr(data, "dataset", data), torch.utils.data.IterableDataset):
+        return f": if it gave batches before, {_ONE_ITERATOR}"
     if isinstance(data, torch.utils.data.DataLoader) and data.drop_last and data.batch_size:
         samples = len(data.dataset) if isinstance(data.dataset, Sized) else "its"
         return (f": the DataLoader drops a short last batch (drop_last=True), and its {samples} samples fill no batch "
