@@ -133,7 +133,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) for v in data):
         # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
         raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
-                         f"{_pair_fault(data)}; {_FORMS}")
+                         f"{_pair_fault(data)}; {_FORMS}{_inputs_and_labels(data, option, batches=False)}")
     loader = isinstance(data, torch.utils.data.DataLoader)
     with _loader_generators_kept(data):
         batches = [_batch(b, i, option, loader) for i, b in enumerate(data)]
@@ -326,15 +326,53 @@ def _several_inputs(inputs: tuple | list) -> str:
     refused, with the fix: every command calls ``model(x)`` on one tensor, so the inputs are
     joined into one and a module around the model splits them (its 2-D widths, where all are)."""
     kinds = f"a {type(inputs).__name__} of {len(inputs)} tensors"
-    if all(t.dim() == 2 for t in inputs):
-        widths = [int(t.shape[1]) for t in inputs]
-        join = f"x = torch.cat([{', '.join(f'x{i + 1}' for i in range(len(inputs)))}], 1)"
-        split = f"return model(*x.split({widths}, 1))"
-    else:
-        join = "x = torch.cat([t.flatten(1) for t in inputs], 1)"
-        split = "split x and reshape each part back"
+    join = _join(inputs, _names(inputs)) if _by_widths(inputs) else _join(inputs, "inputs")
     return (f": x is {kinds}, the inputs of a model whose forward takes several; every call runs model(x) on one "
-            f"tensor: join them, {join}, and give a module whose forward takes that x and calls the model ({split})")
+            f"tensor: join them, x = {join}, and give a module whose forward takes that x and calls the model "
+            f"({_split(inputs)})")
+
+
+def _inputs_and_labels(items: tuple | list, option: str, batches: bool) -> str:
+    """For a pair or batch of three or more tensors of one sample count (a loader's ``(ids,
+    attention_mask, labels)``), the fix where all but the last are the inputs of a model whose
+    forward takes several, as for an ``x`` of several tensors; else ``""``."""
+    if len(items) < 3 or not all(isinstance(t, Tensor) and t.dim() > 0 and len(t) == len(items[0]) for t in items):
+        return ""
+    inputs, names = items[:-1], _names(items[:-1])
+    if not batches:
+        given = f"{option}=({_join(inputs, names if _by_widths(inputs) else f'({names})')}, y)"
+    elif _by_widths(inputs):
+        given = f"[({_join(inputs, names)}, y) for {names}, y in {option}]"
+    else:
+        given = f"[({_join(inputs, 'b[:-1]')}, b[-1]) for b in {option}]"
+    return (f"; where all but the last are the inputs of a model whose forward takes several, every call runs model(x) "
+            f"on one tensor: join them, {given}, and give a module whose forward takes that x and calls the model "
+            f"({_split(inputs)})")
+
+
+def _names(inputs: tuple | list) -> str:
+    """A model's several inputs named for a message: ``x1, x2, …``."""
+    return ", ".join(f"x{i + 1}" for i in range(len(inputs)))
+
+
+def _by_widths(inputs: tuple | list) -> bool:
+    """Whether a model's several inputs joined as one ``x`` split back by their widths: all
+    2-D and of one dtype, which ``torch.cat`` keeps (it promotes a mix: token ids to floats)."""
+    return all(t.dim() == 2 for t in inputs) and len({t.dtype for t in inputs}) == 1
+
+
+def _join(inputs: tuple | list, held: str) -> str:
+    """The code that joins a model's several ``inputs`` into one ``x``: ``held`` names them,
+    one by one where they split back by their widths, else as one sequence, each made a row a
+    sample (``flatten(1)`` fails on a 1-D input, a sequence's length)."""
+    return f"torch.cat([{held}], 1)" if _by_widths(inputs) else f"torch.cat([t.reshape(len(t), -1) for t in {held}], 1)"
+
+
+def _split(inputs: tuple | list) -> str:
+    """What the module around the model does to ``x`` to call it on its several ``inputs``."""
+    if _by_widths(inputs):
+        return f"return model(*x.split({[int(t.shape[1]) for t in inputs]}, 1))"
+    return "split x and give each part its shape and dtype back"
 
 
 def _batch(batch: Any, index: int, option: str, loader: bool) -> "Batch":
@@ -345,7 +383,7 @@ def _batch(batch: Any, index: int, option: str, loader: bool) -> "Batch":
     if not isinstance(batch, (tuple, list)) or len(batch) != 2 or not all(isinstance(t, Tensor) for t in batch):
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, {_keyed_pair(list(batch), 'b', '[{} for b in loader]', 'batch')}" \
-            if isinstance(batch, Mapping) and batch else f"; {_FORMS}"
+            if isinstance(batch, Mapping) and batch else f"; {_FORMS}{_inputs_and_labels(batch, option, batches=True)}"
         if _is_sample(batch):  # a list of (x, label) samples, as a Dataset's items come
             hint = (f"; {option} holds samples, not batches: give them as one pair, "
                     f"(torch.stack([x for x, _ in {option}]), torch.tensor([y for _, y in {option}]))")
