@@ -114,9 +114,10 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         raise UsageError(f"{option} is the spec or path {str(data)!r}; the library takes tensors or batches: "
                          "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(_is_array(t) for t in data):
-        # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
-        x = "torch.from_numpy(x)" if _is_integer_array(data[0]) else "torch.from_numpy(x).float()"
-        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give ({x}, torch.from_numpy(y))")
+        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give {_tensors_of(data[0])}")
+    if _is_array(data):  # iterated, its rows were read as batches: "data batch 0 is a ndarray"
+        raise UsageError(f"{option} is one {type(data).__name__} of shape {tuple(data.shape)}, not an (x, y) pair of "
+                         f"tensors; give the inputs and the labels apart, as tensors: {_tensors_of(data)}")
     if inspect.isfunction(data) or inspect.ismethod(data):  # what makes the batches (a generator's), not them
         call = f"{data.__name__}()" if data.__name__.isidentifier() else "f()"  # a lambda has no name to call
         kept = f" (read once; list({call}) for several calls)" if inspect.isgeneratorfunction(data) else ""
@@ -280,6 +281,12 @@ def _is_array(value: Any) -> bool:
     return not isinstance(value, Tensor) and hasattr(value, "__array__") and hasattr(value, "shape")
 
 
+def _tensors_of(x: Any) -> str:
+    """The code that makes ``(x, y)`` tensors of arrays, given ``x``, the inputs' array."""
+    # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
+    return f"({'torch.from_numpy(x)' if _is_integer_array(x) else 'torch.from_numpy(x).float()'}, torch.from_numpy(y))"
+
+
 def _is_integer_array(value: Any) -> bool:
     """An array of integers (``dtype.kind`` ``i`` or ``u``, as numpy writes it)."""
     return getattr(getattr(value, "dtype", None), "kind", None) in ("i", "u")
@@ -316,6 +323,9 @@ def _pair_fault(pair: Any) -> str:
         if name == "x" and isinstance(value, (tuple, list)) and len(value) > 1 \
                 and all(isinstance(t, Tensor) for t in value):
             return _several_inputs(value)
+        if _is_array(value):
+            made = f"torch.from_numpy({name})" + (".float()" if name == "x" and not _is_integer_array(value) else "")
+            return f": {name} is of type {type(value).__name__}; make it a tensor, {made}"
         if not isinstance(value, Tensor):
             return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
     return ": a 0-d tensor has no sample dimension; give one row per sample"
@@ -384,6 +394,8 @@ def _batch(batch: Any, index: int, option: str, loader: bool) -> "Batch":
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, {_keyed_pair(list(batch), 'b', '[{} for b in loader]', 'batch')}" \
             if isinstance(batch, Mapping) and batch else f"; {_FORMS}{_inputs_and_labels(batch, option, batches=True)}"
+        if isinstance(batch, (tuple, list)) and len(batch) == 2 and all(_is_array(t) for t in batch):
+            hint = f"; give each batch as tensors, [{_tensors_of(batch[0])} for x, y in {option}]"
         if _is_sample(batch):  # a list of (x, label) samples, as a Dataset's items come
             hint = (f"; {option} holds samples, not batches: give them as one pair, "
                     f"(torch.stack([x for x, _ in {option}]), torch.tensor([y for _, y in {option}]))")
