@@ -7,7 +7,6 @@ inputs (NumPy's float64 against a float32 model) and without it for token ids.""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
