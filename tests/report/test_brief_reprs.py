@@ -39,3 +39,32 @@ def test_a_brief_repr_shortens_only_what_is_long() -> None:
 
     shown = repr(Record(torch.zeros(3, 4), np.float64(0.5), (1, 2), list(range(BRIEF_ITEMS + 1))))
     assert shown == f"Record(matrix=<Tensor 3×4>, scalar={np.float64(0.5)!r}, few=(1, 2), many=<{BRIEF_ITEMS + 1} items>)"
+
+
+def test_a_brief_repr_writes_a_module_as_its_class_and_a_long_dict_as_its_size() -> None:
+    @brief
+    @dataclass(frozen=True)
+    class Record:
+        model: torch.nn.Module
+        few: dict
+        many: dict
+
+    shown = repr(Record(torch.nn.Sequential(torch.nn.Linear(2, 2)), {"a": 1}, {"w": torch.zeros(30, 30)}))
+    assert shown == "Record(model=<Sequential>, few={'a': 1}, many=<1 entries>)"
+
+
+def test_inputs_from_at_a_prompt_is_one_short_line(tiny_model, train) -> None:
+    """``prunelimit.inputs_from(model, data)`` typed at a prompt wrote every batch's tensors:
+    10,173 characters for the 1,437 bundled digits, growing with the data (a loader's hundreds
+    of batches), and the model's repr, a line a submodule. Now it is one line whatever the data,
+    also for a model given its masks."""
+    x, y = train
+    many = prunelimit.inputs_from(tiny_model, (x.repeat(20, 1), y.repeat(20)))
+    masks = {"0.weight": tiny_model[0].weight != 0, "2.weight": torch.rand(10, 12) > 0.5}
+    masked = prunelimit.inputs_from(tiny_model, (x, y), masks=masks)
+    for inputs in (many, masked):
+        text = repr(inputs)
+        assert len(text) < REPR_MOST and "\n" not in text and "tensor(" not in text, text
+        assert "model=<Sequential>" in text
+    assert f"batches=<{len(many.batches)} items>" in repr(many)
+    assert "masks=<2 entries>" in repr(masked)
