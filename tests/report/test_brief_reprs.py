@@ -68,3 +68,20 @@ def test_inputs_from_at_a_prompt_is_one_short_line(tiny_model, train) -> None:
         assert "model=<Sequential>" in text
     assert f"batches=<{len(many.batches)} items>" in repr(many)
     assert "masks=<2 entries>" in repr(masked)
+
+
+def test_the_records_that_grow_with_the_work_have_short_reprs(tiny_model, train) -> None:
+    """``result.refit`` wrote every fine-tuned probe (2,088 characters for 25), ``result.layers``
+    every layer's share in full (1,264 for two layers, growing with the model), and a
+    ``LawPoints`` every density and γ (2,076 for nplh's 39 points)."""
+    from prunelimit.laws.points import LawPoints
+
+    refit = prunelimit.verify(tiny_model, train, method="exact", refit=True, finetune_epochs=1).refit
+    layers = prunelimit.bounds(tiny_model, train, method="exact", per_layer=True).layers
+    points = LawPoints(density=tuple(np.geomspace(1.0, 0.01, 39)), gamma=tuple(np.geomspace(1e-4, 1.0, 39)))
+    assert f"points=<{len(refit.points)} items>" in repr(refit)
+    assert f"layers=<{len(layers.layers)} items>" in repr(layers)
+    assert repr(points).startswith("LawPoints(density=<39 items>, gamma=<39 items>")
+    for record in (refit, layers, points):
+        text = repr(record)
+        assert len(text) < REPR_MOST and "\n" not in text, text
