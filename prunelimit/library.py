@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
 import os
 import re
 import threading
@@ -122,6 +123,10 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         call = f"{data.__name__}()" if data.__name__.isidentifier() else "f()"  # a lambda has no name to call
         kept = f" (read once; list({call}) for several calls)" if inspect.isgeneratorfunction(data) else ""
         raise UsageError(f"{option} is a function, not its batches; give what it returns: {option}={call}{kept}")
+    if isinstance(data, (itertools.cycle, itertools.repeat)):  # a training loop's endless batches: read forever
+        raise UsageError(f"{option} is an endless iterator (itertools.{type(data).__name__}), whose batches never end: "
+                         "every call reads all the data it is given; give one pass, the DataLoader or list it cycles "
+                         f"(or list(itertools.islice({option}, n)), its first n batches)")
     samples = _dataset_fix(data)
     if isinstance(data, Tensor) or not isinstance(data, Iterable) or samples:
         raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
