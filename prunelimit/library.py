@@ -324,6 +324,9 @@ def _pair_fault(pair: Any) -> str:
     """Why the sequence ``pair`` is not an (x, y) pair of tensors, with the fix."""
     if len(pair) != 2:
         return f": it holds {len(pair)} item{'s' if len(pair) > 1 else ''}"
+    if isinstance(pair[0], int) and isinstance(pair[1], (tuple, list, Mapping)):  # its x was the index
+        return (": it is an (index, batch) pair, as enumerate() gives them; give the batches alone, the loader itself "
+                "rather than enumerate(loader)")
     for name, value in zip("xy", pair):
         if name == "x" and isinstance(value, (tuple, list)) and len(value) > 1 \
                 and all(isinstance(t, Tensor) for t in value):

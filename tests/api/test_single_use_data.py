@@ -81,3 +81,15 @@ def test_its_batches_as_a_list_are_the_numbers_of_the_plain_list(model, train):
 def test_an_eval_data_source_is_named_as_eval_data(model, train):
     with pytest.raises(UsageError, match="^eval_data gave batches on a first pass and none on a later one"):
         prunelimit.verify(model, _batches(train), eval_data=_Holder(_batches(train)), method="exact")
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_enumerated_batches_are_told_to_come_without_their_indices(model, train, listed):
+    """``enumerate(loader)``, as a training loop iterates it: its (index, batch) pairs were
+    read as x = the index, "x is of type int; make it a tensor, one row per sample"."""
+    loader = DataLoader(_Stream(*train), batch_size=100)
+    data = list(enumerate(loader)) if listed else enumerate(loader)
+    with pytest.raises(UsageError, match=r"^data batch 0 is a tuple \(int, list\), not an \(x, y\) pair of tensors: it "
+                                         r"is an \(index, batch\) pair, as enumerate\(\) gives them; give the batches "
+                                         r"alone, the loader itself rather than enumerate\(loader\);"):
+        prunelimit.info(model, data)
