@@ -153,7 +153,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
                 raise UsageError(f"{option} gave batches on a first pass and none on a later one: {_ONE_ITERATOR}")
             raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
                              "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
-                             "use DataLoader(..., shuffle=False) without random transforms")
+                             f"{_fixed_order(data)}")
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
     dropped = _dropped_samples(data, batches)
@@ -169,6 +169,19 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
 _ONE_ITERATOR = ("its __iter__ (or its dataset's) continues one iterator, which a pass uses up, and every call "
                  "reads the data twice; give a list of its batches, read from a fresh one (batches = list(...)), "
                  "or make __iter__ start anew on each call (a generator function that yields them)")
+
+
+def _fixed_order(data: Iterable) -> str:
+    """How to give ``data``'s batches in one order on every pass: ``shuffle=False``, or, for a
+    ``DataLoader`` whose own sampler draws anew each pass (which ``shuffle=False`` leaves as it
+    is), one draw of it held in a ``Subset``."""
+    sampler = getattr(data, "sampler", None)
+    if isinstance(data, torch.utils.data.DataLoader) and isinstance(
+            sampler, (torch.utils.data.SubsetRandomSampler, torch.utils.data.WeightedRandomSampler)):
+        return (f"its sampler, {type(sampler).__name__}, draws the samples anew on each pass, shuffle=False or not: "
+                "give one draw of it, DataLoader(torch.utils.data.Subset(loader.dataset, list(loader.sampler)), "
+                f"batch_size={data.batch_size}) of the loader given")
+    return "use DataLoader(..., shuffle=False) without random transforms"
 
 
 def _dataset_fix(data: Any) -> str:
