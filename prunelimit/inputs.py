@@ -24,10 +24,12 @@ from prunelimit.models.load import LoadedModel, load_model
 from prunelimit.models.spec import imports_code
 from prunelimit.models.params import (ParamSelection, check_selection, hessian_parameters, prunable_parameters,
                                       weight_matrices)
+from prunelimit.report.notebook import brief
 from prunelimit.report.safe import listed
 from prunelimit.specs import USER_CODE_ERRORS, user_failure
 
 
+@brief  # inputs_from's result at a prompt: its batches, every tensor written, were 10,173 characters for 1,437 digits
 @dataclass
 class Inputs:
     """A loaded model on its device, the analysis batches (fixed order) and the loss."""

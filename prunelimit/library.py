@@ -8,7 +8,8 @@ the command of :mod:`prunelimit.api` the CLI calls, so the numbers are the CLI's
 128 samples), or any re-iterable of ``(x, y)`` batches, used as they are: a list, or a
 ``DataLoader`` without shuffling (a ``batch_size`` that cuts no pair is refused). It is
 read twice and must give the same batches both times: the curvature is taken over a fixed
-sample, so a shuffling or augmenting loader is refused. A one-pass iterator (a generator,
+sample, so a shuffling or augmenting loader is refused, and so is a re-iterable whose second
+pass gives nothing (an ``IterableDataset`` holding one iterator). A one-pass iterator (a generator,
 ``iter(loader)``) is read once and its batches kept. The data are constants: read detached
 from any graph that made them. ``loss`` is ``"ce"``, ``"mse"``
 or a criterion ``loss(output, target) -> mean loss`` such as ``nn.CrossEntropyLoss()``.
@@ -48,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
 import os
 import re
 import threading
@@ -113,13 +115,18 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         raise UsageError(f"{option} is the spec or path {str(data)!r}; the library takes tensors or batches: "
                          "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(_is_array(t) for t in data):
-        # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
-        x = "torch.from_numpy(x)" if _is_integer_array(data[0]) else "torch.from_numpy(x).float()"
-        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give ({x}, torch.from_numpy(y))")
+        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give {_tensors_of(data[0])}")
+    if _is_array(data):  # iterated, its rows were read as batches: "data batch 0 is a ndarray"
+        raise UsageError(f"{option} is one {type(data).__name__} of shape {tuple(data.shape)}, not an (x, y) pair of "
+                         f"tensors; give the inputs and the labels apart, as tensors: {_tensors_of(data)}")
     if inspect.isfunction(data) or inspect.ismethod(data):  # what makes the batches (a generator's), not them
         call = f"{data.__name__}()" if data.__name__.isidentifier() else "f()"  # a lambda has no name to call
         kept = f" (read once; list({call}) for several calls)" if inspect.isgeneratorfunction(data) else ""
         raise UsageError(f"{option} is a function, not its batches; give what it returns: {option}={call}{kept}")
+    if isinstance(data, (itertools.cycle, itertools.repeat)):  # a training loop's endless batches: read forever
+        raise UsageError(f"{option} is an endless iterator (itertools.{type(data).__name__}), whose batches never end: "
+                         "every call reads all the data it is given; give one pass, the DataLoader or list it cycles "
+                         f"(or list(itertools.islice({option}, n)), its first n batches)")
     samples = _dataset_fix(data)
     if isinstance(data, Tensor) or not isinstance(data, Iterable) or samples:
         raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
@@ -132,7 +139,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) for v in data):
         # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
         raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
-                         f"{_pair_fault(data)}; {_FORMS}")
+                         f"{_pair_fault(data)}; {_FORMS}{_inputs_and_labels(data, option, batches=False)}")
     loader = isinstance(data, torch.utils.data.DataLoader)
     with _loader_generators_kept(data):
         batches = [_batch(b, i, option, loader) for i, b in enumerate(data)]
@@ -142,9 +149,11 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
         again = (_batch(b, i, option, loader) for i, b in enumerate(data))
         if not isinstance(data, Iterator) and data_fingerprint(again) != data_fingerprint(batches):
+            if next(iter(data), None) is None:  # a third pass is empty too: used up, not reordered
+                raise UsageError(f"{option} gave batches on a first pass and none on a later one: {_ONE_ITERATOR}")
             raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
                              "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
-                             "use DataLoader(..., shuffle=False) without random transforms")
+                             f"{_fixed_order(data)}")
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
     dropped = _dropped_samples(data, batches)
@@ -153,6 +162,26 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
              f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
              "curvature; use drop_last=False to use them all", stacklevel=3)
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
+
+
+# a re-iterable whose __iter__ continues one iterator (an IterableDataset or a class holding a generator,
+# a loader over one) gives its batches once: an empty later pass says so, not a shuffling loader
+_ONE_ITERATOR = ("its __iter__ (or its dataset's) continues one iterator, which a pass uses up, and every call "
+                 "reads the data twice; give a list of its batches, read from a fresh one (batches = list(...)), "
+                 "or make __iter__ start anew on each call (a generator function that yields them)")
+
+
+def _fixed_order(data: Iterable) -> str:
+    """How to give ``data``'s batches in one order on every pass: ``shuffle=False``, or, for a
+    ``DataLoader`` whose own sampler draws anew each pass (which ``shuffle=False`` leaves as it
+    is), one draw of it held in a ``Subset``."""
+    sampler = getattr(data, "sampler", None)
+    if isinstance(data, torch.utils.data.DataLoader) and isinstance(
+            sampler, (torch.utils.data.SubsetRandomSampler, torch.utils.data.WeightedRandomSampler)):
+        return (f"its sampler, {type(sampler).__name__}, draws the samples anew on each pass, shuffle=False or not: "
+                "give one draw of it, DataLoader(torch.utils.data.Subset(loader.dataset, list(loader.sampler)), "
+                f"batch_size={data.batch_size}) of the loader given")
+    return "use DataLoader(..., shuffle=False) without random transforms"
 
 
 def _dataset_fix(data: Any) -> str:
@@ -221,6 +250,8 @@ def _why_empty(data: Iterable) -> str:
     if isinstance(data, Iterator):
         return (": a one-pass iterator (a generator, iter(loader)) gives its batches once, so a second read gives "
                 "none; pass a list of batches or the DataLoader itself")
+    if isinstance(getattr(data, "dataset", data), torch.utils.data.IterableDataset):
+        return f": if it gave batches before, {_ONE_ITERATOR}"
     if isinstance(data, torch.utils.data.DataLoader) and data.drop_last and data.batch_size:
         samples = len(data.dataset) if isinstance(data.dataset, Sized) else "its"
         return (f": the DataLoader drops a short last batch (drop_last=True), and its {samples} samples fill no batch "
@@ -268,6 +299,12 @@ def _is_array(value: Any) -> bool:
     return not isinstance(value, Tensor) and hasattr(value, "__array__") and hasattr(value, "shape")
 
 
+def _tensors_of(x: Any) -> str:
+    """The code that makes ``(x, y)`` tensors of arrays, given ``x``, the inputs' array."""
+    # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
+    return f"({'torch.from_numpy(x)' if _is_integer_array(x) else 'torch.from_numpy(x).float()'}, torch.from_numpy(y))"
+
+
 def _is_integer_array(value: Any) -> bool:
     """An array of integers (``dtype.kind`` ``i`` or ``u``, as numpy writes it)."""
     return getattr(getattr(value, "dtype", None), "kind", None) in ("i", "u")
@@ -300,10 +337,16 @@ def _pair_fault(pair: Any) -> str:
     """Why the sequence ``pair`` is not an (x, y) pair of tensors, with the fix."""
     if len(pair) != 2:
         return f": it holds {len(pair)} item{'s' if len(pair) > 1 else ''}"
+    if isinstance(pair[0], int) and isinstance(pair[1], (tuple, list, Mapping)):  # its x was the index
+        return (": it is an (index, batch) pair, as enumerate() gives them; give the batches alone, the loader itself "
+                "rather than enumerate(loader)")
     for name, value in zip("xy", pair):
         if name == "x" and isinstance(value, (tuple, list)) and len(value) > 1 \
                 and all(isinstance(t, Tensor) for t in value):
             return _several_inputs(value)
+        if _is_array(value):
+            made = f"torch.from_numpy({name})" + (".float()" if name == "x" and not _is_integer_array(value) else "")
+            return f": {name} is of type {type(value).__name__}; make it a tensor, {made}"
         if not isinstance(value, Tensor):
             return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
     return ": a 0-d tensor has no sample dimension; give one row per sample"
@@ -314,15 +357,53 @@ def _several_inputs(inputs: tuple | list) -> str:
     refused, with the fix: every command calls ``model(x)`` on one tensor, so the inputs are
     joined into one and a module around the model splits them (its 2-D widths, where all are)."""
     kinds = f"a {type(inputs).__name__} of {len(inputs)} tensors"
-    if all(t.dim() == 2 for t in inputs):
-        widths = [int(t.shape[1]) for t in inputs]
-        join = f"x = torch.cat([{', '.join(f'x{i + 1}' for i in range(len(inputs)))}], 1)"
-        split = f"return model(*x.split({widths}, 1))"
-    else:
-        join = "x = torch.cat([t.flatten(1) for t in inputs], 1)"
-        split = "split x and reshape each part back"
+    join = _join(inputs, _names(inputs)) if _by_widths(inputs) else _join(inputs, "inputs")
     return (f": x is {kinds}, the inputs of a model whose forward takes several; every call runs model(x) on one "
-            f"tensor: join them, {join}, and give a module whose forward takes that x and calls the model ({split})")
+            f"tensor: join them, x = {join}, and give a module whose forward takes that x and calls the model "
+            f"({_split(inputs)})")
+
+
+def _inputs_and_labels(items: tuple | list, option: str, batches: bool) -> str:
+    """For a pair or batch of three or more tensors of one sample count (a loader's ``(ids,
+    attention_mask, labels)``), the fix where all but the last are the inputs of a model whose
+    forward takes several, as for an ``x`` of several tensors; else ``""``."""
+    if len(items) < 3 or not all(isinstance(t, Tensor) and t.dim() > 0 and len(t) == len(items[0]) for t in items):
+        return ""
+    inputs, names = items[:-1], _names(items[:-1])
+    if not batches:
+        given = f"{option}=({_join(inputs, names if _by_widths(inputs) else f'({names})')}, y)"
+    elif _by_widths(inputs):
+        given = f"[({_join(inputs, names)}, y) for {names}, y in {option}]"
+    else:
+        given = f"[({_join(inputs, 'b[:-1]')}, b[-1]) for b in {option}]"
+    return (f"; where all but the last are the inputs of a model whose forward takes several, every call runs model(x) "
+            f"on one tensor: join them, {given}, and give a module whose forward takes that x and calls the model "
+            f"({_split(inputs)})")
+
+
+def _names(inputs: tuple | list) -> str:
+    """A model's several inputs named for a message: ``x1, x2, …``."""
+    return ", ".join(f"x{i + 1}" for i in range(len(inputs)))
+
+
+def _by_widths(inputs: tuple | list) -> bool:
+    """Whether a model's several inputs joined as one ``x`` split back by their widths: all
+    2-D and of one dtype, which ``torch.cat`` keeps (it promotes a mix: token ids to floats)."""
+    return all(t.dim() == 2 for t in inputs) and len({t.dtype for t in inputs}) == 1
+
+
+def _join(inputs: tuple | list, held: str) -> str:
+    """The code that joins a model's several ``inputs`` into one ``x``: ``held`` names them,
+    one by one where they split back by their widths, else as one sequence, each made a row a
+    sample (``flatten(1)`` fails on a 1-D input, a sequence's length)."""
+    return f"torch.cat([{held}], 1)" if _by_widths(inputs) else f"torch.cat([t.reshape(len(t), -1) for t in {held}], 1)"
+
+
+def _split(inputs: tuple | list) -> str:
+    """What the module around the model does to ``x`` to call it on its several ``inputs``."""
+    if _by_widths(inputs):
+        return f"return model(*x.split({[int(t.shape[1]) for t in inputs]}, 1))"
+    return "split x and give each part its shape and dtype back"
 
 
 def _batch(batch: Any, index: int, option: str, loader: bool) -> "Batch":
@@ -333,7 +414,9 @@ def _batch(batch: Any, index: int, option: str, loader: bool) -> "Batch":
     if not isinstance(batch, (tuple, list)) or len(batch) != 2 or not all(isinstance(t, Tensor) for t in batch):
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, {_keyed_pair(list(batch), 'b', '[{} for b in loader]', 'batch')}" \
-            if isinstance(batch, Mapping) and batch else f"; {_FORMS}"
+            if isinstance(batch, Mapping) and batch else f"; {_FORMS}{_inputs_and_labels(batch, option, batches=True)}"
+        if isinstance(batch, (tuple, list)) and len(batch) == 2 and all(_is_array(t) for t in batch):
+            hint = f"; give each batch as tensors, [{_tensors_of(batch[0])} for x, y in {option}]"
         if _is_sample(batch):  # a list of (x, label) samples, as a Dataset's items come
             hint = (f"; {option} holds samples, not batches: give them as one pair, "
                     f"(torch.stack([x for x, _ in {option}]), torch.tensor([y for _, y in {option}]))")

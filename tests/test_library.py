@@ -175,7 +175,8 @@ def test_a_one_pass_iterator_is_read_once(model, train):
      r"\(return model\(\*x.split\(\[40, 24\], 1\)\)\); give an \(x, y\) pair"),
     ([([torch.zeros(5, 4, 4), torch.zeros(5, 3)], torch.zeros(5, dtype=torch.long))],
      r"^data batch 0 is a tuple \(list, Tensor of shape \(5,\)\), not an \(x, y\) pair of tensors: x is a list of 2 "
-     r"tensors, .*x = torch.cat\(\[t.flatten\(1\) for t in inputs\], 1\), .*\(split x and reshape each part back\)"),
+     r"tensors, .*x = torch.cat\(\[t.reshape\(len\(t\), -1\) for t in inputs\], 1\), .*\(split x and give each part "
+     r"its shape and dtype back\)"),
     # tensors without values: torch's NotImplementedError 'Cannot copy out of meta tensor' came out
     ((torch.zeros(10, 64), torch.zeros(10, dtype=torch.long, device="meta")),
      r"^data: its tensors are on the meta device \(shapes without values\); give tensors that hold the data"),

@@ -26,6 +26,7 @@ import numpy as np
 from prunelimit.errors import InputError, UsageError, fields_named
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
+from prunelimit.report.notebook import brief
 from prunelimit.report.safe import clipped
 
 COLUMNS = ("density", "gamma")
@@ -50,6 +51,7 @@ SETTINGS = {"metric": (str, "text"), "mode": (str, "text"), "seed": (int, "an in
 Measured = tuple[tuple[str, object], ...]
 
 
+@brief
 @dataclass(frozen=True)
 class LawPoints:
     """Measured points: ``density[i]`` (kept fraction) at minimum saliency ``gamma[i]``;

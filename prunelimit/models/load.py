@@ -18,9 +18,11 @@ from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
 from prunelimit.sparse.formats import storage_key
 from prunelimit.specs import spec_file_part
+from prunelimit.report.notebook import brief
 from prunelimit.report.safe import listed
 
 
+@brief  # a field of Inputs, at a prompt: the model's repr is a line a submodule, the masks' every value
 @dataclass
 class LoadedModel:
     """A ready model in eval mode, the spec that builds it, and any pruning masks."""

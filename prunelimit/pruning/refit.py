@@ -24,9 +24,11 @@ from prunelimit.pruning.actual import (
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
 from prunelimit.pruning.masks import Masks
+from prunelimit.report.notebook import brief
 from prunelimit.report.rounding import recovery_notes
 
 
+@brief
 @dataclass(frozen=True)
 class RefitLimit:
     """Largest grid ratios passing each criterion after fine-tuning, and the passes spent."""

@@ -7,7 +7,9 @@ The fields, ``==``, pickling and ``to_json()`` are the dataclass's own."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
+
+from torch import nn
 
 from prunelimit.report.rounding import AT_LEAST, estimate_text, loss_text, percent
 
@@ -35,7 +37,7 @@ def shown(command: str, summary: Callable[[Any], list[str]]) -> Callable[[T], T]
     return decorate
 
 
-# a record's list or tuple field is written whole up to this many items and characters
+# a record's list, tuple, set or dict field is written whole up to this many items and characters
 BRIEF_ITEMS, BRIEF_CHARS = 4, 80
 
 
@@ -44,7 +46,9 @@ def brief(cls: T) -> T:
     the dataclass's ``Name(field=value, …)``, but an array or a tensor is written as its kind
     and shape (``order=<ndarray 888>``) and a long list or tuple as its length (``probes=<25
     items>``): ``result.bounds.profile`` typed at a prompt wrote every index of the magnitude
-    order, 20,788 characters for a 900-weight model, and ``result.actual`` every probe."""
+    order, 20,788 characters for a 900-weight model, and ``result.actual`` every probe. A module
+    is written as its class (``model=<Sequential>``), a long set as its length and a long dict
+    as its size (``masks=<2 entries>``): ``inputs_from``'s ``Inputs`` wrote every batch."""
     def __repr__(self: Any) -> str:
         fields = [f"{f.name}={_brief(getattr(self, f.name))}" for f in dataclasses.fields(self) if f.repr]
         return f"{type(self).__name__}({', '.join(fields)})"
@@ -57,9 +61,13 @@ def _brief(value: Any) -> str:
     """A field's value in a :func:`brief` repr."""
     if getattr(value, "ndim", 0) > 0:  # a NumPy array or a torch tensor (not a scalar of them)
         return f"<{type(value).__name__} {'×'.join(map(str, value.shape))}>"
+    if isinstance(value, nn.Module):  # torch's repr writes a line a submodule
+        return f"<{type(value).__name__}>"
     text = repr(value)
-    if isinstance(value, (list, tuple)) and (len(value) > BRIEF_ITEMS or len(text) > BRIEF_CHARS):
+    if isinstance(value, (list, tuple, set, frozenset)) and (len(value) > BRIEF_ITEMS or len(text) > BRIEF_CHARS):
         return f"<{len(value)} items>"
+    if isinstance(value, Mapping) and (len(value) > BRIEF_ITEMS or len(text) > BRIEF_CHARS):  # masks, a file's meta
+        return f"<{len(value)} entries>"
     return text
 
 

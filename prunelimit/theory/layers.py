@@ -43,6 +43,7 @@ import torch
 
 from prunelimit.curvature.layers import BlockCost, BlockCurvature
 from prunelimit.errors import option
+from prunelimit.report.notebook import brief
 from prunelimit.report.rounding import percent
 from prunelimit.theory.limit import predict_from_quadrature
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath, removed_count
@@ -91,6 +92,7 @@ class LayerShare:
                 "limit_alone_plus_minus": self.limit_alone_plus_minus, "collapsed": self.collapsed}
 
 
+@brief
 @dataclass(frozen=True)
 class LayerBreakdown:
     """Every block's :class:`LayerShare` at ρ* (``ratio``, ``None`` when undefined), R(ρ*) on
