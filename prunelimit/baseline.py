@@ -63,6 +63,9 @@ class Provenance:
     # numbering, so an archive with two modules' variants (a constant compiled into their methods)
     # swapped reads alike there
     classes: str | None = None
+    # ``code`` as reports saved before computed it, with the example inputs of a trace made in this
+    # process (``None``: the model holds none; never recorded): such a report's code compares with either
+    code_as_traced: str | None = None
     # the device type and torch's float settings it was computed at (``precision_now``; ``None``:
     # older reports): a TF32 GPU run rounds otherwise than a CPU one, which a gate's drop line names
     precision: dict[str, Any] | None = None
@@ -477,25 +480,30 @@ def precision_difference(now: Any, then: Any) -> str:
     return "; ".join(shown) + (f"; {more} more" if more else "")
 
 
-def _code(model: Any) -> tuple[str | None, str | None]:
-    """sha256 of the TorchScript ``model`` holds, its weights left out, and of which variant of
-    a class each of its modules runs where it holds two of one (``Provenance.code`` and
-    ``classes``; ``None``: it holds none, or one that cannot be saved, whose code is then not compared)."""
+def _code(model: Any) -> tuple[str | None, str | None, str | None]:
+    """sha256 of the TorchScript ``model`` holds, its weights left out, of which variant of a
+    class each of its modules runs where it holds two of one, and of its code with a trace's
+    example inputs where it holds them (``Provenance.code``, ``classes`` and ``code_as_traced``;
+    ``None``: it holds none, or one that cannot be saved, whose code is then not compared)."""
     import hashlib
 
     from prunelimit.cache import archive_fingerprint, archive_variants, scripted_archives
 
-    try:  # each module saved once for both
-        found = [(name, archive_fingerprint(archive, code_only=True), archive_variants(archive))
+    try:  # each module saved once for all three
+        found = [(name, archive_fingerprint(archive, code_only=True), archive_variants(archive),
+                  archive_fingerprint(archive, code_only=True, traced_inputs=True))
                  for name, archive in scripted_archives(model)]
     except TypeError:
-        return None, None
+        return None, None, None
 
     def joined(parts: list[str]) -> str:
         return hashlib.sha256(",".join(parts).encode()).hexdigest()
 
-    return (joined([f"{name}:{code}" for name, code, _ in found]) if found else None,
-            joined([f"{name}:{variants or '-'}" for name, _, variants in found]) if any(v for *_, v in found) else None)
+    traced = any(code != as_traced for _, code, _, as_traced in found)
+    return (joined([f"{name}:{code}" for name, code, *_ in found]) if found else None,
+            joined([f"{name}:{variants or '-'}" for name, _, variants, _ in found]) if any(v for _, _, v, _ in found)
+            else None,
+            joined([f"{name}:{as_traced}" for name, *_, as_traced in found]) if traced else None)
 
 
 def _samples(inputs: "Inputs") -> tuple[int, int] | None:
@@ -519,8 +527,11 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     if old.weights is not None and current.weights is not None and old.weights != current.weights:
         incompatible.insert(0, "the weights differ")
     # two archives of one state dict (an older report, or an eager model, records no code: not compared)
-    if old.code is not None and current.code is not None and old.code != current.code:
-        incompatible.append("the model's TorchScript code differs")
+    if old.code is not None and current.code is not None and old.code not in (current.code, current.code_as_traced):
+        incompatible.append("the model's TorchScript differs (its code, a constant compiled into it or a value its "
+                            "modules hold besides tensors" + (", or, as an older report recorded it, the example "
+                                                              "inputs it was traced on)" if current.code_as_traced
+                                                              else ")"))
     elif old.classes is not None and current.classes is not None and old.classes != current.classes:
         # one code with two variants of a class in it: which module runs which
         incompatible.append("which variant of a TorchScript class each module runs differs")
