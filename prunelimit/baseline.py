@@ -552,6 +552,18 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     if unrecorded:
         notes.append(f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
                      "this model")
+    # a report of an eager module (its code recorded as null, not left out as by an older report) read for a
+    # scripted or traced copy of it, or the reverse: the export a user gates computes as the module did, but
+    # Python's code and TorchScript's cannot be compared, so what only the gradient sees is not checked
+    weights = report.get("weights")
+    eager_report = isinstance(weights, dict) and "code" in weights and old.code is None
+    if (eager_report and current.code is not None) or (old.code is not None and current.code is None):
+        held, holds = ("no TorchScript (an eager module)", "TorchScript") if current.code is not None else \
+            ("TorchScript", "none (an eager module)")
+        notes.append(f"{path} was computed for a model holding {held}, and this one holds {holds}: taken as computed "
+                     "for this model, its export or source, by the same weights and loss on these data; their code is "
+                     "not compared, so a forward that differs only in its gradient is not seen; store a new one with "
+                     f"{stored_with('`prunelimit bounds --json`')} on this model to have its code compared too")
     return notes
 
 
