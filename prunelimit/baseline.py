@@ -526,7 +526,16 @@ def _holds_more_tensors(archive: Any, module: Any) -> bool:
 
     with zipfile.ZipFile(archive) as opened:
         stored = sum(1 for info in opened.infolist() if info.filename.split("/", 1)[-1].startswith("data/"))
-    return stored > len({t.untyped_storage().data_ptr() for t in module.state_dict().values()})
+    return stored > len({_storage(t) for t in module.state_dict().values()})
+
+
+def _storage(tensor: Any) -> int:
+    """Which storage ``tensor`` views (its address is 0 for every empty one); a tensor without one
+    of its own (sparse: its parts are stored) by itself."""
+    try:
+        return tensor.untyped_storage()._cdata
+    except (NotImplementedError, RuntimeError):
+        return id(tensor)
 
 
 def _samples(inputs: "Inputs") -> tuple[int, int] | None:

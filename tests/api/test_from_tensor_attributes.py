@@ -62,6 +62,8 @@ def test_tensors_are_recorded_only_where_a_module_holds_one_outside_its_state_di
             self.lin = nn.Linear(4, 2)
             self.register_buffer("kept", torch.ones(2))
             self.register_buffer("scale", torch.ones(2), persistent=False)
+            for name in ("empty", "void"):  # two storages at one address (0), as every empty one
+                self.register_buffer(name, torch.empty(0))
 
         def forward(self, x):
             return self.lin(x) * self.kept * self.scale
