@@ -63,6 +63,13 @@ class Provenance:
     # numbering, so an archive with two modules' variants (a constant compiled into their methods)
     # swapped reads alike there
     classes: str | None = None
+    # ``code`` as reports saved before computed it, with the example inputs of a trace made in this
+    # process (``None``: the model holds none; never recorded): such a report's code compares with either
+    code_as_traced: str | None = None
+    # sha256 of every tensor the TorchScript holds, where its modules hold one outside the state dict (a
+    # plain tensor attribute of a scripted module: ``self.scale = torch.tensor(0.2)``), which neither the
+    # weights' fingerprint nor ``code`` sees (``None``: they hold none, or not recorded)
+    tensors: str | None = None
     # the device type and torch's float settings it was computed at (``precision_now``; ``None``:
     # older reports): a TF32 GPU run rounds otherwise than a CPU one, which a gate's drop line names
     precision: dict[str, Any] | None = None
@@ -75,7 +82,8 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
         "params": {"hessian": hessian, "prunable": prunable},
         "data": {"fingerprint": None if p is None else p.fingerprint, "loss": None if p is None else p.loss},
         "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout,
-                    "code": None if p is None else p.code, "classes": None if p is None else p.classes},
+                    "code": None if p is None else p.code, "classes": None if p is None else p.classes,
+                    "tensors": None if p is None else p.tensors},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
         "precision": None if p is None else p.precision,
@@ -104,6 +112,7 @@ def recorded(report: dict[str, Any], what: str) -> Provenance:
                       _entry(weights, "layout", *text, what=what, parent="weights"),
                       code=_entry(weights, "code", *text, what=what, parent="weights"),
                       classes=_entry(weights, "classes", *text, what=what, parent="weights"),
+                      tensors=_entry(weights, "tensors", *text, what=what, parent="weights"),
                       precision=_entry(report, "precision", dict, "an object", what))
 
 
@@ -477,25 +486,56 @@ def precision_difference(now: Any, then: Any) -> str:
     return "; ".join(shown) + (f"; {more} more" if more else "")
 
 
-def _code(model: Any) -> tuple[str | None, str | None]:
-    """sha256 of the TorchScript ``model`` holds, its weights left out, and of which variant of
-    a class each of its modules runs where it holds two of one (``Provenance.code`` and
-    ``classes``; ``None``: it holds none, or one that cannot be saved, whose code is then not compared)."""
+def _code(model: Any) -> tuple[str | None, str | None, str | None, str | None]:
+    """sha256 of the TorchScript ``model`` holds, its weights left out, of which variant of a
+    class each of its modules runs where it holds two of one, of its code with a trace's
+    example inputs where it holds them, and of the whole of it, tensors included, where its
+    modules hold tensors outside the state dict (``Provenance.code``, ``classes``,
+    ``code_as_traced`` and ``tensors``; ``None``: it holds none, or one that cannot be saved,
+    whose code is then not compared)."""
     import hashlib
 
     from prunelimit.cache import archive_fingerprint, archive_variants, scripted_archives
 
-    try:  # each module saved once for both
-        found = [(name, archive_fingerprint(archive, code_only=True), archive_variants(archive))
+    modules = dict(model.named_modules())
+    try:  # each module saved once for all
+        found = [(name, archive_fingerprint(archive, code_only=True), archive_variants(archive),
+                  archive_fingerprint(archive, code_only=True, traced_inputs=True),
+                  archive_fingerprint(archive) if _holds_more_tensors(archive, modules[name]) else None)
                  for name, archive in scripted_archives(model)]
     except TypeError:
-        return None, None
+        return None, None, None, None
 
     def joined(parts: list[str]) -> str:
         return hashlib.sha256(",".join(parts).encode()).hexdigest()
 
-    return (joined([f"{name}:{code}" for name, code, _ in found]) if found else None,
-            joined([f"{name}:{variants or '-'}" for name, _, variants in found]) if any(v for *_, v in found) else None)
+    def where_any(index: int) -> str | None:  # the field, where a module has it
+        return joined([f"{found_one[0]}:{found_one[index] or '-'}" for found_one in found]) \
+            if any(found_one[index] for found_one in found) else None
+
+    traced = any(code != as_traced for _, code, _, as_traced, _ in found)
+    return (joined([f"{name}:{code}" for name, code, *_ in found]) if found else None, where_any(2),
+            joined([f"{name}:{as_traced}" for name, _, _, as_traced, _ in found]) if traced else None, where_any(4))
+
+
+def _holds_more_tensors(archive: Any, module: Any) -> bool:
+    """Whether the TorchScript ``archive`` of ``module`` (saved to memory) stores more tensor
+    storages than ``module``'s state dict holds: a plain tensor attribute, which TorchScript
+    keeps with the module's tensors (``data/``) but ``state_dict`` leaves out."""
+    import zipfile
+
+    with zipfile.ZipFile(archive) as opened:
+        stored = sum(1 for info in opened.infolist() if info.filename.split("/", 1)[-1].startswith("data/"))
+    return stored > len({_storage(t) for t in module.state_dict().values()})
+
+
+def _storage(tensor: Any) -> int:
+    """Which storage ``tensor`` views (its address is 0 for every empty one); a tensor without one
+    of its own (sparse: its parts are stored) by itself."""
+    try:
+        return tensor.untyped_storage()._cdata
+    except (NotImplementedError, RuntimeError):
+        return id(tensor)
 
 
 def _samples(inputs: "Inputs") -> tuple[int, int] | None:
@@ -519,11 +559,18 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     if old.weights is not None and current.weights is not None and old.weights != current.weights:
         incompatible.insert(0, "the weights differ")
     # two archives of one state dict (an older report, or an eager model, records no code: not compared)
-    if old.code is not None and current.code is not None and old.code != current.code:
-        incompatible.append("the model's TorchScript code differs")
+    if old.code is not None and current.code is not None and old.code not in (current.code, current.code_as_traced):
+        incompatible.append("the model's TorchScript differs (its code, a constant compiled into it or a value its "
+                            "modules hold besides tensors" + (", or, as an older report recorded it, the example "
+                                                              "inputs it was traced on)" if current.code_as_traced
+                                                              else ")"))
     elif old.classes is not None and current.classes is not None and old.classes != current.classes:
         # one code with two variants of a class in it: which module runs which
         incompatible.append("which variant of a TorchScript class each module runs differs")
+    elif old.tensors is not None and current.tensors is not None and old.tensors != current.tensors \
+            and old.weights == current.weights:  # (weights that differ are said so above: this digest holds them too)
+        incompatible.append("a tensor the model's TorchScript holds outside its state dict differs (a plain tensor "
+                            "attribute of a module)")
     if incompatible:
         raise UsageError(f"{path} was computed for another problem than this model: {'; '.join(incompatible)}; "
                          f"run {said('`prunelimit bounds` on this checkpoint', 'prunelimit.bounds on this model')} "
@@ -538,9 +585,29 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                      "report), and this model holds two variants of one class: taken as computed for this model, not "
                      "for one with the variants swapped between its modules; store a new one with "
                      f"{stored_with('`prunelimit bounds --json`')} to have that compared too")
+    if old.code is not None and old.tensors is None and current.tensors is not None \
+            and "tensors" not in (report.get("weights") or {}):
+        # one code and state dict, which an archive with another value of such a tensor shares: one that moves
+        # the forward moves the loss, which check_same_loss compares; one that moves the gradient alone is not seen
+        notes.append(f"{path} does not record the tensors this model's TorchScript holds outside its state dict (an "
+                     "older report), and it holds some (a plain tensor attribute of a module): taken as computed for "
+                     "this model, not for one with other values of them; store a new one with "
+                     f"{stored_with('`prunelimit bounds --json`')} to have them compared too")
     if unrecorded:
         notes.append(f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
                      "this model")
+    # a report of an eager module (its code recorded as null, not left out as by an older report) read for a
+    # scripted or traced copy of it, or the reverse: the export a user gates computes as the module did, but
+    # Python's code and TorchScript's cannot be compared, so what only the gradient sees is not checked
+    weights = report.get("weights")
+    eager_report = isinstance(weights, dict) and "code" in weights and old.code is None
+    if (eager_report and current.code is not None) or (old.code is not None and current.code is None):
+        held, holds = ("no TorchScript (an eager module)", "TorchScript") if current.code is not None else \
+            ("TorchScript", "none (an eager module)")
+        notes.append(f"{path} was computed for a model holding {held}, and this one holds {holds}: taken as computed "
+                     "for this model, its export or source, by the same weights and loss on these data; their code is "
+                     "not compared, so a forward that differs only in its gradient is not seen; store a new one with "
+                     f"{stored_with('`prunelimit bounds --json`')} on this model to have its code compared too")
     return notes
 
 

@@ -225,6 +225,10 @@ def python_version() -> str:
 # the files a caller puts beside the code (``_extra_files``: a training script's epoch or date),
 # which TorchScript code cannot read; not prunelimit's own (its masks and meta)
 _ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl|extra/(?!prunelimit\.pt$).+)")
+# the example inputs a trace was made on (their shapes; torch writes their storages empty), which
+# torch reads only to restore shapes on request, never to run: the same module traced on a batch
+# of another size computes alike, and an archive loaded and saved again (the checkpoint as read) has none
+_TRACED_INPUTS = re.compile(r"traced_inputs(\.pkl|/.+)")
 # the namespace TorchScript gives a class compiled again in one process (``pkg.___torch_mangle_7.Net``
 # and its file ``pkg/___torch_mangle_7.py`` for every trace of ``pkg.Net`` after the first): the same
 # module traced twice differs by it alone
@@ -251,7 +255,7 @@ def _canonical_code(data: bytes) -> bytes:
     return b"\n".join(line for constant, lines in runs for line in (sorted(lines) if constant else lines))
 
 
-def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False) -> str:
+def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False, traced_inputs: bool = False) -> str:
     """sha256 of a TorchScript archive or pickled module by what it computes with: its members
     by their names inside the archive (not the folder name torch gives them after the file it
     saved to), pickles in a canonical form (a re-save numbers its memo otherwise), code with its
@@ -262,7 +266,9 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
     its key. ``code_only``: without the module's tensors (``data/``): what the code computes
     with besides its weights (code, constants, plain attributes), and not which class each module
     runs: a report's ``weights.code``, as reports saved before this was keyed compare it (its
-    ``weights.classes`` records that: :func:`archive_variants`)."""
+    ``weights.classes`` records that: :func:`archive_variants`). A trace's recorded example inputs
+    (:data:`_TRACED_INPUTS`) are left out; ``traced_inputs``: kept, as a report's ``weights.code`` of
+    a trace made in its process kept them before they were left out (such reports still compare)."""
     import zipfile
 
     from prunelimit.limits import is_zip
@@ -274,7 +280,7 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
         members = sorted(((_MANGLE.sub(b"", info.filename.split("/", 1)[-1].encode()).decode(), info)
                           for info in archive.infolist() if not info.is_dir()), key=lambda member: member[0])
         for name, info in members:
-            if _ARCHIVE_NOISE.fullmatch(name):
+            if _ARCHIVE_NOISE.fullmatch(name) or (not traced_inputs and _TRACED_INPUTS.fullmatch(name)):
                 continue
             if name.endswith((".pkl", ".py")):
                 data = archive.read(info)
