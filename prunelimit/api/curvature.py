@@ -2533,10 +2533,11 @@ def store_result(store: "Store | None", key: str | None, kind: str, result) -> N
 def result_key(inputs: Inputs, options: CurvatureOptions, store: "Store | None", kind: str) -> str | None:
     """The key of a ``kind`` result computed from ``inputs`` with ``options`` as the spectrum
     keys them (``_keyed_options``); ``None`` without a store or when the key cannot be read."""
-    from prunelimit.cache import input_key
+    from prunelimit.cache import input_key, remembered_digest
 
     try:
-        return None if store is None else input_key(inputs, kind, _keyed_options(inputs, options))
+        return None if store is None else input_key(inputs, kind, _keyed_options(inputs, options),
+                                                     remembered_digest(store))
     except TypeError as exc:  # an object the key cannot read: computed, never stored
         store.warn(f"{kind} not cached ({exc})")
         return None
