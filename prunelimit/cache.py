@@ -607,8 +607,9 @@ def _qualname(obj: Any) -> str:
 
 def package_identity(name: str) -> str | None:
     """What keys the installed top-level package ``name``: each distribution that installs it by
-    its name, version and RECORD (the sha256 of every file it installed, so a ``pip install .``
-    of edited code under an unchanged version changes it, and a distribution named otherwise
+    its name, version and RECORD (the sha256 of every file of its code it installed,
+    :func:`_record_digest`, so a ``pip install .`` of edited code under an unchanged version
+    changes it, and a distribution named otherwise
     than the package, which need not state a ``__version__``, still counts), else its
     ``__version__`` and its files' bytes; ``None`` for the standard library and prunelimit
     (Python's version and prunelimit's source digest are keyed)."""
@@ -642,8 +643,23 @@ def _installing(name: str) -> list[Any]:
 
 
 def _record_digest(dist: Any, name: str) -> str | None:
+    """sha256 over the lines of ``dist``'s RECORD that hash a file of its own installed code
+    (:func:`_code_line`), sorted; the files' bytes of package ``name`` where it has none."""
     record = dist.read_text("RECORD")
-    return hashlib.sha256(record.encode()).hexdigest() if record else _package_files(name)
+    lines = sorted(line for line in (record or "").splitlines() if _code_line(line))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest() if lines else _package_files(name)
+
+
+def _code_line(line: str) -> bool:
+    """Whether a RECORD line hashes installed code: not a file installed outside the package
+    folders (``../../../bin/f2py``: a launcher whose first line names the interpreter's absolute
+    path, so numpy's RECORD differed in every virtual environment made elsewhere, a CI job's in
+    its own workspace, and every key missed), not the ``.dist-info`` record of the install itself
+    (``direct_url.json`` names the folder ``pip install .`` read, ``INSTALLER`` pip or uv) and not
+    a line with no hash (the ``.pyc`` files pip compiled, absent under ``--no-compile``)."""
+    path, _, rest = line.rpartition(",")[0].rpartition(",")
+    return bool(path) and rest.startswith("sha256=") and not path.startswith("../") \
+        and ".dist-info/" not in path
 
 
 @functools.cache
