@@ -86,11 +86,11 @@ def test_method_slq_does_not_take_the_exact_spectrum_the_default_chose(cli, own_
     assert slq["timing"]["cached"] is False and slq["spectrum"]["solver"] == "slq-h"
 
 
-@pytest.mark.parametrize("other", [("--time-budget", "600"), ("--max-hvps", "5000"), LOOSER])
+@pytest.mark.parametrize("other", [("--time-budget", "600"), ("--max-hvps", "5000"), LOOSER, ("--hvp", "revrev")])
 def test_method_slq_under_other_budgets_reads_its_answer_that_meets_its_tolerance(cli, own_ckpt, tmp_path, no_spectrum,
                                                                                  other):
     """Measured before: `bounds --method slq`, then `gate --method slq` under another
-    `--time-budget`, `--max-hvps` or a looser `--tolerance` (a key of its own) computed the same
+    `--time-budget`, `--max-hvps`, `--hvp` or a looser `--tolerance` (a key of its own) computed the same
     products again (`bounds examples/digits-mlp.pt --method slq --time-budget 600`: 484 HVPs);
     the default read such an answer already. Now it reads it: 0 HVPs, the same numbers."""
     cache = ("--cache-dir", tmp_path / "cache")
