@@ -60,7 +60,7 @@ import numpy as np
 from prunelimit import __version__
 from prunelimit.cache_opened import opened_lines, recording_opens
 from prunelimit.cache_reads import (
-    file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths, text_bytes,
+    BigFile, file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths, text_bytes,
 )
 from prunelimit.errors import UsageError
 
@@ -101,9 +101,11 @@ def _home_expanded(path: Path) -> Path:
 # --------------------------------------------------------------------------- the key
 
 
-def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
+def input_key(inputs: "Inputs", kind: str, options: Any, big: "BigFile | None" = None) -> str:
     """The key of a ``kind`` result computed from ``inputs`` with ``options`` (a dataclass): the
     sha256 hex of what it depends on, with the :func:`loss_witness` (:func:`with_witness`).
+    ``big`` keys a file the code names or opens above ``cache_reads.FILE_BYTES_KEYED``
+    (:func:`remembered_digest`: by its bytes; else by its stat).
 
     Every field of ``options`` counts, so a field added later is covered without a change here.
     ``TypeError`` when an attribute of the model or the loss cannot be read: the result is
@@ -169,12 +171,13 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     # what the code's strings name, read while it runs (open("scale.txt"), os.environ["SCALE"])
     folders = sorted({Path(source).parent for source in code})
     named = values.strings | sibling_paths(values.strings, code)
-    _update_json(digest, {"paths": named_paths(named, folders), "environment": named_variables(values.strings)})
+    _update_json(digest, {"paths": named_paths(named, folders, big), "environment": named_variables(values.strings)})
     # what it opened, however the path was built (a library call's model opens its files here)
     with recording_opens(set(inputs.opened)) as opened:
         witness = loss_witness(inputs)
     checkpoint = Path(path).resolve() if path is not None else None
-    _update_json(digest, {"opened": opened_lines(opened, lambda p: is_installed(p) or Path(p).resolve() == checkpoint)})
+    _update_json(digest, {"opened": opened_lines(opened, lambda p: is_installed(p) or Path(p).resolve() == checkpoint,
+                                                  big)})
     return with_witness(digest.hexdigest(), witness)
 
 
@@ -610,8 +613,9 @@ def _qualname(obj: Any) -> str:
 
 def package_identity(name: str) -> str | None:
     """What keys the installed top-level package ``name``: each distribution that installs it by
-    its name, version and RECORD (the sha256 of every file it installed, so a ``pip install .``
-    of edited code under an unchanged version changes it, and a distribution named otherwise
+    its name, version and RECORD (the sha256 of every file of its code it installed,
+    :func:`_record_digest`, so a ``pip install .`` of edited code under an unchanged version
+    changes it, and a distribution named otherwise
     than the package, which need not state a ``__version__``, still counts), else its
     ``__version__`` and its files' bytes; ``None`` for the standard library and prunelimit
     (Python's version and prunelimit's source digest are keyed)."""
@@ -645,8 +649,23 @@ def _installing(name: str) -> list[Any]:
 
 
 def _record_digest(dist: Any, name: str) -> str | None:
+    """sha256 over the lines of ``dist``'s RECORD that hash a file of its own installed code
+    (:func:`_code_line`), sorted; the files' bytes of package ``name`` where it has none."""
     record = dist.read_text("RECORD")
-    return hashlib.sha256(record.encode()).hexdigest() if record else _package_files(name)
+    lines = sorted(line for line in (record or "").splitlines() if _code_line(line))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest() if lines else _package_files(name)
+
+
+def _code_line(line: str) -> bool:
+    """Whether a RECORD line hashes installed code: not a file installed outside the package
+    folders (``../../../bin/f2py``: a launcher whose first line names the interpreter's absolute
+    path, so numpy's RECORD differed in every virtual environment made elsewhere, a CI job's in
+    its own workspace, and every key missed), not the ``.dist-info`` record of the install itself
+    (``direct_url.json`` names the folder ``pip install .`` read, ``INSTALLER`` pip or uv) and not
+    a line with no hash (the ``.pyc`` files pip compiled, absent under ``--no-compile``)."""
+    path, _, rest = line.rpartition(",")[0].rpartition(",")
+    return bool(path) and rest.startswith("sha256=") and not path.startswith("../") \
+        and ".dist-info/" not in path
 
 
 @functools.cache
@@ -1093,6 +1112,30 @@ class Store:
         except (OSError, UsageError) as exc:
             self.failed.append(str(self.entry_path(key)))
             self.warn(f"could not write cache entry {self.entry_path(key)} ({exc}); this run stores no more results")
+
+
+# the kind of the entries that remember a large file's digest (:func:`remembered_digest`)
+FILE_DIGEST_KIND = "file digest"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def remembered_digest(store: Store) -> BigFile:
+    """The sha256 of a file's bytes, for a file above ``cache_reads.FILE_BYTES_KEYED`` (``BigFile``):
+    hashed once for its stat (folder, device, inode, size, modification and change times, as
+    such a file was keyed before, trusted alike) and remembered in ``store``, so that the next
+    command reads it back rather than the file. A key of those times alone missed in every fresh
+    checkout (git sets every time anew; a restored data set gets new change times and inodes)
+    though the bytes were the same, and a CI job paid for the spectrum in each run."""
+    def digest(path: Path, info: os.stat_result) -> str:
+        seen = f"{os.path.realpath(path)}\0{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+        key = hashlib.sha256(text_bytes(seen)).hexdigest()
+        entry = store.load(key, FILE_DIGEST_KIND)
+        if entry is not None and isinstance(entry.payload, str) and _SHA256_HEX.fullmatch(entry.payload):
+            return entry.payload
+        sha = file_sha256(path)
+        store.save(key, FILE_DIGEST_KIND, Entry(sha))
+        return sha
+    return digest
 
 
 def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = _warn_stderr) -> Store | None:

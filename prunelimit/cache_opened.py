@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Callable, Iterable, Iterator
 
-from prunelimit.cache_reads import ENTRY_NAME, FILE_BYTES_KEYED, SYSTEM_FOLDERS, file_content
+from prunelimit.cache_reads import ENTRY_NAME, FILE_BYTES_KEYED, SYSTEM_FOLDERS, BigFile, file_content
 
 # imports and extension modules: the user's code is keyed by its source (``cache.code_files``)
 CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".pyd", ".so"})
@@ -91,8 +91,9 @@ def recording_opens(into: set[str] | None = None) -> Iterator[set[str]]:
         _recordings.remove(recording)
 
 
-def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool]) -> list[str]:
-    """One line per opened file the key holds: its name and bytes (:func:`cache_reads.file_content`),
+def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool], big: BigFile | None = None) -> list[str]:
+    """One line per opened file the key holds: its name and bytes (:func:`cache_reads.file_content`, ``big``
+    above :data:`FILE_BYTES_KEYED`),
     ``absent`` for one that was not there (the code's fallback, until someone creates it).
     Sorted, and never by folder: a checkout moved elsewhere keeps its key. ``ignored`` skips
     more paths (installed code, the checkpoint)."""
@@ -106,7 +107,7 @@ def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool]) -> list[s
             lines.add(f"{Path(path).name}:absent")
             continue
         if stat.S_ISREG(info.st_mode):  # a folder, a FIFO, a device: nothing to hash
-            lines.add(f"{Path(path).name}:{file_content(Path(path), info, FILE_BYTES_KEYED)}")
+            lines.add(f"{Path(path).name}:{file_content(Path(path), info, FILE_BYTES_KEYED, big)}")
     return sorted(lines)
 
 

@@ -12,9 +12,10 @@ separator (``HERE + "/w.npy"``) or by the files ending in it (``prefix + "_scale
 matches, a file suffix (``".json"``) by the files beside the code of its name with that suffix
 (:func:`sibling_paths`), a template (``"conf/{}.json"``, ``"conf/%s.json"``, an f-string's pieces, every branch of one holding a
 conditional) by the paths its fields may fill in to, a string with ``$NAME`` as :func:`os.path.expandvars` expands it, and
-the value of an environment variable a string names as a string itself. A file counts by its bytes (its size, modification and change times and inode above
-:data:`FILE_BYTES_KEYED`), a folder by its listing and its files (their bytes up to
-:data:`FILE_BYTES_KEYED` in all, the rest by those times), except a folder that
+the value of an environment variable a string names as a string itself. A file counts by its bytes (above
+:data:`FILE_BYTES_KEYED` hashed once for its stat and remembered where the caller gives a :data:`BigFile`,
+else by its size, modification and change times and inode), a folder by its listing and its files
+(their bytes up to :data:`FILE_BYTES_KEYED` in all, the rest as a file above it), except a folder that
 holds the user's code or the working folder (the checkout, ``.``, ``/``): that one counts only
 through the files the code names inside it, so the command's own outputs and cache beside
 the code leave the key as it was. A string that can name an environment variable (a letter,
@@ -34,11 +35,14 @@ import re
 import stat
 from pathlib import Path
 from types import CodeType
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 # A file is keyed by its bytes up to this size (a folder's files up to this much in all); a
 # larger one (a data set the code streams) by its size, modification and change times, not read whole.
 FILE_BYTES_KEYED = 64 * 2**20
+# What keys a file above it, given its stat: its bytes' digest, hashed once for that stat and
+# remembered (``cache.remembered_digest``: a fresh checkout sets every time anew, and was a miss)
+BigFile = Callable[[Path, os.stat_result], str]
 # A folder the code names with more entries than this is not keyed (the result is not cached):
 # listing a data set of millions of files on every command would cost more than the cache saves.
 FOLDER_ENTRIES = 100_000
@@ -96,13 +100,14 @@ def portable(text: str) -> str:
     return text
 
 
-def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[str]:
+def named_paths(strings: Iterable[str], code_folders: Sequence[Path], big: BigFile | None = None) -> list[str]:
     """One line per string that names an existing path: the string (:func:`portable`) and what
     its paths hold, relative strings resolved against the working folder, ``code_folders``, the
     home folder (``Path.home() / ".conf/x.json"``) and, when a string steps up (``".."``), their
     parents; the strings a small text file it names lists (:func:`listed_names`: a config
     naming the file the code reads next) count too, resolved against that file's folder as
-    well. ``TypeError`` for a named folder too large to key (:data:`FOLDER_ENTRIES`)."""
+    well. ``big`` keys a file above :data:`FILE_BYTES_KEYED` (:func:`file_content`). ``TypeError``
+    for a named folder too large to key (:data:`FOLDER_ENTRIES`)."""
     strings = set(strings)
     named = {s for s in strings | variable_values(strings) if could_name_a_path(s)}
     named |= {os.path.expandvars(text) for text in named if "$" in text}  # "$DATA/cfg.json" as it expands
@@ -120,7 +125,7 @@ def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[st
             # in the order of the folders it resolves in, not as a set: a copy of the same file in
             # another folder (an older checkout's) must not hide a change in this one
             found = [(label, path, content) for label, path in _paths(text, bases)
-                     if (content := _content(path, bases)) is not None]
+                     if (content := _content(path, bases, big)) is not None]
             if found:
                 lines.append(f"{portable(text)}={'|'.join(f'{label}:{content}' for label, _, content in found)}")
             for _, path, _ in found:
@@ -317,7 +322,7 @@ def _fixed_part(pattern: str) -> str:
     return str(Path(*parts[:fixed]))
 
 
-def _content(path: Path, code_folders: Sequence[Path]) -> str | None:
+def _content(path: Path, code_folders: Sequence[Path], big: BigFile | None) -> str | None:
     """What keys the file or folder at ``path``; ``None`` where nothing is (or no file: a FIFO)."""
     try:
         info = path.stat()  # first: most strings name nothing, and resolving costs more
@@ -325,20 +330,22 @@ def _content(path: Path, code_folders: Sequence[Path]) -> str | None:
         if any(folder.is_relative_to(system) for system in SYSTEM_FOLDERS):
             return None
         if stat.S_ISREG(info.st_mode):
-            return file_content(path, info, FILE_BYTES_KEYED)
+            return file_content(path, info, FILE_BYTES_KEYED, big)
         if not stat.S_ISDIR(info.st_mode):
             return None
     except (OSError, ValueError):  # unreadable, a name the system refuses: the string alone
         return None
     if any(code == folder or code.is_relative_to(folder) for code in code_folders):
         return "folder of the code"
-    return "folder " + _folder_content(folder)
+    return "folder " + _folder_content(folder, big)
 
 
-def file_content(path: Path, info: os.stat_result, budget: int) -> str:
-    if info.st_size <= budget:
+def file_content(path: Path, info: os.stat_result, budget: int, big: BigFile | None = None) -> str:
+    """What keys the regular file at ``path`` (``info`` its stat): its bytes up to ``budget``; above
+    it ``big`` of it (its bytes' digest, remembered by its stat) where given, else its stat."""
+    if info.st_size <= budget or big is not None:
         try:
-            return file_sha256(path)
+            return file_sha256(path) if info.st_size <= budget else big(path, info)
         except OSError:
             return "unreadable"
     # the change time too: a rewrite that sets the size and modification time back (cp -p,
@@ -348,7 +355,7 @@ def file_content(path: Path, info: os.stat_result, budget: int) -> str:
     return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
 
 
-def _folder_content(folder: Path) -> str:
+def _folder_content(folder: Path, big: BigFile | None) -> str:
     """sha256 over a folder's listing (every level, links followed) and its files' contents."""
     digest, budget, count = hashlib.sha256(), FILE_BYTES_KEYED, 0
     for top, folders, files in os.walk(folder, followlinks=True):
@@ -367,7 +374,7 @@ def _folder_content(folder: Path) -> str:
             if info is None or not stat.S_ISREG(info.st_mode):  # never read a FIFO: it would wait
                 digest.update(text_bytes(f"{name}:{'-' if info is None else stat.S_IFMT(info.st_mode)}\n"))
                 continue
-            content = file_content(Path(top) / name, info, budget)
+            content = file_content(Path(top) / name, info, budget, big)
             budget -= info.st_size if info.st_size <= budget else 0
             digest.update(text_bytes(f"{name}:{content}\n"))
     return digest.hexdigest()

@@ -2254,11 +2254,20 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # tolerance answers it (a gate at the default 0.01 after `bounds --tolerance 0.005`
     # computed the whole spectrum again). ε stays in its key: ρ*'s ± is ε's, and the runs
     # stopped on it.
+    # --method slq alike, under its own such key, and under the default's (its plan step for step,
+    # ``_as_method``): `bounds --method slq`, then `gate --method slq --time-budget 600`, or a default
+    # `bounds` that took SLQ, then `gate --method slq --tolerance 0.02`, ran the same products again.
+    # Not the converse: the default reads an SLQ answer only where it takes SLQ untimed (above).
+    slq = options.method == "slq" and not _fixed_plan(options)
     adaptive = None
-    if (found is None or found.tolerance_note is not None) and default:
+    if (found is None or found.tolerance_note is not None) and (default or slq):
         adaptive = result_key(inputs, replace(options, **_ADAPTIVE_STOPS), store, _ADAPTIVE_KIND)
-        within = _within_tolerance(stored_result(store, adaptive, _ADAPTIVE_KIND, SpectrumReport, check=check),
-                                   inputs, options)
+        held = stored_result(store, adaptive, _ADAPTIVE_KIND, SpectrumReport, check=check)
+        if held is None and slq:
+            theirs = result_key(inputs, replace(options, method="default", **_ADAPTIVE_STOPS), store, _ADAPTIVE_KIND)
+            held = stored_result(store, theirs, _ADAPTIVE_KIND, SpectrumReport,
+                                 lambda rep: _as_method(rep, options.method), check)
+        within = _within_tolerance(held, inputs, options)
         if within is not None:  # kept as this call's own too: it repeats to the last digit once a
             store_result(store, key, "spectrum", within)  # tighter answer replaces the shared one
             found = within
@@ -2289,7 +2298,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # An adaptive answer that met its tolerance is kept where the default under any tolerance
     # looks (above): computed only where the one kept there missed this tolerance, it is the
     # tighter of the two, unless a run beside this one kept a tighter one there meanwhile.
-    if default and rep.solver != "exact" and rep.limit_ratio is not None and rep.tolerance_note is None \
+    if (default or slq) and rep.solver != "exact" and rep.limit_ratio is not None and rep.tolerance_note is None \
             and not _tighter_kept(store, adaptive, kept, check):
         store_result(store, adaptive, _ADAPTIVE_KIND, kept)
     return rep
@@ -2533,10 +2542,11 @@ def store_result(store: "Store | None", key: str | None, kind: str, result) -> N
 def result_key(inputs: Inputs, options: CurvatureOptions, store: "Store | None", kind: str) -> str | None:
     """The key of a ``kind`` result computed from ``inputs`` with ``options`` as the spectrum
     keys them (``_keyed_options``); ``None`` without a store or when the key cannot be read."""
-    from prunelimit.cache import input_key
+    from prunelimit.cache import input_key, remembered_digest
 
     try:
-        return None if store is None else input_key(inputs, kind, _keyed_options(inputs, options))
+        return None if store is None else input_key(inputs, kind, _keyed_options(inputs, options),
+                                                     remembered_digest(store))
     except TypeError as exc:  # an object the key cannot read: computed, never stored
         store.warn(f"{kind} not cached ({exc})")
         return None

@@ -11,6 +11,7 @@ import pytest
 from tests.cache.test_cache_exact_reuse import BOUNDS, _doc
 
 TOLERANCE = ("--tolerance", "0.02")  # ± 0.013 on this model: adaptive SLQ meets it
+LOOSER = ("--tolerance", "0.05")
 GATE = ("--min-ratio", "0")
 
 
@@ -49,12 +50,15 @@ def test_the_default_reads_the_answer_method_slq_stored_where_it_takes_slq_untim
     assert read["spectrum"]["choice"] == fresh["spectrum"]["choice"] and read["method"] == "default"
 
 
-def test_a_default_that_would_time_the_products_does_not_read_method_slq(cli, own_ckpt, tmp_path, slow_products):
+@pytest.mark.parametrize("own", [TOLERANCE, LOOSER], ids=["same-tolerance", "looser-tolerance"])
+def test_a_default_that_would_time_the_products_does_not_read_method_slq(cli, own_ckpt, tmp_path, slow_products,
+                                                                         own):
     """Where only timing the products tells whether the default takes SLQ (slow products here;
-    fast ones choose the exact spectrum), it computes: an SLQ answer is not the default's then."""
+    fast ones choose the exact spectrum), it computes: an SLQ answer is not the default's then,
+    under its own tolerance or a looser one that `--method slq`'s answer meets."""
     cache = ("--cache-dir", tmp_path / "cache")
     _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *TOLERANCE, "--method", "slq"))
-    again = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *TOLERANCE))
+    again = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *own))
     assert again["timing"]["cached"] is False and again["timing"]["hvps"] > 0
 
 
@@ -80,3 +84,36 @@ def test_method_slq_does_not_take_the_exact_spectrum_the_default_chose(cli, own_
     assert _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *TOLERANCE))["spectrum"]["solver"] == "exact"
     slq = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *TOLERANCE, "--method", "slq"))
     assert slq["timing"]["cached"] is False and slq["spectrum"]["solver"] == "slq-h"
+
+
+@pytest.mark.parametrize("other", [("--time-budget", "600"), ("--max-hvps", "5000"), LOOSER, ("--hvp", "revrev")])
+def test_method_slq_under_other_budgets_reads_its_answer_that_meets_its_tolerance(cli, own_ckpt, tmp_path, no_spectrum,
+                                                                                 other):
+    """Measured before: `bounds --method slq`, then `gate --method slq` under another
+    `--time-budget`, `--max-hvps`, `--hvp` or a looser `--tolerance` (a key of its own) computed the same
+    products again (`bounds examples/digits-mlp.pt --method slq --time-budget 600`: 484 HVPs);
+    the default read such an answer already. Now it reads it: 0 HVPs, the same numbers."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *TOLERANCE, "--method", "slq"))
+    assert first["spectrum"]["solver"] == "slq-h" and first["timing"]["hvps"] > 0
+    no_spectrum()
+    gate = _doc(cli("gate", own_ckpt, *BOUNDS, *cache, *TOLERANCE, *GATE, "--method", "slq", *other))
+    assert gate["cache_hit"] is True and gate["timing"]["hvps"] == 0
+    _same_spectrum(gate["bounds"], first)
+    assert gate["bounds"]["method"] == "slq"
+
+
+def test_method_slq_with_a_looser_tolerance_reads_the_default_s_adaptive_answer(cli, own_ckpt, tmp_path, slow_products,
+                                                                               no_spectrum):
+    """Measured before: a default `bounds` that chose adaptive SLQ, then `gate --method slq
+    --tolerance 0.05`, computed the same products again: the default's answer, kept where the
+    default under any tolerance looks, was read only by the default. Now `--method slq`, whose
+    plan it is step for step, reads it there too."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *TOLERANCE))
+    assert first["spectrum"]["solver"] == "slq-h" and first["timing"]["hvps"] > 0
+    no_spectrum()
+    gate = _doc(cli("gate", own_ckpt, *BOUNDS, *cache, *LOOSER, *GATE, "--method", "slq"))
+    assert gate["cache_hit"] is True and gate["timing"]["hvps"] == 0
+    _same_spectrum(gate["bounds"], first)
+    assert gate["bounds"]["method"] == "slq"
