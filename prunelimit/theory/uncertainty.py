@@ -21,11 +21,11 @@ measured on the run itself:
     large models it is small from one probe (at most 0.002 at D = 10⁶), which is why
     adaptive SLQ there starts with a single run (``initial_runs``). It is taken at the far
     end of the interval it spans, not at the estimate (``hutchinson_bound``). The jackknife,
-  the runs' spread at the estimate, is taken over the bracket too (on its bounding rules,
-  the largest stated) where the bracket reaches ρ* whose bound is ``BRACKET_NOISE_REACH``
-  times the bound at the estimate: with ρ̂ near 0 and the bracket reaching 0.7 (a null space
-  that 40 steps cannot part from a fine bulk, ε = 1e-20) every run's ρ* sat near 0, their
-  jackknife read ~0, and 3 × 40 held the exact ρ* in 121 of 200 seeds (199 now).
+    the runs' spread at the estimate, is taken over the bracket too (on its bounding rules,
+    the largest stated) where the bracket reaches ρ* whose bound is ``BRACKET_NOISE_REACH``
+    times the bound at the estimate: with ρ̂ near 0 and the bracket reaching 0.7 (a null
+    space that 40 steps cannot part from a fine bulk, ε = 1e-20) every run's ρ* sat near 0,
+    their jackknife read ~0, and 3 × 40 held the exact ρ* in 121 of 200 seeds (199 now).
 
   The jackknife is eligible only where a probe's F is close enough to normal for a
   Student interval from few runs: at least ``MIN_EFFECTIVE_TERMS`` effective χ²₁ terms
@@ -335,7 +335,7 @@ def probe_part(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.nda
     far = hutchinson_bound(ratio, dim, runs, slack) > BRACKET_NOISE_REACH * hutchinson_bound(ratio, dim, runs)
     spreads = [jackknife_stderr(profile, c, w, epsilon, zero_fraction)
                for c, w in ((curvature, weights), *(ends if far else ()))]
-    jackknife = max(s for s in spreads if s is not None) if any(s is not None for s in spreads) else None
+    jackknife = max((s for s in spreads if s is not None), default=None)
     if jackknife is not None and coverage_factor(runs, level) * jackknife < normal_factor(level) * bound:
         return jackknife, "jackknife"
     return bound, "bound"
