@@ -11,6 +11,7 @@ a Wilson 95 % interval goes with each rate.
     python benchmarks/coverage_spectra.py --family power-law --plans 1x40,3x40 --seeds 200
     python benchmarks/coverage_spectra.py --family negative-1/c --negative flat --plans 3x12
     python benchmarks/coverage_spectra.py --family two-clusters --dim 600 --adaptive --seeds 100
+    python benchmarks/coverage_spectra.py --family far-cluster-top --float32 --plans 3x40
 """
 
 from __future__ import annotations
@@ -52,11 +53,24 @@ def spectrum(family: str, dim: int, rng: np.random.Generator) -> np.ndarray:
         return lam
     if family == "negative-1/c":
         return rng.lognormal(-3, 2, dim)
+    if family == "saddle":  # a model not at a minimum: half the spectrum negative, of the same sizes
+        return rng.lognormal(-3, 2, dim) * np.where(rng.random(dim) < 0.5, -1.0, 1.0)
+    if family == "far-cluster-top":  # 60 % in a tight cluster far below the rest, one huge top (ghosts)
+        cluster = int(0.6 * dim)
+        rest = np.exp(rng.uniform(0.0, np.log(3.0), dim - cluster - 1))
+        return np.concatenate([rng.normal(1e-2, 1e-5, cluster), rest, [1e3]])
+    if family == "cauchy":  # heavy-tailed: |Cauchy|, tail index 1
+        return np.abs(rng.standard_cauchy(dim)) * 1e-2
+    if family == "null-edge":  # 70 % exactly 0 under a fine indefinite bulk, a tail to 1.37 (mnist1d's shape)
+        zeros, bulk = int(0.7 * dim), int(0.25 * dim)
+        signs = np.where(rng.random(bulk) < 0.4, -1.0, 1.0)
+        stiff = np.exp(rng.uniform(np.log(2e-3), np.log(1.37), dim - zeros - bulk))
+        return np.concatenate([np.zeros(zeros), rng.uniform(0, 1.6e-3, bulk) * signs, stiff])
     raise SystemExit(f"unknown family {family!r}")
 
 
 FAMILIES = ("power-law", "pareto", "two-clusters", "outlier-flat", "repeated", "all-equal", "rank-deficient",
-            "negative-1/c")
+            "negative-1/c", "saddle", "far-cluster-top", "cauchy", "null-edge")
 
 
 def exact_ratio(profile: MagnitudeProfile, lam: np.ndarray, epsilon: float, negative: str) -> float:
@@ -74,7 +88,7 @@ def epsilon_for(profile: MagnitudeProfile, lam: np.ndarray, ratio: float, negati
     return 10**high
 
 
-def problem(family: str, dim: int, ratio: float, negative: str, diagonal: bool):
+def problem(family: str, dim: int, ratio: float, negative: str, diagonal: bool, dtype: torch.dtype = torch.float64):
     """``(operator, limit target, exact ρ*)``; ``negative-1/c`` sets 40 % of a log-normal
     spectrum to −(0.3 … 3)/c, c = R(ρ*)²/2ε at the ε that puts the rest's ρ* at ``ratio``."""
     rng = np.random.default_rng(0)
@@ -86,7 +100,7 @@ def problem(family: str, dim: int, ratio: float, negative: str, diagonal: bool):
         c = profile.radius_continuous(exact_ratio(profile, lam, epsilon, negative)) ** 2 / (2 * epsilon)
         count = int(0.4 * dim)
         lam[:count] = -rng.uniform(0.3, 3.0, count) / c
-    op = DenseOperator(torch.tensor((basis * lam) @ basis.T))
+    op = DenseOperator(torch.tensor((basis * lam) @ basis.T).to(dtype))
     op.lockstep = 1
     return op, LimitTarget(epsilon, "given", profile, (), ()), exact_ratio(profile, lam, epsilon, negative)
 
@@ -108,10 +122,12 @@ def main() -> None:
     parser.add_argument("--adaptive", action="store_true", help="adaptive SLQ instead of the fixed plans")
     parser.add_argument("--tolerance", type=float, default=0.01)
     parser.add_argument("--seeds", type=int, default=200)
+    parser.add_argument("--float32", action="store_true", help="float32 products (the ± then holds their rounding)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    op, target, exact = problem(args.family, args.dim, args.ratio, args.negative, args.diagonal)
-    print(f"{args.family} D={args.dim} negative={args.negative} ε={target.epsilon:.3g} exact ρ*={exact:.4f}")
+    dtype = torch.float32 if args.float32 else torch.float64
+    op, target, exact = problem(args.family, args.dim, args.ratio, args.negative, args.diagonal, dtype)
+    print(f"{args.family} D={args.dim} negative={args.negative} {dtype} ε={target.epsilon:.3g} exact ρ*={exact:.4f}")
     plans = [None] if args.adaptive else [tuple(map(int, p.split("x"))) for p in args.plans.split(",")]
     for plan in plans:
         start, hits, widths, stops = time.perf_counter(), 0, [], Counter()
@@ -119,7 +135,7 @@ def main() -> None:
             if plan is None:
                 options = CurvatureOptions(negative=args.negative, seed=seed, tolerance=args.tolerance)
                 choice = SolverChoice("slq-h", True, 32, initial_runs(args.dim, args.tolerance, 3), "adaptive")
-                quad, stopped, _ = _slq_spectrum(op, choice, options, target, torch.float64, None)
+                quad, stopped, _ = _slq_spectrum(op, choice, options, target, dtype, None)
             else:
                 options = CurvatureOptions(negative=args.negative, runs=plan[0], iterations=plan[1])
                 quad, stopped = slq(op, plan[1], plan[0], seed, "h"), "fixed"
