@@ -62,19 +62,25 @@ def test_a_default_that_would_time_the_products_does_not_read_method_slq(cli, ow
     assert again["timing"]["cached"] is False and again["timing"]["hvps"] > 0
 
 
-def test_method_slq_reads_the_adaptive_answer_the_default_chose(cli, own_ckpt, tmp_path, slow_products, no_spectrum):
-    """Measured before: a default `bounds` that chose adaptive SLQ, then `gate --method slq`,
-    computed the same 388 products again. Now it reads them, and what it reads is what
-    `--method slq` computes on its own (`--no-cache`): the same numbers to the last bit."""
+@pytest.mark.parametrize("tolerance", [TOLERANCE, LOOSER], ids=["same", "looser"])
+def test_method_slq_reads_the_adaptive_answer_the_default_chose(cli, own_ckpt, tmp_path, slow_products, no_spectrum,
+                                                              tolerance):
+    """Measured before: a default `bounds` that chose adaptive SLQ, then `gate --method slq`
+    (at its tolerance or a looser one, `--tolerance 0.05`), computed the same 388 products
+    again: the default's answer, kept where the default under any tolerance looks, was read
+    only by the default. Now `--method slq`, whose plan it is step for step, reads it, and what
+    it reads is what `--method slq` computes on its own (`--no-cache`): the same numbers to
+    the last bit."""
     cache = ("--cache-dir", tmp_path / "cache")
     fresh = _doc(cli("bounds", own_ckpt, *BOUNDS, "--no-cache", *TOLERANCE, "--method", "slq"))
     first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *TOLERANCE))
     assert first["spectrum"]["solver"] == "slq-h" and first["timing"]["hvps"] > 0
     no_spectrum()
-    gate = _doc(cli("gate", own_ckpt, *BOUNDS, *cache, *TOLERANCE, *GATE, "--method", "slq"))
+    gate = _doc(cli("gate", own_ckpt, *BOUNDS, *cache, *tolerance, *GATE, "--method", "slq"))
     assert gate["cache_hit"] is True and gate["timing"]["hvps"] == 0
     _same_spectrum(gate["bounds"], fresh)
-    assert gate["bounds"]["spectrum"]["choice"] == fresh["spectrum"]["choice"]  # "(--method slq)"
+    if tolerance == TOLERANCE:  # under a looser one the reason says the stored ± meets it too
+        assert gate["bounds"]["spectrum"]["choice"] == fresh["spectrum"]["choice"]  # "(--method slq)"
     assert gate["bounds"]["method"] == "slq"
 
 
@@ -98,22 +104,6 @@ def test_method_slq_under_other_budgets_reads_its_answer_that_meets_its_toleranc
     assert first["spectrum"]["solver"] == "slq-h" and first["timing"]["hvps"] > 0
     no_spectrum()
     gate = _doc(cli("gate", own_ckpt, *BOUNDS, *cache, *TOLERANCE, *GATE, "--method", "slq", *other))
-    assert gate["cache_hit"] is True and gate["timing"]["hvps"] == 0
-    _same_spectrum(gate["bounds"], first)
-    assert gate["bounds"]["method"] == "slq"
-
-
-def test_method_slq_with_a_looser_tolerance_reads_the_default_s_adaptive_answer(cli, own_ckpt, tmp_path, slow_products,
-                                                                               no_spectrum):
-    """Measured before: a default `bounds` that chose adaptive SLQ, then `gate --method slq
-    --tolerance 0.05`, computed the same products again: the default's answer, kept where the
-    default under any tolerance looks, was read only by the default. Now `--method slq`, whose
-    plan it is step for step, reads it there too."""
-    cache = ("--cache-dir", tmp_path / "cache")
-    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *TOLERANCE))
-    assert first["spectrum"]["solver"] == "slq-h" and first["timing"]["hvps"] > 0
-    no_spectrum()
-    gate = _doc(cli("gate", own_ckpt, *BOUNDS, *cache, *LOOSER, *GATE, "--method", "slq"))
     assert gate["cache_hit"] is True and gate["timing"]["hvps"] == 0
     _same_spectrum(gate["bounds"], first)
     assert gate["bounds"]["method"] == "slq"
