@@ -672,6 +672,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     stopped_by, stated, data = None, (), CurvatureData(total, total)
     ceilings = basis = None  # ``hvps_budgets``, ``basis_bytes``: a fixed SLQ plan's
     check: tuple[float, float] | None = None  # the data check's seconds and its price (``_over_budget_note``)
+    # the time budget's clock as SLQ's runs began, and the stages before them (``_over_budget_note``)
+    runs_began: tuple[float, tuple[str, ...]] | None = None
     measured = parts = 0  # SLQ's products measuring float32 ones against float64, the data check's parts
     notes: list[str] = []
     wide = None  # a float64 operator already built, for ``_product_error``
@@ -762,6 +764,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
                            fixed_seconds=fixed, step_seconds=step, row_seconds=row)
         budgets = _budgets_left(options, hvps, unspent, elapsed)
+        runs_began = None if options.time_budget is None else (elapsed(), tuple(s[0] for s in laps.stages()))
         counted_before = hvps + unspent  # what a given --max-hvps counted before the runs
         deadline = None
         if target is None and choice.adaptive:
@@ -899,7 +902,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     loss, batch_losses = stats.loss(), losses
     # elapsed() is a collective under torchrun: every rank reads it here
     over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0, _smallest_plan(measured, parts),
-                             check)
+                             check, runs_began=runs_began)
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
@@ -1754,9 +1757,15 @@ def _smallest_plan(measured: int, parts: int) -> str:
     return " and ".join([", ".join(made[:-1]), made[-1]]) if len(made) > 1 else made[0]
 
 
+# The stages before SLQ's runs, as an overrun note that they spent the budget names them.
+_BEFORE_RUNS = {"solver_choice": "timing the solver choice", "data_passes": "the passes over the data",
+                "exact_columns": "the exact columns left for SLQ", "data_check": "timing the data check"}
+
+
 def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h",
                       setup: float = 0.0, smallest: str = "one Lanczos step",
-                      check: tuple[float, float] | None = None) -> str | None:
+                      check: tuple[float, float] | None = None,
+                      runs_began: tuple[float, tuple[str, ...]] | None = None) -> str | None:
     """Where the spectrum (``hvps`` products; ``seconds`` since the time budget's origin, of
     which ``setup`` before the spectrum: start-up and loading) went past a given
     ``--max-hvps`` or ``--time-budget``: the runs leave what follows them its share of both,
@@ -1772,7 +1781,11 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     spectrum (``solver``) has no Lanczos runs: its eigenvalues, or columns formed before
     their watch judges them, took longer than predicted. ``check``: the data check's seconds
     and the plan's price of them, named where it took longer (its products, timed before
-    the runs, ran slower: on a loaded machine by half again)."""
+    the runs, ran slower: on a loaded machine by half again). ``runs_began``: the budget's
+    clock as SLQ's runs began, and the ``timing.stages`` before them; where the set-up and the spectrum's work before the runs (the
+    solver choice's timing, the data passes) had spent the budget by then, the smallest plan
+    ran after it, and the note says so (it blamed the work after the runs, which ran as
+    priced: ``--time-budget 2.4`` with 2.0 s of loading and 0.7 s of that work)."""
     over = []  # (how far over, why, the option to raise)
     if options.max_hvps is not None and hvps > options.max_hvps:
         extra = hvps - options.max_hvps
@@ -1791,9 +1804,15 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
         if solver != "exact" and check is not None and check[0] > check[1]:
             why = (f"the data check on the subset's parts took {check[0]:.1f} s where {check[1]:.1f} s was priced "
                    "(its products, timed before the Lanczos runs, ran slower after them)")
+        needs = f"this command needs about {math.ceil(seconds):,} s here"
         if setup >= options.time_budget:  # nothing was left for the spectrum: its smallest plan was made
             why = (f"starting up and loading the model and data took {setup:.1f} s of it before the spectrum began, "
-                   f"and the smallest plan the rest: this command needs about {math.ceil(seconds):,} s here")
+                   f"and the smallest plan the rest: {needs}")
+        elif runs_began is not None and runs_began[0] >= options.time_budget:  # ... nor for the runs
+            work = ", ".join(_BEFORE_RUNS[name] for name in runs_began[1] if name in _BEFORE_RUNS)
+            why = (f"starting up and loading the model and data took {setup:.1f} s of it and the spectrum's work "
+                   f"before the Lanczos runs ({work}) {runs_began[0] - setup:.1f} s more, and the smallest plan "
+                   f"the rest: {needs}")
         before = f", {setup:.{decimals}f} s of it before the spectrum" if setup > 0 else ""
         over.append((f"{late:.{decimals}f} s over {option('time_budget', options.time_budget)} s "
                      f"({seconds:.{decimals}f} s{before})", why, option("time_budget")))
