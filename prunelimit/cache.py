@@ -426,11 +426,13 @@ def compiled_fingerprint(obj: Any) -> str:
 
 
 def _keyed_spec(text: str | None) -> str | None:
-    """A model spec as keyed: a ``file.py`` by its name alone (its bytes are keyed with the code
-    files), so ``model.py:make`` and ``/ci/build/7/model.py:make`` key alike."""
+    """A model spec as keyed: by the arguments its factory was called with (``models.spec.keyed_spec``:
+    ``make:hidden=8`` keys as ``make`` where 8 is the default), and a ``file.py`` by its name alone
+    (its bytes are keyed with the code files), so ``model.py:make`` and ``/ci/build/7/model.py:make`` key alike."""
+    from prunelimit.models.spec import keyed_spec
     from prunelimit.specs import with_file_part
 
-    return None if text is None else with_file_part(text, "model", lambda part: Path(part).name)
+    return None if text is None else with_file_part(keyed_spec(text), "model", lambda part: Path(part).name)
 
 
 # the operations torch 2.9 sets a float32 precision for, each its own or its owners'
