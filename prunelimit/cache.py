@@ -15,7 +15,7 @@ the model loaded and the first batch ran, however their paths were built, by the
 :mod:`prunelimit.cache_opened`), the analysis batches themselves (so a
 rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
 it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
-the model's classes) by their module names and bytes, the parameter selection, the device type and torch's float
+the model's classes) by their module names and bytes, the parameter selection (by the prunable and Hessian sets it resolves to), the device type and torch's float
 precision switches, every field of the options (as the caller keys them: the exact
 spectrum's without the seed it never reads), the versions of Python, torch, numpy, scipy and
 the installed packages the model and loss use (with their installers' records of their
@@ -113,14 +113,19 @@ def input_key(inputs: "Inputs", kind: str, options: Any, big: "BigFile | None" =
     """
     import torch
 
-    from prunelimit.models.params import hessian_parameters
+    from prunelimit.models.params import hessian_parameters, prunable_parameters
     from prunelimit.report.jsonout import plain
 
     digest = hashlib.sha256()
+    # --include/--exclude by the sets they resolve to, the prunable weights here and the Hessian's
+    # tensors below, each in order: the results read nothing else of them (the patterns enter only
+    # the warnings a run adds to what it reads), so `--include '*'` on an MLP, whose weights are all
+    # prunable by default, reads what a run without it stored
     header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "source": package_fingerprint(),
               "torch": torch.__version__, "python": python_version(), "precision": float_precision(),
               "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
-              "selection": plain(inputs.selection), "spec": _keyed_spec(inputs.loaded.spec)}
+              "prunable": [name for name, _ in prunable_parameters(inputs.model, inputs.selection)],
+              "spec": _keyed_spec(inputs.loaded.spec)}
     _update_json(digest, header)
     # The content of a file that holds code covers what the loaded tensors do not (TorchScript
     # code, a pickled module's class names) when that file is the model; with a model spec
