@@ -15,7 +15,7 @@ the model loaded and the first batch ran, however their paths were built, by the
 :mod:`prunelimit.cache_opened`), the analysis batches themselves (so a
 rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
 it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
-the model's classes) by their module names and bytes, the parameter selection, the device type and torch's float
+the model's classes) by their module names and bytes, the parameter selection (by the prunable and Hessian sets it resolves to), the device type and torch's float
 precision switches, every field of the options (as the caller keys them: the exact
 spectrum's without the seed it never reads), the versions of Python, torch, numpy, scipy and
 the installed packages the model and loss use (with their installers' records of their
@@ -113,14 +113,19 @@ def input_key(inputs: "Inputs", kind: str, options: Any, big: "BigFile | None" =
     """
     import torch
 
-    from prunelimit.models.params import hessian_parameters
+    from prunelimit.models.params import hessian_parameters, prunable_parameters
     from prunelimit.report.jsonout import plain
 
     digest = hashlib.sha256()
+    # --include/--exclude by the sets they resolve to, the prunable weights here and the Hessian's
+    # tensors below, each in order: the results read nothing else of them (the patterns enter only
+    # the warnings a run adds to what it reads), so `--include '*'` on an MLP, whose weights are all
+    # prunable by default, reads what a run without it stored
     header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "source": package_fingerprint(),
               "torch": torch.__version__, "python": python_version(), "precision": float_precision(),
               "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
-              "selection": plain(inputs.selection), "spec": _keyed_spec(inputs.loaded.spec)}
+              "prunable": [name for name, _ in prunable_parameters(inputs.model, inputs.selection)],
+              "spec": _keyed_spec(inputs.loaded.spec)}
     _update_json(digest, header)
     # The content of a file that holds code covers what the loaded tensors do not (TorchScript
     # code, a pickled module's class names) when that file is the model; with a model spec
@@ -426,11 +431,13 @@ def compiled_fingerprint(obj: Any) -> str:
 
 
 def _keyed_spec(text: str | None) -> str | None:
-    """A model spec as keyed: a ``file.py`` by its name alone (its bytes are keyed with the code
-    files), so ``model.py:make`` and ``/ci/build/7/model.py:make`` key alike."""
+    """A model spec as keyed: by the arguments its factory was called with (``models.spec.keyed_spec``:
+    ``make:hidden=8`` keys as ``make`` where 8 is the default), and a ``file.py`` by its name alone
+    (its bytes are keyed with the code files), so ``model.py:make`` and ``/ci/build/7/model.py:make`` key alike."""
+    from prunelimit.models.spec import keyed_spec
     from prunelimit.specs import with_file_part
 
-    return None if text is None else with_file_part(text, "model", lambda part: Path(part).name)
+    return None if text is None else with_file_part(keyed_spec(text), "model", lambda part: Path(part).name)
 
 
 # the operations torch 2.9 sets a float32 precision for, each its own or its owners'

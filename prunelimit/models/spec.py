@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 import types
 import typing
 from pathlib import Path
@@ -19,7 +20,7 @@ from prunelimit.errors import InputError, PrunelimitError, UsageError
 from prunelimit.io.outputs import names_a_file
 from prunelimit.limits import MAX_MLP_LAYERS
 from prunelimit.models.zoo import ZOO, mlp
-from prunelimit.specs import USER_CODE_ERRORS, Spec, parse_spec, resolve_callable, user_failure
+from prunelimit.specs import USER_CODE_ERRORS, Spec, parse_spec, resolve_callable, user_failure, user_module_name
 from prunelimit.validate import read_count, read_number
 
 MODEL_FORMS = (
@@ -101,6 +102,57 @@ def _build(text: str, device: str | None) -> nn.Module:
         raise UsageError(f"unknown model {spec.head!r}; for the factory in {spec.head}.py write "
                          f"{spec.head}.py{spec.text.strip()[len(spec.head):]}")
     raise UsageError(f"unknown model {spec.head!r}; use {MODEL_FORMS}")
+
+
+def keyed_spec(text: str) -> str:
+    """``text``, a model spec that built the model in this process, as the result cache keys it:
+    by the arguments its factory was called with, not their spelling. Each ``k=v`` the factory's
+    signature names is keyed as the call read it (``_with_numbers``: ``hidden=8.0`` for an ``int``
+    is 8), in the signature's order, and left out where it equals its default in type and value
+    (``nets.py:make:hidden=8`` keys as ``nets.py:make`` for ``make(hidden=8)``; ``:a=1:b=2`` as
+    ``:b=2:a=1``); an ``mlp:`` by its sizes. The ``k=v`` a factory takes only through ``**kwargs``
+    (it may read their order and hold defaults the signature does not show) stay as given, in
+    their order, and so does every ``k=v`` of a factory whose signature is not known here: one
+    this process has not imported (nothing is imported for a key), a builtin, a wrapper
+    (``functools.wraps`` shows the wrapped function's signature, not the defaults it passes)."""
+    spec = parse_spec(text, "model")
+    if spec.head == "mlp":
+        return f"mlp:{','.join(str(read_count(size)) for size in spec.args[0].split(','))}"
+    factory = _imported_factory(spec)
+    try:
+        parameters = inspect.signature(factory, follow_wrapped=False).parameters if factory else None
+    except (TypeError, ValueError):  # a builtin or C callable without one
+        parameters = None
+    if parameters is None:
+        return text
+    given = dict(spec.kwargs) if spec.head == "torchvision" else _with_numbers(factory, spec)
+    by_name = [(name, given[name]) for name, p in parameters.items() if name in given
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    named = {name for name, _ in by_name}
+    kept = [(name, value) for name, value in by_name
+            if not (type(value) is type(parameters[name].default) and value == parameters[name].default)]
+    kept += [(key, value) for key, value in given.items() if key not in named]
+    return ":".join((spec.head, *spec.args, *([",".join(f"{k}={v!r}" for k, v in kept)] if kept else [])))
+
+
+def _imported_factory(spec: Spec) -> Callable[..., Any] | None:
+    """The factory that ``spec`` names, as this process imported it to build the model (a
+    ``file.py`` by the module its bytes name, so an edited file finds none); ``None`` where none
+    was imported: the key imports and runs no code."""
+    if spec.head in ZOO:
+        return ZOO[spec.head]
+    if spec.head == "torchvision":
+        models = sys.modules.get("torchvision.models")
+        try:
+            return models.get_model_builder(spec.args[0]) if models else None
+        except ValueError:
+            return None
+    if spec.head.endswith(".py"):
+        path = Path(spec.head)
+        module = sys.modules.get(user_module_name(path)) if path.is_file() else None
+    else:
+        module = sys.modules.get(spec.head)
+    return getattr(module, spec.args[0], None) if module is not None and len(spec.args) == 1 else None
 
 
 def _mlp_size(text: str, at: int, part: str) -> int:
