@@ -301,8 +301,13 @@ def _is_array(value: Any) -> bool:
 
 def _tensors_of(x: Any) -> str:
     """The code that makes ``(x, y)`` tensors of arrays, given ``x``, the inputs' array."""
+    return f"({_tensor_of('x', x)}, {_tensor_of('y', None)})"
+
+
+def _tensor_of(name: str, value: Any) -> str:
+    """The code that makes a tensor of the array ``name`` holds (``value``; labels as they are)."""
     # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
-    return f"({'torch.from_numpy(x)' if _is_integer_array(x) else 'torch.from_numpy(x).float()'}, torch.from_numpy(y))"
+    return f"torch.from_numpy({name})" + (".float()" if name == "x" and not _is_integer_array(value) else "")
 
 
 def _is_integer_array(value: Any) -> bool:
@@ -345,8 +350,7 @@ def _pair_fault(pair: Any) -> str:
                 and all(isinstance(t, Tensor) for t in value):
             return _several_inputs(value)
         if _is_array(value):
-            made = f"torch.from_numpy({name})" + (".float()" if name == "x" and not _is_integer_array(value) else "")
-            return f": {name} is of type {type(value).__name__}; make it a tensor, {made}"
+            return f": {name} is of type {type(value).__name__}; make it a tensor, {_tensor_of(name, value)}"
         if not isinstance(value, Tensor):
             return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
     return ": a 0-d tensor has no sample dimension; give one row per sample"

@@ -430,19 +430,17 @@ def unrecognised_warnings(inputs: Inputs) -> list[str]:
     """Layers whose weights are left out of N, named, with the fix: compiled modules of the
     user's own classes whose forward does not apply the weight as a Linear or convolution
     does, and Linear/convolution layers whose weight a parametrization computes."""
-    from prunelimit.models.params import (left_out_by_default, parametrized_modules, unrecognised_modules,
-                                          weight_computers, weight_removal)
+    from prunelimit.models.params import (left_out_by_default, left_out_described, parametrized_modules,
+                                          unrecognised_modules, weight_computers, weight_removal)
 
     warns = []
     left_out = left_out_by_default(inputs.model, inputs.selection)
     if left_out:
-        names = list(left_out)
-        held = [f"{name!r} ({kind})" if name else f"the model itself ({kind})" for name, (kind, _) in left_out.items()]
+        held, include = left_out_described(left_out)
         # a recurrent classifier's ρ* was its head's alone (N = 160 of D = 1,418), with nothing saying so
-        warns.append(f"{sum(count for _, count in left_out.values()):,} weights in the weight matrices of {listed(held)} "
+        warns.append(f"{sum(count for _, count in left_out.values()):,} weights in the weight matrices of {held} "
                      "are outside the prunable set by default (Linear, convolution and attention projection weights), "
-                     "so N, the ratios and ρ* count the rest; "
-                     f"{ParamSelection(include=tuple(names[:3])).described()} prunes them")
+                     f"so N, the ratios and ρ* count the rest; {include} prunes them")
     names = unrecognised_modules(inputs.model, inputs.selection)
     if names:
         are = "modules {} are compiled classes" if len(names) > 1 else "module {} is a compiled class"

@@ -275,15 +275,20 @@ def left_out_by_default(model: nn.Module, selection: ParamSelection) -> dict[str
     return found
 
 
+def left_out_described(found: dict[str, tuple[str, int]]) -> tuple[str, str]:
+    """The modules ``left_out_by_default`` found, as messages name them (``'rnn' (GRU)``, the
+    model itself by those words), and the include that counts their weight matrices."""
+    held = [f"{name!r} ({kind})" if name else f"the model itself ({kind})" for name, (kind, _) in found.items()]
+    return listed(held), ParamSelection(include=tuple(list(found)[:3])).described()
+
+
 def _uncounted_weights(model: nn.Module, selection: ParamSelection) -> str:
     """What to say of the modules ``left_out_by_default``: the include that counts them, else nothing."""
-    found = {name: kind for name, (kind, _) in left_out_by_default(model, selection).items()}
+    found = left_out_by_default(model, selection)
     if not found:
         return ""
-    names = list(found)
-    held = [f"{name!r} ({kind})" if name else f"the model itself ({kind})" for name, kind in found.items()]
-    return (f"{ParamSelection(include=tuple(names[:3])).described()} counts the weight matrices of "
-            f"{listed(held)}, or ")
+    held, include = left_out_described(found)
+    return f"{include} counts the weight matrices of {held}, or "
 
 
 def _other_named_matrices(modules: Iterable[tuple[str, nn.Module]]) -> str:
