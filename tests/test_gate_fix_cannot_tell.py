@@ -10,10 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prunelimit.errors import options_named
-from prunelimit.gate_rules import GateRule, evaluate_gate
+from prunelimit.gate_rules import GateRule
 from prunelimit.theory.regime import assess_regime, shape_cannot_tell
-from tests.test_gate_rules import _flag
+from tests.test_gate_rules import failing_fix as _fix
 
 # that model's bounds report (state dict: no training record), as `bounds --json` wrote it
 PRUNED = {"value": 0.006342494714587738, "threshold": 0.1, "weights": 473, "minimum_weights": 50,
@@ -25,13 +24,6 @@ def _report(statistic: dict, training: dict | None = None, overshoot: dict | Non
     return {"bounds": {"lower": 0.8469}, "prediction": {"ratio": 0.9170, "uncertainty": {"plus_minus": 0.0}},
             "regime": {"l1_shaped": False, "statistic": statistic, "training": training},
             "overshoot": overshoot or {"lower": False, "predicted": False}}
-
-
-def _fix(report: dict, rule: GateRule) -> str:
-    with options_named(_flag):
-        (outcome,) = evaluate_gate(report, [rule]).outcomes
-    assert not outcome.passed
-    return outcome.fix
 
 
 def test_a_pruned_model_is_told_to_train_with_l1_only_if_it_was_not() -> None:

@@ -7,9 +7,9 @@ on, in its reader's terms; a rule whose own flag is not true keeps its fix."""
 
 from __future__ import annotations
 
-from prunelimit.errors import library_call, options_named
+from prunelimit.errors import library_call
 from prunelimit.gate_rules import GateRule, evaluate_gate
-from tests.test_gate_rules import _flag
+from tests.test_gate_rules import failing_fix as _fix
 
 
 def _report(lower: bool | None, predicted: bool | None, plus_minus: float = 0.0) -> dict:
@@ -17,13 +17,6 @@ def _report(lower: bool | None, predicted: bool | None, plus_minus: float = 0.0)
     return {"bounds": {"lower": 0.3357}, "regime": {"l1_shaped": False},
             "prediction": {"ratio": 0.4630, "uncertainty": {"plus_minus": plus_minus}},
             "overshoot": {"lower": lower, "predicted": predicted}}
-
-
-def _fix(report: dict, rule: GateRule) -> str:
-    with options_named(_flag):
-        (outcome,) = evaluate_gate(report, [rule]).outcomes
-    assert not outcome.passed
-    return outcome.fix
 
 
 def test_a_prediction_measured_past_the_limit_is_not_offered_as_the_requirement() -> None:

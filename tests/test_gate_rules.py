@@ -10,12 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, UsageError, options_named
 from prunelimit.gate_rules import GateRule, check_rules, evaluate_gate, margin, rules_from_options
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def failing_fix(report: dict, rule: GateRule) -> str:
+    """The fix the one failing ``rule`` is told on ``report``, options named as flags."""
+    with options_named(_flag):
+        (outcome,) = evaluate_gate(report, [rule]).outcomes
+    assert not outcome.passed
+    return outcome.fix
 
 
 @pytest.mark.parametrize("fields, message", [
