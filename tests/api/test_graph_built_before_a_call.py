@@ -19,6 +19,7 @@ import prunelimit
 
 ANALYSES = {
     "info": lambda m, d: prunelimit.info(m, d),
+    "spectrum": lambda m, d: prunelimit.spectrum(m, d, method="exact"),
     "bounds": lambda m, d: prunelimit.bounds(m, d, method="exact"),
     "verify": lambda m, d: prunelimit.verify(m, d, method="exact", sweep=3),
     "verify_refit": lambda m, d: prunelimit.verify(m, d, method="exact", refit=True, finetune_epochs=1),
