@@ -20,7 +20,8 @@ The model is analysed in eval mode (BatchNorm and dropout as at inference) and i
 unchanged: each function gives every module back its ``training`` flag, and ``prune``
 returns masks rather than pruning in place. A call under ``torch.no_grad()``,
 ``torch.inference_mode()`` or ``torch.autocast`` computes what it computes outside, and
-torch's random state is as it was afterwards.
+torch's random state is as it was afterwards; so are the weights' autograd version counters
+after a return, so a graph the caller built before the call still runs backward.
 
 Example: a small MLP trained on the bundled digits, then its limit (a few seconds on a
 CPU; the examples of the functions below go on from here and run as doctests):
@@ -967,13 +968,34 @@ def _inputs(model: nn.Module, data: Any, *, batch_size: int | None, eval_data: A
     from prunelimit.theory.epsilon import require_batches
 
     size = batch_size_for(batch_size, data, eval_data)
-    with budget_counted_from(), torch_pruning_folded(model) as held:
+    with budget_counted_from(), _versions_kept(model), torch_pruning_folded(model) as held:
         inputs = settled_inputs(model, data, batch_size=size, masks=held, **given)
         try:
             yield inputs
         except OptionError as exc:  # too few batches for ε: batch_size cuts a pair, not the batches given
             if exc.option == "epsilon" and inputs.batches is not None and len(inputs.batches) < 2 and not _is_pair(data):
                 require_batches(len(inputs.batches), total_samples(inputs.batches), cut=False)
+            raise
+
+
+@contextlib.contextmanager
+def _versions_kept(model: nn.Module) -> Iterator[None]:
+    """Give ``model``'s parameters and buffers back their autograd version counters when the
+    block returns: the analyses write pruned weights into them and the values back, so a graph
+    the caller built before the call (``loss = crit(model(x), y)``, then ``bounds``, then
+    ``loss.backward()``) raised 'one of the variables needed for gradient computation has been
+    modified by an inplace operation' on weights as they were. Only on a return, where the
+    values are known to be back: after an exception autograd's check stays armed."""
+    from torch.autograd.grad_mode import _unsafe_preserve_version_counter
+
+    with contextlib.ExitStack() as stack:
+        for tensor in (*model.parameters(), *model.buffers()):
+            if not tensor.is_inference():  # an inference tensor has no version counter
+                stack.enter_context(_unsafe_preserve_version_counter(tensor))
+        try:
+            yield
+        except BaseException:
+            stack.pop_all()  # not set back: the values may not be
             raise
 
 
