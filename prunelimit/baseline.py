@@ -191,7 +191,8 @@ def _settings(criterion: Any) -> str:
                              for key, value in sorted(vars(owner).items())
                              if not key.startswith("_") and key != "training" and not isinstance(value, nn.Module)]
     elif inspect.isfunction(criterion) and _unnamed(criterion):
-        return f"(code={_function_fingerprint(criterion)})"
+        code = _function_fingerprint(criterion)
+        return f"(code={code})" if code else ""
     else:
         return ""
     fields += [f"{key}={_value(value, tensors, key)}" for key, value in named]
@@ -203,24 +204,33 @@ def _settings(criterion: Any) -> str:
 def _unnamed(function: Any) -> bool:
     """Whether ``function``'s qualified name leaves what it computes open: a lambda (two in a
     notebook are both ``__main__.<lambda>``), one made within another function (a factory's,
-    its captured values its settings) or one of ``__main__`` (a notebook cell run again with
-    another body). A function of an importable module is its file's, which names it."""
+    its captured values its settings), one of ``__main__`` (a notebook cell run again with
+    another body) or one of the user's own code (a ``--loss`` file's): its file names it, but
+    what it computes is that file's code and what it reads, TorchScript it loads beside it
+    included, which change under the same name. An installed package's function is its
+    version's, which names it."""
+    from prunelimit.cache import _object_file, is_installed
+
     return "<lambda>" in function.__qualname__ or "<locals>" in function.__qualname__ \
-        or function.__module__ == "__main__"
+        or function.__module__ == "__main__" or not is_installed(_object_file(function))
 
 
-def _function_fingerprint(function: Any) -> str:
+def _function_fingerprint(function: Any) -> str | None:
     """A 16-hex sha256 of what ``function`` computes with, as the result cache keys the user's
     code (``cache._Values``: its code, defaults, closure cells and the globals it reads, alike
     in every process). Two losses a prediction was computed for were recorded alike
     (``__main__.<lambda>``), and ``prediction_from=`` of the one was read for the other
-    without a word."""
+    without a word. ``None`` where what it reads cannot be read (reading the user's objects runs
+    their code: anything can fail), as the cache then stores nothing: the name alone is recorded."""
     import hashlib
 
     from prunelimit.cache import _Values
 
     digest = hashlib.sha256()
-    _Values(digest, ()).update("loss", function)
+    try:
+        _Values(digest, ()).update("loss", function)
+    except Exception:  # noqa: BLE001 - a report is still written, as before this was recorded
+        return None
     return digest.hexdigest()[:16]
 
 
