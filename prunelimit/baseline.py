@@ -70,9 +70,10 @@ class Provenance:
     # plain tensor attribute of a scripted module: ``self.scale = torch.tensor(0.2)``), which neither the
     # weights' fingerprint nor ``code`` sees (``None``: they hold none, or not recorded)
     tensors: str | None = None
-    # ``code`` and ``tensors`` as reports saved before computed them, their code by its files, not its
-    # definitions (``None`` where those are; never recorded): such a report's compare with either
+    # ``code``, ``classes`` and ``tensors`` as reports saved before computed them, their code by its
+    # files, not its definitions (``None`` where those are; never recorded): such a report's compare with either
     code_by_file: str | None = None
+    classes_by_file: str | None = None
     tensors_by_file: str | None = None
     # the device type and torch's float settings it was computed at (``precision_now``; ``None``:
     # older reports): a TF32 GPU run rounds otherwise than a CPU one, which a gate's drop line names
@@ -504,10 +505,10 @@ def _code(model: Any) -> tuple[str | None, ...]:
     """sha256 of the TorchScript ``model`` holds, its weights left out, of which variant of a
     class each of its modules runs where it holds two of one, of its code with a trace's
     example inputs where it holds them, and of the whole of it, tensors included, where its
-    modules hold tensors outside the state dict, then the first and the last by the files of its
-    code, as reports saved before recorded them (``Provenance.code``, ``classes``,
-    ``code_as_traced``, ``tensors``, ``code_by_file`` and ``tensors_by_file``; ``None``: it holds
-    none, or one that cannot be saved, whose code is then not compared)."""
+    modules hold tensors outside the state dict, then the first, second and fourth by the files of
+    its code, as reports saved before recorded them (``Provenance.code``, ``classes``,
+    ``code_as_traced``, ``tensors``, ``code_by_file``, ``classes_by_file`` and ``tensors_by_file``;
+    ``None``: it holds none, or one that cannot be saved, whose code is then not compared)."""
     import hashlib
 
     from prunelimit.cache import archive_fingerprint, archive_variants, scripted_archives
@@ -518,17 +519,17 @@ def _code(model: Any) -> tuple[str | None, ...]:
                   archive_fingerprint(archive, code_only=True, traced_inputs=True, by_file=True),
                   *((archive_fingerprint(archive), archive_fingerprint(archive, by_file=True))
                     if _holds_more_tensors(archive, modules[name]) else (None, None)),
-                  archive_fingerprint(archive, code_only=True, by_file=True))
+                  archive_fingerprint(archive, code_only=True, by_file=True), archive_variants(archive, by_file=True))
                  for name, archive in scripted_archives(model)]
     except TypeError:
-        return None, None, None, None, None, None
+        return None, None, None, None, None, None, None
 
     def joined(index: int) -> str | None:  # the field, where a module has it
         return hashlib.sha256(",".join(f"{one[0]}:{one[index] or '-'}" for one in found).encode()).hexdigest() \
             if any(one[index] for one in found) else None
 
     traced = any(one[3] != one[6] for one in found)
-    return joined(1), joined(2), joined(3) if traced else None, joined(4), joined(6), joined(5)
+    return joined(1), joined(2), joined(3) if traced else None, joined(4), joined(6), joined(7), joined(5)
 
 
 def _holds_more_tensors(archive: Any, module: Any) -> bool:
@@ -578,7 +579,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                             "modules hold besides tensors" + (", or, as an older report recorded it, the example "
                                                               "inputs it was traced on)" if current.code_as_traced
                                                               else ")"))
-    elif old.classes is not None and current.classes is not None and old.classes != current.classes:
+    elif old.classes is not None and current.classes is not None \
+            and old.classes not in (current.classes, current.classes_by_file):
         # one code with two variants of a class in it: which module runs which
         incompatible.append("which variant of a TorchScript class each module runs differs")
     elif old.tensors is not None and current.tensors is not None \

@@ -65,7 +65,8 @@ class Net(nn.Module):
             h = h.detach() * (1.0 - w) + h * w
 {branch}        return self.post(self.b(h))
 '''
-BASE = dict(act="torch.relu(h)", t="1.0", scale="1.0", k="0", flag="True", w="1.0", helper="1.0", post="1.0",
+# the submodule's code long enough for temporaries (``_0 = …``), which torch numbers on through a file
+BASE = dict(act="torch.relu(h).detach() * 0.0 + torch.relu(h) + h.sum() * 0.0", t="1.0", scale="1.0", k="0", flag="True", w="1.0", helper="1.0", post="1.0",
             const="1.0", branch="")
 CHANGED = {
     "forward constant": dict(const="0.5"),
@@ -183,19 +184,17 @@ def test_a_compiled_submodule_of_the_other_kind_is_keyed_by_its_code(tmp_path, m
         check_same_problem("base.json", _report(_provenance(_inputs(paths[0]))), _provenance(_inputs(paths[1])))
 
 
-def test_a_report_recording_the_code_by_its_files_still_compares(tmp_path, monkeypatch):
-    """A report of an older prunelimit records ``weights.code`` (and ``weights.tensors``) by the
-    archive's files: it reads for the model it was computed for, and is refused for another code."""
-    from prunelimit.baseline import _code
-
-    path = tmp_path / "base.pt"
-    torch.jit.save(torch.jit.script(_net(tmp_path, monkeypatch, "plmatrix_older")), path)
-    current = _provenance(_inputs(path))
-    by_file = _code(torch.jit.load(path).eval())  # as the run reads it: in eval mode
-    older = _report(current)
-    older["weights"]["code"], older["weights"]["tensors"] = by_file[4], by_file[5]
-    assert None not in (by_file[4], by_file[5]) and (by_file[4], by_file[5]) != (current.code, current.tensors)
-    assert check_same_problem("older.json", older, current) == []
-    torch.jit.save(torch.jit.script(_net(tmp_path, monkeypatch, "plmatrix_older", const="0.5")), path)
+def test_a_report_recording_the_code_by_its_files_still_compares(tmp_path, monkeypatch, base):
+    """A report of an older prunelimit records ``weights.code``, ``weights.classes`` (the traced
+    model's two ``Linear`` variants) and ``weights.tensors`` by the archive's files: it reads for
+    the model it was computed for, and is refused for another code."""
+    family, name, _, _, before = base
+    older = _report(before)
+    older["weights"].update(code=before.code_by_file, classes=before.classes_by_file, tensors=before.tensors_by_file)
+    assert older["weights"]["code"] not in (None, before.code) and older["weights"]["tensors"] not in (None, before.tensors)
+    assert older["weights"]["classes"] not in (None, before.classes) if family == "trace" else before.classes is None
+    assert check_same_problem("older.json", older, before) == []
+    path = tmp_path / "changed.pt"
+    torch.jit.save(_compiled(family, _net(tmp_path, monkeypatch, name, const="0.5")), path)
     with pytest.raises(UsageError, match="the model's TorchScript differs"):
         check_same_problem("older.json", older, _provenance(_inputs(path)))
