@@ -583,8 +583,9 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
             and old.classes not in (current.classes, current.classes_by_file):
         # one code with two variants of a class in it: which module runs which
         incompatible.append("which variant of a TorchScript class each module runs differs")
+    # (weights that differ are said so above: this digest holds them too)
     elif old.tensors is not None and current.tensors is not None \
-            and old.tensors not in (current.tensors, current.tensors_by_file) and old.weights == current.weights:  # (weights that differ are said so above: this digest holds them too)
+            and old.tensors not in (current.tensors, current.tensors_by_file) and old.weights == current.weights:
         incompatible.append("a tensor the model's TorchScript holds outside its state dict differs (a plain tensor "
                             "attribute of a module)")
     if incompatible:
