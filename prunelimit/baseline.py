@@ -70,6 +70,11 @@ class Provenance:
     # plain tensor attribute of a scripted module: ``self.scale = torch.tensor(0.2)``), which neither the
     # weights' fingerprint nor ``code`` sees (``None``: they hold none, or not recorded)
     tensors: str | None = None
+    # ``code``, ``classes`` and ``tensors`` as reports saved before computed them, their code by its
+    # files, not its definitions (``None`` where those are; never recorded): such a report's compare with either
+    code_by_file: str | None = None
+    classes_by_file: str | None = None
+    tensors_by_file: str | None = None
     # the device type and torch's float settings it was computed at (``precision_now``; ``None``:
     # older reports): a TF32 GPU run rounds otherwise than a CPU one, which a gate's drop line names
     precision: dict[str, Any] | None = None
@@ -187,7 +192,8 @@ def _settings(criterion: Any) -> str:
                              for key, value in sorted(vars(owner).items())
                              if not key.startswith("_") and key != "training" and not isinstance(value, nn.Module)]
     elif inspect.isfunction(criterion) and _unnamed(criterion):
-        return f"(code={_function_fingerprint(criterion)})"
+        code = _function_fingerprint(criterion)
+        return f"(code={code})" if code else ""
     else:
         return ""
     fields += [f"{key}={_value(value, tensors, key)}" for key, value in named]
@@ -199,24 +205,33 @@ def _settings(criterion: Any) -> str:
 def _unnamed(function: Any) -> bool:
     """Whether ``function``'s qualified name leaves what it computes open: a lambda (two in a
     notebook are both ``__main__.<lambda>``), one made within another function (a factory's,
-    its captured values its settings) or one of ``__main__`` (a notebook cell run again with
-    another body). A function of an importable module is its file's, which names it."""
+    its captured values its settings), one of ``__main__`` (a notebook cell run again with
+    another body) or one of the user's own code (a ``--loss`` file's): its file names it, but
+    what it computes is that file's code and what it reads, TorchScript it loads beside it
+    included, which change under the same name. An installed package's function is its
+    version's, which names it."""
+    from prunelimit.cache import _object_file, is_installed
+
     return "<lambda>" in function.__qualname__ or "<locals>" in function.__qualname__ \
-        or function.__module__ == "__main__"
+        or function.__module__ == "__main__" or not is_installed(_object_file(function))
 
 
-def _function_fingerprint(function: Any) -> str:
+def _function_fingerprint(function: Any) -> str | None:
     """A 16-hex sha256 of what ``function`` computes with, as the result cache keys the user's
     code (``cache._Values``: its code, defaults, closure cells and the globals it reads, alike
     in every process). Two losses a prediction was computed for were recorded alike
     (``__main__.<lambda>``), and ``prediction_from=`` of the one was read for the other
-    without a word."""
+    without a word. ``None`` where what it reads cannot be read (reading the user's objects runs
+    their code: anything can fail), as the cache then stores nothing: the name alone is recorded."""
     import hashlib
 
     from prunelimit.cache import _Values
 
     digest = hashlib.sha256()
-    _Values(digest, ()).update("loss", function)
+    try:
+        _Values(digest, ()).update("loss", function)
+    except Exception:  # noqa: BLE001 - a report is still written, as before this was recorded
+        return None
     return digest.hexdigest()[:16]
 
 
@@ -486,13 +501,14 @@ def precision_difference(now: Any, then: Any) -> str:
     return "; ".join(shown) + (f"; {more} more" if more else "")
 
 
-def _code(model: Any) -> tuple[str | None, str | None, str | None, str | None]:
+def _code(model: Any) -> tuple[str | None, ...]:
     """sha256 of the TorchScript ``model`` holds, its weights left out, of which variant of a
     class each of its modules runs where it holds two of one, of its code with a trace's
     example inputs where it holds them, and of the whole of it, tensors included, where its
-    modules hold tensors outside the state dict (``Provenance.code``, ``classes``,
-    ``code_as_traced`` and ``tensors``; ``None``: it holds none, or one that cannot be saved,
-    whose code is then not compared)."""
+    modules hold tensors outside the state dict, then the first, second and fourth by the files of
+    its code, as reports saved before recorded them (``Provenance.code``, ``classes``,
+    ``code_as_traced``, ``tensors``, ``code_by_file``, ``classes_by_file`` and ``tensors_by_file``;
+    ``None``: it holds none, or one that cannot be saved, whose code is then not compared)."""
     import hashlib
 
     from prunelimit.cache import archive_fingerprint, archive_variants, scripted_archives
@@ -500,22 +516,20 @@ def _code(model: Any) -> tuple[str | None, str | None, str | None, str | None]:
     modules = dict(model.named_modules())
     try:  # each module saved once for all
         found = [(name, archive_fingerprint(archive, code_only=True), archive_variants(archive),
-                  archive_fingerprint(archive, code_only=True, traced_inputs=True),
-                  archive_fingerprint(archive) if _holds_more_tensors(archive, modules[name]) else None)
+                  archive_fingerprint(archive, code_only=True, traced_inputs=True, by_file=True),
+                  *((archive_fingerprint(archive), archive_fingerprint(archive, by_file=True))
+                    if _holds_more_tensors(archive, modules[name]) else (None, None)),
+                  archive_fingerprint(archive, code_only=True, by_file=True), archive_variants(archive, by_file=True))
                  for name, archive in scripted_archives(model)]
     except TypeError:
-        return None, None, None, None
+        return None, None, None, None, None, None, None
 
-    def joined(parts: list[str]) -> str:
-        return hashlib.sha256(",".join(parts).encode()).hexdigest()
+    def joined(index: int) -> str | None:  # the field, where a module has it
+        return hashlib.sha256(",".join(f"{one[0]}:{one[index] or '-'}" for one in found).encode()).hexdigest() \
+            if any(one[index] for one in found) else None
 
-    def where_any(index: int) -> str | None:  # the field, where a module has it
-        return joined([f"{found_one[0]}:{found_one[index] or '-'}" for found_one in found]) \
-            if any(found_one[index] for found_one in found) else None
-
-    traced = any(code != as_traced for _, code, _, as_traced, _ in found)
-    return (joined([f"{name}:{code}" for name, code, *_ in found]) if found else None, where_any(2),
-            joined([f"{name}:{as_traced}" for name, _, _, as_traced, _ in found]) if traced else None, where_any(4))
+    traced = any(one[3] != one[6] for one in found)
+    return joined(1), joined(2), joined(3) if traced else None, joined(4), joined(6), joined(7), joined(5)
 
 
 def _holds_more_tensors(archive: Any, module: Any) -> bool:
@@ -559,16 +573,19 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     if old.weights is not None and current.weights is not None and old.weights != current.weights:
         incompatible.insert(0, "the weights differ")
     # two archives of one state dict (an older report, or an eager model, records no code: not compared)
-    if old.code is not None and current.code is not None and old.code not in (current.code, current.code_as_traced):
+    if old.code is not None and current.code is not None \
+            and old.code not in (current.code, current.code_by_file, current.code_as_traced):
         incompatible.append("the model's TorchScript differs (its code, a constant compiled into it or a value its "
                             "modules hold besides tensors" + (", or, as an older report recorded it, the example "
                                                               "inputs it was traced on)" if current.code_as_traced
                                                               else ")"))
-    elif old.classes is not None and current.classes is not None and old.classes != current.classes:
+    elif old.classes is not None and current.classes is not None \
+            and old.classes not in (current.classes, current.classes_by_file):
         # one code with two variants of a class in it: which module runs which
         incompatible.append("which variant of a TorchScript class each module runs differs")
-    elif old.tensors is not None and current.tensors is not None and old.tensors != current.tensors \
-            and old.weights == current.weights:  # (weights that differ are said so above: this digest holds them too)
+    # (weights that differ are said so above: this digest holds them too)
+    elif old.tensors is not None and current.tensors is not None \
+            and old.tensors not in (current.tensors, current.tensors_by_file) and old.weights == current.weights:
         incompatible.append("a tensor the model's TorchScript holds outside its state dict differs (a plain tensor "
                             "attribute of a module)")
     if incompatible:

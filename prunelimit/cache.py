@@ -263,11 +263,14 @@ def _canonical_code(data: bytes) -> bytes:
     return b"\n".join(line for constant, lines in runs for line in (sorted(lines) if constant else lines))
 
 
-def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False, traced_inputs: bool = False) -> str:
+def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False, traced_inputs: bool = False,
+                        by_file: bool = False) -> str:
     """sha256 of a TorchScript archive or pickled module by what it computes with: its members
     by their names inside the archive (not the folder name torch gives them after the file it
-    saved to), pickles in a canonical form (a re-save numbers its memo otherwise), code with its
-    classes' constants in order (:data:`_CONSTANT_LINE`), save-time
+    saved to), pickles in a canonical form (a re-save numbers its memo otherwise), code by its
+    top-level definitions (:func:`_definitions`: torch writes the classes of one module into one
+    file, but each into a file of its own when the saving process compiled another class of that
+    name first, a notebook cell run again) with their constants in order (:data:`_CONSTANT_LINE`), save-time
     noise (:data:`_ARCHIVE_NOISE`) and TorchScript's class numbering (:data:`_MANGLE`) left out,
     but not which class's code each module runs (:func:`_class_codes`); another file by its
     bytes. A re-saved, renamed or copied archive of the same module, or one traced again, keeps
@@ -276,7 +279,9 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
     runs: a report's ``weights.code``, as reports saved before this was keyed compare it (its
     ``weights.classes`` records that: :func:`archive_variants`). A trace's recorded example inputs
     (:data:`_TRACED_INPUTS`) are left out; ``traced_inputs``: kept, as a report's ``weights.code`` of
-    a trace made in its process kept them before they were left out (such reports still compare)."""
+    a trace made in its process kept them before they were left out (such reports still compare);
+    ``by_file``: code by its files, temporaries as each file numbers them (:func:`_renumbered`), as a
+    report's ``weights.code`` and ``weights.tensors`` were computed before (such reports still compare)."""
     import zipfile
 
     from prunelimit.limits import is_zip
@@ -284,11 +289,15 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
     if not is_zip(path):
         return file_sha256(path)
     digest = hashlib.sha256()
+    definitions: list[tuple[str, bytes]] = []
     with zipfile.ZipFile(path) as archive:
         members = sorted(((_MANGLE.sub(b"", info.filename.split("/", 1)[-1].encode()).decode(), info)
                           for info in archive.infolist() if not info.is_dir()), key=lambda member: member[0])
         for name, info in members:
             if _ARCHIVE_NOISE.fullmatch(name) or (not traced_inputs and _TRACED_INPUTS.fullmatch(name)):
+                continue
+            if name.endswith(".py") and not by_file:
+                definitions += _definitions(name, _canonical_code(archive.read(info)))
                 continue
             if name.endswith((".pkl", ".py")):
                 data = archive.read(info)
@@ -301,21 +310,26 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
             with archive.open(info) as member:  # tensors' storages: streamed, not read whole
                 for block in iter(lambda: member.read(1 << 20), b""):
                     digest.update(block)
+        for name, code in sorted(definitions):  # two variants of one class (its numbering left out) by their code
+            digest.update(f"def {name}:{len(code)}:".encode() + code)
         if not code_only:  # not in a report's weights.code (code_only): reports saved before still compare
             # which code each module runs: with the numbering left out, two variants of one class (two
             # constants) read alike wherever they sit, and which module is numbered follows what the
             # saving process compiled before (gradient scales 0.2 then 1.0 keyed as 1.0 then 0.2)
-            digest.update(text_bytes("modules:" + ",".join(code for _, code in _module_codes(archive))))
+            codes = _module_codes(archive, renumbered=not by_file)
+            digest.update(text_bytes("modules:" + ",".join(code for _, code in codes)))
     return digest.hexdigest()
 
 
-def archive_variants(path: "str | Path | IO[bytes]") -> str | None:
+def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False) -> str | None:
     """sha256 of which code each module of a TorchScript archive runs (what :func:`archive_fingerprint`
     keys beyond ``code_only``), where it holds two variants of one class whose methods differ
     (a constant compiled into them: a gradient scale, a convolution's stride); ``None`` where it
     holds none, as a file of another kind: its ``code_only`` fingerprint tells then which code each
     module runs. Constants' declarations are left out: two ``Linear`` variants of other sizes
-    (``in_features : Final[int] = 64``) run one method, on weights the report compares anyway."""
+    (``in_features : Final[int] = 64``) run one method, on weights the report compares anyway.
+    ``by_file``: each class's temporaries as its file numbers them, as a report's ``weights.classes``
+    was computed before (:func:`_renumbered`; such reports still compare)."""
     import zipfile
 
     from prunelimit.limits import is_zip
@@ -323,7 +337,7 @@ def archive_variants(path: "str | Path | IO[bytes]") -> str | None:
     if not is_zip(path):
         return None
     with zipfile.ZipFile(path) as archive:
-        codes = _module_codes(archive, constants=False)
+        codes = _module_codes(archive, constants=False, renumbered=not by_file)
     variants: dict[str, set[str]] = {}
     for name, code in codes:
         variants.setdefault(_MANGLE.sub(b"", name.encode()).decode(), set()).add(code)
@@ -332,10 +346,11 @@ def archive_variants(path: "str | Path | IO[bytes]") -> str | None:
     return hashlib.sha256(text_bytes(",".join(code for _, code in codes))).hexdigest()
 
 
-def _module_codes(archive: Any, constants: bool = True) -> list[tuple[str, str]]:
+def _module_codes(archive: Any, constants: bool = True, renumbered: bool = False) -> list[tuple[str, str]]:
     """Each TorchScript class the ``data.pkl`` of ``archive`` (a ``zipfile.ZipFile``) names (the
     module tree's), in the order it first names each, by its name as saved with the digest of its
-    code (``-`` for one no code file holds); ``constants``: with its constants' declarations."""
+    code (``-`` for one no code file holds); ``constants``: with its constants' declarations;
+    ``renumbered``: its temporaries numbered within it (:func:`_renumbered`)."""
     classes: dict[str, str] = {}
     modules: list[str] = []
     for info in archive.infolist():
@@ -346,7 +361,7 @@ def _module_codes(archive: Any, constants: bool = True) -> list[tuple[str, str]]
             code = _canonical_code(archive.read(info))
             if not constants:
                 code = b"\n".join(line for line in code.split(b"\n") if not _CONSTANT_LINE.fullmatch(line))
-            classes.update(_class_codes(member, code))
+            classes.update(_class_codes(member, code, renumbered))
         elif member == "data.pkl":
             modules += _pickled_classes(archive.read(info))
     return [(name, classes.get(name, "-")) for name in modules]
@@ -356,14 +371,53 @@ def _module_codes(archive: Any, constants: bool = True) -> list[tuple[str, str]]
 _CLASS_LINE = re.compile(rb"^class (\w+)\b", re.MULTILINE)
 
 
-def _class_codes(member: str, code: bytes) -> dict[str, str]:
-    """The sha256 of each class's code (numbering left out) in the archive's ``member``
-    (``code/__torch__/___torch_mangle_3.py``), by its name as saved (``__torch__.___torch_mangle_3.Block``)."""
+def _class_codes(member: str, code: bytes, renumbered: bool = False) -> dict[str, str]:
+    """The sha256 of each class's code (numbering left out; ``renumbered``: its temporaries too,
+    :func:`_renumbered`) in the archive's ``member`` (``code/__torch__/___torch_mangle_3.py``), by
+    its name as saved (``__torch__.___torch_mangle_3.Block``)."""
+    return {name: hashlib.sha256(_MANGLE.sub(b"", _renumbered(block) if renumbered else block)).hexdigest()
+            for name, block in _blocks(member, code, _CLASS_LINE)[1:]}
+
+
+# a top-level definition of TorchScript code: a class, or a function its methods call (``def helper(``)
+_DEFINITION_LINE = re.compile(rb"^(?:class|def) (\w+)\b", re.MULTILINE)
+
+
+def _definitions(member: str, code: bytes) -> list[tuple[str, bytes]]:
+    """The top-level definitions of the TorchScript code in the archive's ``member`` (its name with
+    the numbering left out: ``code/__torch__/net.py`` for ``code/__torch__/net/___torch_mangle_3.py``)
+    by their qualified names (``__torch__.net.Block``), numbering left out, and what precedes the
+    first by ``member``: which file torch wrote a class into is no part of what it computes."""
+    found = [(name, _MANGLE.sub(b"", _renumbered(block))) for name, block in _blocks(member, code, _DEFINITION_LINE)]
+    return [(name, block) for name, block in found if block]
+
+
+# a temporary TorchScript's printer names (``_0``, ``_1``, …; not an attribute, ``self._1``), or a string
+# literal, whose text is left as it is
+_TEMPORARY = re.compile(rb'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|(?<![\w.])_\d+\b')
+
+
+def _renumbered(code: bytes) -> bytes:
+    """``code`` (one definition) with its temporaries renamed ``_0``, ``_1``, … in the order they
+    first appear: torch numbers them on through the definitions it writes into one file, so a class
+    after another in one file read ``_2 = …`` where the same class in a file of its own reads ``_0 = …``."""
+    names: dict[bytes, bytes] = {}
+
+    def renamed(found: "re.Match[bytes]") -> bytes:
+        token = found.group()
+        return token if token[:1] in b"\"'" else names.setdefault(token, b"_%d" % len(names))
+
+    return _TEMPORARY.sub(renamed, code)
+
+
+def _blocks(member: str, code: bytes, line: "re.Pattern[bytes]") -> list[tuple[str, bytes]]:
+    """``code`` (the archive's ``member``) cut before each match of ``line``: what precedes the first
+    by ``member``, then each block by its qualified name (``__torch__.___torch_mangle_3.Block``)."""
     namespace = member.removeprefix("code/").removesuffix(".py").replace("/", ".")
-    starts = list(_CLASS_LINE.finditer(code))
-    ends = [start.start() for start in starts[1:]] + [len(code)]
-    return {f"{namespace}.{start.group(1).decode()}":
-            hashlib.sha256(_MANGLE.sub(b"", code[start.start():end])).hexdigest() for start, end in zip(starts, ends)}
+    starts = list(line.finditer(code))
+    cuts = [start.start() for start in starts] + [len(code)]
+    return [(member, code[:cuts[0]])] + [(f"{namespace}.{start.group(1).decode()}", code[begin:end])
+                                         for start, begin, end in zip(starts, cuts, cuts[1:])]
 
 
 def _pickled_classes(data: bytes) -> list[str]:

@@ -40,4 +40,5 @@ def test_a_factorys_losses_record_their_captured_values():
     made with another captured value, apart."""
     assert loss_name(_smoothed(0.1)) == loss_name(_smoothed(0.1))
     assert loss_name(_smoothed(0.1)) != loss_name(_smoothed(0.2))
-    assert loss_name(F.cross_entropy) == "ce" and loss_name(_smoothed).endswith("._smoothed")  # named: as it was
+    assert loss_name(F.cross_entropy) == "ce"  # installed: by its name
+    assert loss_name(_smoothed).startswith(f"{_smoothed.__module__}._smoothed(code=")  # the user's own: with its code
