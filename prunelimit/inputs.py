@@ -88,6 +88,11 @@ def data_dtype(model: torch.nn.Module) -> torch.dtype:
     return kinds.pop() if len(kinds) == 1 and kinds <= set(COMPUTED_FLOAT_TYPES) else torch.float32
 
 
+def float_types(model: torch.nn.Module) -> list[str]:
+    """The float types of ``model``'s parameters, by name (``float64``), sorted."""
+    return sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
+
+
 def load_inputs(
     checkpoint: str | Path,
     model: str | None = None,
@@ -629,7 +634,7 @@ def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tupl
     computes in (several, or float8), so there the factory is what to change, or for a whole
     module pickled in the file (``pickled``: no spec built it) the saved module; the caller's
     own tensors may be of any float type, and either side can be converted."""
-    kinds = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
+    kinds = float_types(model)
     wanted = str(x.dtype).removeprefix("torch.")
     if x.is_floating_point() and kinds and kinds != [wanted]:
         fix = (f"give its parameters one float type: model.to(torch.{wanted})" if in_memory and len(kinds) > 1 else

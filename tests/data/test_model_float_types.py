@@ -217,13 +217,24 @@ def test_float64_and_float32_builds_of_one_factory_never_share_a_cache_entry(cli
 
 
 def test_a_float32_report_is_not_read_for_the_float64_build(cli, nets, tmp_path):
-    """``--from`` a report of the float32 build on the float64 one: other weights (their
-    float type) and other batches, refused, not read as the same weights."""
+    """``--from`` a report of the float32 build on the float64 one, or a gate baseline: other
+    weights (their float type) and other batches, refused, saying that the float type differs
+    (``weights.dtype``); it said "other analysis batches: samples, their order or the batch
+    size", of the same samples."""
     ckpt, spec, _ = nets("make")
     report = tmp_path / "r32.json"
     report.write_text(cli("bounds", ckpt, "--model", f"{spec}:dtype=float32", "--data", "digits:train", *EXACT,
                           "--max-samples", SAMPLES, "--no-cache", "--json").stdout)
-    result = cli("verify", ckpt, "--model", f"{spec}:dtype=float64", "--data", "digits:train", "--max-samples", SAMPLES,
-                 "--no-cache", "--from", report)
+    assert json.loads(report.read_text())["weights"]["dtype"] == "float32"
+    wide = (ckpt, "--model", f"{spec}:dtype=float64", "--data", "digits:train", "--max-samples", SAMPLES, "--no-cache")
+    result = cli("verify", *wide, "--from", report)
     assert result.exit_code == 2, result.output
-    assert "was computed for another problem than this model: the weights differ" in result.stderr
+    said = " ".join(result.stderr.split())
+    assert "was computed for another problem than this model: the weights differ (in float type at least: float32 " \
+           "there, float64 here); data fingerprint" in said
+    assert "(the data read in the model's float type: float32 there, float64 here)" in said
+    result = cli("gate", *wide, *EXACT, "--baseline", report, "--max-drop", "0.01")
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert "is not comparable with this model: data fingerprint" in said
+    assert "(the data read in the model's float type: float32 there, float64 here)" in said
