@@ -173,6 +173,23 @@ def test_float64_inputs_of_a_file_keep_their_digits_in_a_float64_model(cli, nets
     assert x.float().double().ne(x).any()  # the file's values are not float32 ones: the test can tell
 
 
+def test_real_targets_are_read_in_float64_for_a_float64_model(cli, nets, tmp_path):
+    """Regression targets of a float64 file keep their digits for a float64 model (the loss
+    is the library's on the file's y, 1e-12), and stay float32 for a float16 one, whose loss
+    torch computes against them in float32 (the library's on y.float(), as given to it)."""
+    torch.manual_seed(1)
+    x, y = torch.randn(SAMPLES, 64, dtype=torch.float64), torch.randn(SAMPLES, 10, dtype=torch.float64)
+    data = tmp_path / "regression64.pt"
+    torch.save({"x": x, "y": y}, data)
+    models = {}
+    for dtype, targets in (("float64", y), ("float16", y.float())):
+        ckpt, spec, models[dtype] = nets("make", dtype=dtype)
+        doc = _json(cli, "info", ckpt, "--model", spec, "--data", f"tensors:{data}", "--loss", "mse")
+        assert _same(doc["loss"], prunelimit.info(models[dtype], (x.to(getattr(torch, dtype)), targets), loss="mse").loss)
+    assert not _same(prunelimit.info(models["float64"], (x, y.float()), loss="mse").loss,
+                     prunelimit.info(models["float64"], (x, y), loss="mse").loss)  # float32 targets would show
+
+
 def test_token_ids_stay_integers_in_a_float64_model(cli, nets, tmp_path):
     """Only real inputs take the model's float type: a float64 model of an ``nn.Embedding``
     gets its token ids as int64 (floats would fail the lookup), and the library's numbers."""
