@@ -78,6 +78,10 @@ class Provenance:
     # the device type and torch's float settings it was computed at (``precision_now``; ``None``:
     # older reports): a TF32 GPU run rounds otherwise than a CPU one, which a gate's drop line names
     precision: dict[str, Any] | None = None
+    # the float types of the model's parameters (``float64``, ``float32/float64``; ``None``: older
+    # reports, or none): the data is read in the model's type, so a float64 build of a factory has
+    # other weights and batches than its float32 build, and the refusal says why, not "other samples"
+    dtype: str | None = None
 
 
 def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[str, Any]:
@@ -88,7 +92,7 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
         "data": {"fingerprint": None if p is None else p.fingerprint, "loss": None if p is None else p.loss},
         "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout,
                     "code": None if p is None else p.code, "classes": None if p is None else p.classes,
-                    "tensors": None if p is None else p.tensors},
+                    "tensors": None if p is None else p.tensors, "dtype": None if p is None else p.dtype},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
         "precision": None if p is None else p.precision,
@@ -118,6 +122,7 @@ def recorded(report: dict[str, Any], what: str) -> Provenance:
                       code=_entry(weights, "code", *text, what=what, parent="weights"),
                       classes=_entry(weights, "classes", *text, what=what, parent="weights"),
                       tensors=_entry(weights, "tensors", *text, what=what, parent="weights"),
+                      dtype=_entry(weights, "dtype", *text, what=what, parent="weights"),
                       precision=_entry(report, "precision", dict, "an object", what))
 
 
@@ -297,13 +302,22 @@ def differences(baseline: Provenance, current: Provenance,
             hashed = name in ("fingerprint", "layout")
             shown = (lambda v: f"{v[:12]}…") if hashed else (lambda v: f"{v:,}" if isinstance(v, int) else clipped(v))
             # the hash covers the batching too: say so, as the samples alone may be the same
-            why = {"fingerprint": " (other analysis batches: samples, their order or the batch size)",
+            why = {"fingerprint": f" (the data read in the model's float type: {other_types(baseline, current)})"
+                   if other_types(baseline, current) else " (other analysis batches: samples, their order or the batch size)",
                    "layout": f" (other prunable or Hessian tensors: another {said('--include/--exclude', 'include/exclude')}, given or "
                              "recorded in a pruned checkpoint, or renamed layers)"}.get(name, "")
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
     options = method_note + option_differences(baseline.options, current.options,
                                                MEASURED_OPTIONS if measured else NUMBER_OPTIONS, current.samples)
     return incompatible, options, unrecorded
+
+
+def other_types(baseline: Provenance, current: Provenance) -> str:
+    """``float32 there, float64 here`` where both record the model's float types and they
+    differ; ``""`` otherwise."""
+    if baseline.dtype is None or current.dtype is None or baseline.dtype == current.dtype:
+        return ""
+    return f"{clipped(baseline.dtype)} there, {current.dtype} here"
 
 
 def option_differences(recorded: dict[str, Any], current: dict[str, Any], names: Iterable[str],
@@ -454,6 +468,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
 
     from prunelimit import __version__
     from prunelimit.cache import data_fingerprint, weights_fingerprint
+    from prunelimit.inputs import float_types
     from prunelimit.models.params import hessian_parameters, prunable_parameters
     from prunelimit.report.jsonout import plain
 
@@ -469,7 +484,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
         __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), *_code(model),
-        precision=precision_now(inputs.device),
+        precision=precision_now(inputs.device), dtype="/".join(float_types(model)) or None,
     )
 
 
@@ -571,7 +586,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     old = recorded(report, path)
     incompatible, _, unrecorded = differences(replace(old, method=current.method), current)
     if old.weights is not None and current.weights is not None and old.weights != current.weights:
-        incompatible.insert(0, "the weights differ")
+        types = other_types(old, current)
+        incompatible.insert(0, f"the weights differ (in float type at least: {types})" if types else "the weights differ")
     # two archives of one state dict (an older report, or an eager model, records no code: not compared)
     if old.code is not None and current.code is not None \
             and old.code not in (current.code, current.code_by_file, current.code_as_traced):

@@ -67,10 +67,30 @@ def qualified(warnings: "tuple[str, ...] | list[str]", load_warnings: tuple[str,
 def load_batches(
     data: str, batch_size: int = 128, max_samples: int | None = None,
     device: torch.device | str = "cpu", download: bool = False, recorded: bool = False,
+    dtype: torch.dtype = torch.float32,
 ) -> list[Batch]:
-    """``recorded``: ``data`` was read from a checkpoint, not typed (see ``load_dataset``)."""
-    dataset = load_dataset(data, download=download, max_samples=max_samples, recorded=recorded)
+    """``recorded``: ``data`` was read from a checkpoint, not typed (see ``load_dataset``);
+    ``dtype``: the float type of the model the data feeds (``data_dtype``)."""
+    dataset = load_dataset(data, download=download, max_samples=max_samples, recorded=recorded, dtype=dtype)
     return to_device(make_batches(dataset, batch_size), device)
+
+
+# the float types a model computes in, and so the data a spec names is read in for it
+COMPUTED_FLOAT_TYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def data_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The float type real inputs are read in for ``model``: its parameters' one float type,
+    as the library takes the caller's data in it (a float64 factory's model was refused,
+    the data being float32); float32 where they hold several, or one no layer computes in
+    (float8), which ``check_compatible`` then refuses naming the fix."""
+    kinds = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    return kinds.pop() if len(kinds) == 1 and kinds <= set(COMPUTED_FLOAT_TYPES) else torch.float32
+
+
+def float_types(model: torch.nn.Module) -> list[str]:
+    """The float types of ``model``'s parameters, by name (``float64``), sorted."""
+    return sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
 
 
 def load_inputs(
@@ -110,7 +130,7 @@ def load_inputs(
         loss_fn = resolve_loss(loss or "ce")  # else nothing is evaluated (``info`` without data): no recorded code runs
     batches, unreached = None, ()
     if data is not None:
-        batches = load_batches(data, batch_size, max_samples, dev, download, recorded)
+        batches = load_batches(data, batch_size, max_samples, dev, download, recorded, data_dtype(loaded.model))
         with recording_opens(opened):
             check_compatible(loaded, batches, loss_fn, data)
             unreached = unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
@@ -610,10 +630,11 @@ def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tupl
                  in_memory: bool = False, pickled: bool = False) -> None:
     """A model whose parameters are of another float type than the data fails on its first
     layer with a message about matrices; say what to change instead. Data read from a spec
-    is always float32, so there the factory is what to change, or for a whole module
-    pickled in the file (``pickled``: no spec built it) the saved module; the caller's own
-    tensors may be of any float type, and either side can be converted."""
-    kinds = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
+    is read in the model's float type (``data_dtype``), float32 where the model has none it
+    computes in (several, or float8), so there the factory is what to change, or for a whole
+    module pickled in the file (``pickled``: no spec built it) the saved module; the caller's
+    own tensors may be of any float type, and either side can be converted."""
+    kinds = float_types(model)
     wanted = str(x.dtype).removeprefix("torch.")
     if x.is_floating_point() and kinds and kinds != [wanted]:
         fix = (f"give its parameters one float type: model.to(torch.{wanted})" if in_memory and len(kinds) > 1 else
@@ -621,9 +642,9 @@ def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tupl
                if in_memory else
                f"save the module in {wanted} (model.to(torch.{wanted}) before torch.save), or pass {{2}} SPEC to "
                f"load its weights into a {wanted} model" if pickled else
-               f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: "
-               "weights of any float type load into it)")
-        # a spec's data is cast to float32 as it is read, whatever its file holds: say so, not "is"
+               "build the model in one float type of float32, float64, float16 or bfloat16, which the data is "
+               "then read in (e.g. end the factory with model.float(): weights of any float type load into it)")
+        # a spec's data is cast to that type as it is read, whatever its file holds: say so, not "is"
         read = "is" if in_memory else "is read as"
         raise InputError.naming(f"{model_name} has {'/'.join(kinds)} parameters but {what} {read} {wanted}; {fix}",
                                 *names)

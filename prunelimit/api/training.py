@@ -79,7 +79,7 @@ def starting_point(
 
     from prunelimit.data.loss import resolve_loss
     from prunelimit.device import resolve_device
-    from prunelimit.inputs import load_batches, load_inputs, resolve_selection
+    from prunelimit.inputs import data_dtype, load_batches, load_inputs, resolve_selection
     from prunelimit.models.load import LoadedModel
     from prunelimit.models.spec import build_model
     from prunelimit.pruning.masks import held_masks
@@ -103,10 +103,12 @@ def starting_point(
         torch.manual_seed(seed)
         net, spec, loss, masks = build_model(model).to(dev), model, loss or "ce", {}
         selection = resolve_selection(LoadedModel(net, spec), include, exclude).selection  # checked: a typo is refused
-        train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
+        train = load_batches(data, batch_size, max_samples, dev, download, dtype=data_dtype(net))
+        loss_fn = resolve_loss(loss)
     if not train:
         raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")
-    evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
+    evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval, data_dtype(net)) \
+        if eval_data else train
     _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train, "data"),
                 (eval_data, evaluation, "eval_data"))
     return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks, selection, read, dtypes,
@@ -131,7 +133,7 @@ def train(
     from prunelimit.cache import data_fingerprint
     from prunelimit.data.loss import resolve_loss
     from prunelimit.device import resolve_device
-    from prunelimit.inputs import checkpoint_loss, load_batches
+    from prunelimit.inputs import checkpoint_loss, data_dtype, load_batches
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.models.load import load_model
@@ -158,11 +160,12 @@ def train(
         from prunelimit.models.spec import build_model
 
         net, loss = build_model(model_spec).to(dev), loss or "ce"
-    train_batches = load_batches(data, batch_size, max_samples, dev, download)
+    train_batches = load_batches(data, batch_size, max_samples, dev, download, dtype=data_dtype(net))
     batches = data_fingerprint(train_batches)
     if resume_state is not None:
         _check_same_batches(resume_state, output, batches)
-    eval_batches = load_batches(eval_data, batch_size, None, dev, download) if eval_data else None
+    eval_batches = load_batches(eval_data, batch_size, None, dev, download, dtype=data_dtype(net)) \
+        if eval_data else None
     loss_fn = resolve_loss(loss)
     _check_fits(net, model_spec, output, loss_fn, (data, train_batches, "data"), (eval_data, eval_batches, "eval_data"))
     meta = {"data": data, "eval_data": eval_data, "loss": loss, "trained_by": "prunelimit train (LOMP)"}

@@ -942,12 +942,12 @@ FinetuneLrOpt = Annotated[float, typer.Option("--finetune-lr", help=f"SGD learni
 
 
 def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):
-    from prunelimit.inputs import check_compatible, load_batches
+    from prunelimit.inputs import check_compatible, data_dtype, load_batches
 
     spec = eval_data or inputs.loaded.recorded_spec("eval_data")
     if not spec:
         return None
-    batches = load_batches(spec, batch_size, None, inputs.device, download, recorded=eval_data is None)
+    batches = load_batches(spec, batch_size, None, inputs.device, download, eval_data is None, data_dtype(inputs.model))
     check_compatible(inputs.loaded, batches, inputs.loss_fn, spec, "eval_data")  # labels/shapes: exit 3, not a crash later
     return batches
 

@@ -44,8 +44,9 @@ DATA_FORMS = (
 
 @dataclass(frozen=True)
 class Dataset:
-    """Inputs ``x`` (float32, or int64 for integer data such as token ids) and targets ``y``
-    (int64 classes or float32), same length."""
+    """Inputs ``x`` (float32 or the float type asked for, or int64 for integer data such as
+    token ids) and targets ``y`` (int64 classes, or real values in float32 or a wider type
+    asked for), same length."""
 
     x: Tensor
     y: Tensor
@@ -55,12 +56,15 @@ class Dataset:
         return int(self.x.shape[0])
 
 
-def load_dataset(text: str, download: bool = False, max_samples: int | None = None, recorded: bool = False) -> Dataset:
+def load_dataset(text: str, download: bool = False, max_samples: int | None = None, recorded: bool = False,
+                 dtype: torch.dtype = torch.float32) -> Dataset:
     """Load a data spec into memory; ``max_samples`` keeps the first N (fixed order).
 
     ``recorded``: the spec was read from a file, not typed, so the data it may generate is
     capped lower (``MAX_RECORDED_DATA_VALUES``), and a spec that is not valid is the file's
-    fault, not a usage error (exit 3).
+    fault, not a usage error (exit 3). ``dtype``: the float type real inputs are read in (the
+    model's, ``inputs.data_dtype``); real targets are read in it too where it is wider than
+    float32 (a float16 model's loss takes float32 targets: torch promotes them).
     """
     try:
         x, y = _read(text, download, recorded)
@@ -69,7 +73,7 @@ def load_dataset(text: str, download: bool = False, max_samples: int | None = No
             raise
         raise InputError(f"data spec {text!r} recorded in the checkpoint is not valid ({exc}); "
                          "pass --data SPEC to choose the data") from None
-    ds = _validated(x, y, text)
+    ds = _validated(x, y, text, dtype)
     if max_samples is not None:
         check_counts({"max_samples": max_samples})
         ds = Dataset(ds.x[:max_samples], ds.y[:max_samples], ds.name)
@@ -138,7 +142,7 @@ def make_batches(dataset: Dataset, batch_size: int = 128) -> list[Batch]:
     ]
 
 
-def _validated(x, y, text: str) -> Dataset:
+def _validated(x, y, text: str, dtype: torch.dtype) -> Dataset:
     x = torch.as_tensor(x)
     y = torch.as_tensor(y)
     for name, values, holds in (("x", x, "a batch of samples"), ("y", y, "one target per sample")):
@@ -150,12 +154,12 @@ def _validated(x, y, text: str) -> Dataset:
         raise InputError(f"data {text}: x has {x.shape[0]} samples but y has {y.shape[0]}")
     if not (x.is_floating_point() or x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)):
         raise InputError(f"data {text}: x must be numeric, got {x.dtype}")
-    if x.is_floating_point():
-        x = x.float()
+    if x.is_floating_point():  # from the file's own values: a float64 file keeps its digits in a float64 model
+        x = x.to(dtype)
     else:  # token ids or indices stay integers: nn.Embedding and one_hot refuse floats
         x = x.long()
     if y.is_floating_point():
-        y = y.float()
+        y = y.to(torch.promote_types(dtype, torch.float32))
     elif y.dtype == torch.bool or y.is_complex():
         raise InputError(f"data {text}: y must be integer class labels or real targets, got {y.dtype}")
     else:
