@@ -198,7 +198,7 @@ def test_jackknife_taken_over_the_bracket_where_rho_sits_at_a_null_space_edge() 
     exact ρ* in 121 of 200 seeds (60.5 %) before the jackknife was also taken on the
     bracket's bounding rules (the largest stated); now 199/200 (2026-12-07; median ± 0.71
     before, 0.79 now). At an ordinary ε (4e-6, ρ* = 0.716) the same plan covered 200/200
-    before and after, its median ± 0.197 then, 0.198 now."""
+    before and after, its median ± 0.197 on both (both re-run 2026-12-07)."""
     rng = np.random.default_rng(6)
     dim = 200
     zeros, bulk = int(0.7 * dim), int(0.25 * dim)
