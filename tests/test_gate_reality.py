@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import prunelimit
+from prunelimit.api.limit import UNCONVERGED_GRADIENT
 from prunelimit.theory.consistency import consistency_warnings
 from prunelimit.threads import idle_cores
 
@@ -671,7 +672,7 @@ def test_the_first_order_warning_names_l1_only_for_an_l1_shaped_model(cli, own_c
     doc = _doc(cli("bounds", own_ckpt, "--max-samples", 300, "--method", "exact", "--epsilon", "0.001", "--json"))
     assert doc["regime"]["l1_shaped"] is False
     first_order = [w for w in doc["warnings"] if "not at a minimum" in w]
-    assert first_order and first_order[0].endswith("(train longer)") and "l1" not in first_order[0]
+    assert first_order and first_order[0].endswith(f"({UNCONVERGED_GRADIENT})") and "l1" not in first_order[0]
 
 
 def test_actual_baseline_must_be_a_verify_report(cli, tmp_path, no_curvature):
