@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import prunelimit
+from prunelimit.api.limit import UNCONVERGED_GRADIENT
 from prunelimit.theory.consistency import consistency_warnings
 from prunelimit.threads import idle_cores
 
@@ -662,7 +663,8 @@ def test_l1_example_is_l1_shaped_in_bounds(cli):
     assert doc["bounds"]["regime"]["l1_shaped"] is True and doc["bounds"]["regime"]["advice"] is None
     assert "schema" in doc["bounds"] and "actual" not in doc["bounds"]  # no search unless a rule uses it
     # its gradient is l1's balance (docs/guide.md shows the warning): the warning says so
-    assert any(w.endswith("(train longer; l1 training leaves such a gradient by design)") for w in doc["warnings"])
+    said = "(train longer if it has not converged; l1 training or weight decay leaves such a gradient by design)"
+    assert any(w.endswith(said) for w in doc["warnings"])
 
 
 def test_the_first_order_warning_names_l1_only_for_an_l1_shaped_model(cli, own_ckpt):
@@ -671,7 +673,7 @@ def test_the_first_order_warning_names_l1_only_for_an_l1_shaped_model(cli, own_c
     doc = _doc(cli("bounds", own_ckpt, "--max-samples", 300, "--method", "exact", "--epsilon", "0.001", "--json"))
     assert doc["regime"]["l1_shaped"] is False
     first_order = [w for w in doc["warnings"] if "not at a minimum" in w]
-    assert first_order and first_order[0].endswith("(train longer)") and "l1" not in first_order[0]
+    assert first_order and first_order[0].endswith(f"({UNCONVERGED_GRADIENT})") and "l1" not in first_order[0]
 
 
 def test_actual_baseline_must_be_a_verify_report(cli, tmp_path, no_curvature):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import prunelimit
-from prunelimit.api.limit import FITTED_GRADIENT
+from prunelimit.api.limit import FITTED_GRADIENT, UNCONVERGED_GRADIENT
 from prunelimit.data.spec import load_dataset
 
 
@@ -50,10 +50,10 @@ def test_a_model_that_fits_every_sample_is_not_told_to_train_longer(fitted) -> N
 def test_a_model_that_misclassifies_a_sample_is_told_to_train_longer() -> None:
     model, data = _trained(15)
     assert not bool((model(data[0]).argmax(1) == data[1]).all())
-    assert _gradient_warning(model, data).endswith("ignores that term (train longer)")
+    assert _gradient_warning(model, data).endswith(f"ignores that term ({UNCONVERGED_GRADIENT})")
 
 
 def test_a_loss_of_the_users_own_keeps_train_longer(fitted) -> None:
     # the same cross-entropy as a criterion: what it computes is not known, so neither is that it has no minimum
     model, data = fitted
-    assert _gradient_warning(model, data, nn.CrossEntropyLoss()).endswith("ignores that term (train longer)")
+    assert _gradient_warning(model, data, nn.CrossEntropyLoss()).endswith(f"ignores that term ({UNCONVERGED_GRADIENT})")

@@ -37,7 +37,8 @@ def test_a_briefly_l1_trained_checkpoint_is_told_what_it_records_and_to_go_furth
     assert doc["regime"]["training"] == {"l1": 0.001, "epochs": 3, "planned_epochs": 3}
     # the first-order warning names l1 training as a cause of the gradient of a model that records it, as of an l1-shaped one
     (gradient,) = [w for w in doc["warnings"] if "not at a minimum" in w]
-    assert gradient.endswith("(train longer; l1 training leaves such a gradient by design)")
+    assert gradient.endswith("(train longer if it has not converged; l1 training or weight decay leaves such a "
+                             "gradient by design)")
 
     for args in (FAST, (*DATA, "--from", report)):  # computed here, or read from the bounds report
         verified = cli("verify", ckpt, *args, "--json")
