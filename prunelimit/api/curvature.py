@@ -2368,7 +2368,9 @@ def _worded_here(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions)
     named = hessian_parameters(inputs.model, inputs.selection)
     fresh = choose_solver(options, rep.params_hessian, timed=timed_products(named))
     choice = rep.choice
-    if (fresh.solver, fresh.predicted_exact_seconds, choice.predicted_exact_seconds) == (choice.solver, None, None):
+    # not an answer made to another tolerance, kept as this call's (``_within_tolerance``): its reason says so
+    if (fresh.solver, fresh.predicted_exact_seconds, choice.predicted_exact_seconds) == (choice.solver, None, None) \
+            and choice.tolerance in (None, fresh.tolerance):
         choice = replace(choice, reason=fresh.reason)
     note = rep.tolerance_note if rep.uncertainty is None or rep.limit_ratio is None else \
         tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, rep.limit_ratio, rep.uncertainty, options,
@@ -2433,8 +2435,11 @@ def _within_tolerance(rep: SpectrumReport | None, inputs: Inputs,
     worded = _worded_here(rep, inputs, options)
     if worded.tolerance_note is not None:
         return None
-    reason = (f"adaptive SLQ to ±{options.tolerance:g} in ρ*: stored by an earlier run, whose "
-              f"± {half_width_text(100 * rep.uncertainty.plus_minus)} pt meets this tolerance too (no product)")
+    # the tolerance it was made to, not this call's: its runs went on past stages whose ± met this one
+    made = rep.choice.tolerance
+    reason = (f"adaptive SLQ to ±{made:g} in ρ*, stored by an earlier run, whose "
+              f"± {half_width_text(100 * rep.uncertainty.plus_minus)} pt meets this ±{options.tolerance:g} too "
+              "(no product)")
     return replace(worded, choice=replace(worded.choice, reason=reason, predicted_exact_seconds=None))
 
 

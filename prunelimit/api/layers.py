@@ -94,6 +94,14 @@ def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     return replace(spec, dense=None, layers=layers)
 
 
+# What stops the spectrum, or solves ρ* and the shares after it, never the blocks: they are a fixed
+# plan after the spectrum, outside its --max-hvps and --time-budget (``outside_budgets``), and their
+# shares are solved for ε and the negative-curvature rule once read. Keyed at their defaults: `bounds
+# --per-layer`, then the same with --tolerance 0.05, read the exact spectrum and formed D columns again.
+_NOT_THE_BLOCKS = {name: getattr(CurvatureOptions, name)
+                   for name in ("tolerance", "max_hvps", "time_budget", "epsilon", "negative")}
+
+
 def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, target: LimitTarget | None,
                     path: PruningPath | None, ratio: float | None, scope: str, progress=None,
                     store: "Store | None" = None) -> "LayerBreakdown":
@@ -104,7 +112,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     without it (read from the cache: the same command must give the same blocks whether or
     not its spectrum was cached) or ``--method exact`` is asked for; otherwise Lanczos on
     every block in lockstep over the spectrum's curvature data. Blocks come from ``store``
-    when it holds them for these inputs (keyed as the spectrum: 0 HVPs then); a dense
+    when it holds them for these inputs (keyed as the spectrum, but for what only stops it or
+    solves ρ* after it, ``_NOT_THE_BLOCKS``: 0 HVPs then); a dense
     Hessian's exact blocks are stored too, where a later command on the cached exact
     spectrum reads them rather than forming D columns.
     """
@@ -125,8 +134,12 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
 
     steps = probes = subsample = None
     formed = options.method == "exact" or spec.solver == "exact"
-    kind = f"layers-{'formed' if formed else 'lanczos'}"  # the solver the stored spectrum took decides
-    key = result_key(inputs, options, store, kind)
+    # the solver the stored spectrum took decides, and for Lanczos blocks its products' type (below),
+    # which the tolerance and budgets keyed at their defaults (``_NOT_THE_BLOCKS``) may have moved
+    wide = not formed and spec.quadrature.float64_products
+    kind = f"layers-{'formed' if formed else 'lanczos'}{'-float64' if wide else ''}"
+    keyed = replace(options, **_NOT_THE_BLOCKS)
+    key = result_key(inputs, keyed, store, kind)
 
     def check(found: StoredBlocks) -> None:
         _check_blocks(found, blocks)
@@ -136,7 +149,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     # On a CPU the memory budget and --hvp only choose the engines: blocks a run at the defaults
     # computed with the engines these options choose are the same products (`bounds --per-layer`,
     # then the same with --memory-budget 2048, read the spectrum and formed its 2,410 columns again)
-    shared = default_engines(inputs, options)
+    shared = default_engines(inputs, keyed)
     if stored is None and spec.dense is None and shared is not None:
         stored = stored_result(store, result_key(inputs, shared, store, kind), kind, StoredBlocks,
                                lambda found: if_same_engines(found, inputs, options), check)

@@ -321,9 +321,12 @@ class SolverChoice:
     # False where the columns alone refused the exact spectrum, so the eigenvalues were not
     # timed: ``predicted_exact_seconds`` is then the columns' alone, a lower bound
     eigenvalues_timed: bool = True
+    # the ± in ρ* adaptive SLQ ran to (its --tolerance; ``None``: exact or a fixed plan): a cached answer
+    # that a tighter run stored keeps it, so that its trail and "reached the tolerance" read as made
+    tolerance: float | None = None
 
     def to_json(self) -> dict:
-        return {"solver": self.solver, "adaptive": self.adaptive, "reason": self.reason}
+        return {"solver": self.solver, "adaptive": self.adaptive, "reason": self.reason, "tolerance": self.tolerance}
 
 
 def memory_budget_mb(options: CurvatureOptions, device) -> float:
@@ -398,10 +401,10 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
                             f"fixed plan ({fixed_by(options)})")
     adaptive = SolverChoice("slq-h", True, ADAPTIVE_INITIAL_STEPS,
                             initial_runs(dim, options.tolerance, ADAPTIVE_INITIAL_PROBES),
-                            f"adaptive SLQ to ±{options.tolerance:g} in ρ*")
+                            f"adaptive SLQ to ±{options.tolerance:g} in ρ*", tolerance=options.tolerance)
 
     def slq(why: str, predicted: float | None = None) -> SolverChoice:
-        return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs, f"{adaptive.reason}{why}", predicted)
+        return replace(adaptive, reason=f"{adaptive.reason}{why}", predicted_exact_seconds=predicted)
 
     if options.method == "slq":
         return slq(f" ({option('method', 'slq')})")

@@ -15,13 +15,14 @@ from prunelimit.api.limit import (
     verify_measures,
 )
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.baseline import Provenance, stored_with
+from prunelimit.baseline import Provenance, precision_now, stored_with
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
-from prunelimit.pruning.actual import LARGE_GAP, ActualLimit, CurvePoint  # |Δ| above LARGE_GAP: a diagnosis in words
+# |Δ| above LARGE_GAP: a diagnosis in words
+from prunelimit.pruning.actual import LARGE_GAP, ActualLimit, CurvePoint, stated_dense
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
 from prunelimit.report.notebook import brief, shown, verify_summary
@@ -302,11 +303,12 @@ def verify(
 
     check_verify_options(acc_drop, sweep)
     require_data(inputs)
-    rep, notes = None, []
+    rep, notes, stated = None, [], False
     if prediction_from is not None:
         prediction, saved_notes = saved_prediction(prediction_from, inputs, options, scope)
         overshoot, measured = saved_overshoot(prediction.source, prediction.body.get("overshoot"), prediction, inputs,
                                               scope)
+        stated = prediction.body.get("overshoot") is not None
         prediction = replace(prediction, body={**prediction.body, "overshoot": overshoot})
         # what qualifies this run's inputs, as bounds says; an overshoot measured here told as the prediction's is
         notes = list(inputs.qualified([*saved_notes, *told_measured(measured)]))
@@ -315,10 +317,16 @@ def verify(
         prediction = PredictedLimit.from_bounds(rep)
     # bounds' overshoot check measured the model as given on these batches: the search's dense point
     checked = None if rep is None else rep.overshoot
+    if checked is not None:
+        dense = CurvePoint(0.0, checked.dense_loss, checked.dense_accuracy)
+    else:  # --from: as the report's check states it (one measured here on an older report's prediction too),
+        # where it was measured at this run's device and float precision (a GPU's TF32 loss is not set
+        # beside this CPU's points); the report was checked to hold these weights and data
+        same_precision = not stated or prediction.body.get("precision") == precision_now(inputs.device)
+        dense = stated_dense(prediction.body.get("overshoot")) if same_precision else None
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep,
-                          progress=_search_progress(progress), measured_dense=None if checked is None else
-                          CurvePoint(0.0, checked.dense_loss, checked.dense_accuracy),
+                          progress=_search_progress(progress), measured_dense=dense,
                           failed=overshot_ratios(prediction.body.get("overshoot") if checked is None else
                                                  checked.to_json()), named=predicted_ratios(prediction))
     delta = prediction.ratio - actual.loss_ratio

@@ -325,8 +325,9 @@ class OvershootCheck:
         def point(p: CurvePoint | None, removed: int | None) -> dict | None:
             return None if p is None else {"ratio": p.ratio, "loss": p.loss, "removed": removed}
 
+        # the dense accuracy beside its loss: `verify --from` starts its search from this point (``stated_dense``)
         return {"lower": self.lower_overshoots, "predicted": self.predicted_overshoots, "gap": LARGE_GAP,
-                "dense_loss": self.dense_loss, "loss_limit": self.loss_limit,
+                "dense_loss": self.dense_loss, "dense_accuracy": self.dense_accuracy, "loss_limit": self.loss_limit,
                 "checked": {"predicted": point(self.predicted, self.predicted_removed),
                             "lower": point(self.lower, self.lower_removed)}}
 
@@ -350,6 +351,20 @@ def stated_check(stated: object) -> OvershootCheck | None:
     return OvershootCheck(float(stated["dense_loss"]), float(stated["loss_limit"]) - float(stated["dense_loss"]),
                           predicted[0], None if lower is None else lower[0], 0.0, predicted[1],
                           None if lower is None else lower[1])
+
+
+def stated_dense(stated: object) -> CurvePoint | None:
+    """The model as given, as a saved report's ``overshoot`` (``OvershootCheck.to_json``) states
+    it measured: its loss and accuracy (``null``: the labels are not classes), for ``verify
+    --from``'s search to start from (``actual_limit``'s ``measured_dense``) rather than measure
+    again; ``None`` where it states no ``dense_accuracy`` (an older report's) or not in shape."""
+    if not (isinstance(stated, dict) and real(stated.get("dense_loss")) and math.isfinite(stated["dense_loss"])
+            and "dense_accuracy" in stated):
+        return None
+    accuracy = stated["dense_accuracy"]
+    if accuracy is not None and not (real(accuracy) and 0 <= accuracy <= 1):
+        return None
+    return CurvePoint(0.0, float(stated["dense_loss"]), None if accuracy is None else float(accuracy))
 
 
 def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon: float, ratio: float,

@@ -27,3 +27,18 @@ def no_spectrum(monkeypatch):
         raise AssertionError("the spectrum was recomputed")
 
     return lambda: monkeypatch.setattr(curvature_api, "spectrum", forbidden)
+
+
+@pytest.fixture
+def no_blocks(monkeypatch):
+    """After it is called, computing any ``--per-layer`` block fails the test."""
+    from prunelimit.curvature import layers
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the blocks were recomputed")
+
+    def forbid() -> None:
+        for name in ("formed_block_curvature", "lanczos_block_curvature", "exact_block_curvature"):
+            monkeypatch.setattr(layers, name, forbidden)
+
+    return forbid

@@ -15,21 +15,6 @@ from tests.cache.test_cache_memory_budget import NARROW, WIDER
 LAYERS = (*BOUNDS, "--per-layer")
 
 
-@pytest.fixture
-def no_blocks(monkeypatch):
-    """After it is called, computing any block fails the test."""
-    from prunelimit.curvature import layers
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the blocks were recomputed")
-
-    def forbid() -> None:
-        for name in ("formed_block_curvature", "lanczos_block_curvature", "exact_block_curvature"):
-            monkeypatch.setattr(layers, name, forbidden)
-
-    return forbid
-
-
 def _same_blocks(hit: dict, first: dict) -> None:
     assert hit["layer_curvature"]["cached"] is True and hit["layer_curvature"]["hvps"] == 0
     assert hit["timing"]["hvps"] == 0
