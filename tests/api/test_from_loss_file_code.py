@@ -71,6 +71,7 @@ def test_an_older_report_naming_the_loss_file_alone_is_read_with_a_note(cli, sma
     doc["data"]["loss"] = "loss.py:loss"  # as an older prunelimit recorded it
     older = tmp_path / "older.json"
     older.write_text(json.dumps(doc))
+    monkeypatch.setenv("COLUMNS", "200")  # the note names a long path: a line of 80 would fold it
     read = _run(cli, monkeypatch, "gate", small_ckpt, *ARGS, *loss, "--from", older, "--min-ratio", 0, "--no-cache")
     assert read.exit_code == 0, read.stderr
     assert f"{older} does not record its loss settings (an older report)" in read.output
