@@ -2,7 +2,8 @@
 the full data's Hessian's own columns in float64: no seed, curvature subset, basis or SLQ plan
 reaches them. Lanczos blocks are 32 steps × 2 probes whatever plan the spectrum ran: its method,
 `--iterations` and `--runs` do not reach them, nor `--basis-dtype` where it stores their bases as
-`auto` does; the seed (their probes), the subset and a basis stored otherwise do.
+`auto` does; the seed (their probes, and the subset it draws), the subset and a basis stored
+otherwise do; where every block is formed from its unit columns on all the data, no seed does.
 Before, `bounds examples/digits-mlp.pt --per-layer`, then the same with `--seed 1` (or
 `--hessian-samples 500`, `--basis-dtype float32`, `--method exact`), read the exact spectrum
 (0 HVPs) and formed the dense Hessian's 2,410 columns again (`layer_curvature.hvps` 2,410)."""
@@ -81,4 +82,34 @@ def test_a_narrower_basis_than_autos_is_not_read_where_the_spectrums_key_merges_
     cache = ("--cache-dir", tmp_path / "cache")
     _doc(cli("bounds", own_ckpt, *LAYERS, *cache, *SLQ))
     again = _doc(cli("bounds", own_ckpt, *LAYERS, *cache, *SLQ, "--basis-dtype", "float32"))
+    assert again["layer_curvature"]["cached"] is False and again["layer_curvature"]["hvps"] > 0
+
+
+@pytest.fixture
+def narrow_ckpt(tmp_path):
+    """A 64-1-10 MLP: every block (64, 10 weights, 11 biases) at most 2 × 32 weights, each
+    formed from its unit columns under `--method slq` too, no probe drawn."""
+    import torch
+
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    path = tmp_path / "narrow.pt"
+    save_checkpoint(path, "mlp:64,1,10", build_model("mlp:64,1,10").state_dict(), meta={"data": "digits:train"})
+    return path
+
+
+def test_blocks_formed_from_unit_columns_on_all_the_data_are_read_under_another_seed(cli, narrow_ckpt, tmp_path,
+                                                                                   no_blocks):
+    hit = _read_as_computed(cli, narrow_ckpt, ("--cache-dir", tmp_path / "cache"), no_blocks, SLQ, (*SLQ, "--seed", "1"))
+    assert hit["layer_curvature"]["method"] == "lanczos"
+
+
+def test_blocks_formed_from_unit_columns_on_a_subset_are_computed_under_another_seed(cli, narrow_ckpt, tmp_path):
+    """The seed draws the subset they are formed on."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    subset = (*SLQ, "--hessian-samples", "40")
+    _doc(cli("bounds", narrow_ckpt, *LAYERS, *cache, *subset))
+    again = _doc(cli("bounds", narrow_ckpt, *LAYERS, *cache, *subset, "--seed", "1"))
     assert again["layer_curvature"]["cached"] is False and again["layer_curvature"]["hvps"] > 0
