@@ -15,6 +15,7 @@ from prunelimit.api.curvature import (
     check_stored_rules,
     curvature_data,
     default_engines,
+    drawn_by_class,
     hessian_operator,
     if_same_engines,
     optional_target,
@@ -25,9 +26,9 @@ from prunelimit.api.curvature import (
     stored_result,
     stored_spectrum,
 )
-from prunelimit.api.options import CurvatureOptions, basis_memory_bytes
+from prunelimit.api.options import EXACT_IGNORES, CurvatureOptions, basis_memory_bytes
 from prunelimit.cache import Store
-from prunelimit.curvature.layers import Block, BlockCost, BlockCurvature, SubsetParts
+from prunelimit.curvature.layers import LAYER_PROBES, LAYER_STEPS, Block, BlockCost, BlockCurvature, SubsetParts
 from prunelimit.data.subsample import Subsample
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
@@ -98,8 +99,42 @@ def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
 # plan after the spectrum, outside its --max-hvps and --time-budget (``outside_budgets``), and their
 # shares are solved for ε and the negative-curvature rule once read. Keyed at their defaults: `bounds
 # --per-layer`, then the same with --tolerance 0.05, read the exact spectrum and formed D columns again.
+# Nor the spectrum's plan (method, iterations, runs): blocks are formed, or LAYER_STEPS × LAYER_PROBES
+# Lanczos ones, whatever it was; only the solver it took and its products' type reach them (the kind).
 _NOT_THE_BLOCKS = {name: getattr(CurvatureOptions, name)
-                   for name in ("tolerance", "max_hvps", "time_budget", "epsilon", "negative")}
+                   for name in ("tolerance", "max_hvps", "time_budget", "epsilon", "negative", "method", "iterations",
+                                "runs")}
+# ... and formed (or exact) blocks are the full data's Hessian's own columns in float64: SLQ's seed,
+# subset and bases never reach them (`bounds --per-layer`, then the same with --seed 1, read the exact
+# spectrum and formed its 2,410 columns again)
+_NOT_FORMED_BLOCKS = {name: getattr(CurvatureOptions, name) for name in EXACT_IGNORES}
+
+
+def _blocks_keyed(inputs: Inputs, options: CurvatureOptions, blocks: "tuple[Block, ...]", formed: bool,
+                  dtype: "torch.dtype | None") -> tuple[CurvatureOptions, str]:
+    """The options and kind ``layer_breakdown``'s blocks are keyed by: what reaches their numbers.
+    Lanczos ones (on products in ``dtype``) read the seed where it draws their probes (a block larger
+    than its runs' products: smaller ones are formed from their unit columns) or the curvature
+    subset, and the basis storage and memory only where a block runs Lanczos; their kind says the
+    products' type, and a storage other than ``auto``'s (not the option's name, which the spectrum's
+    key may take as ``auto`` where its D × D basis would be narrowed too)."""
+    import torch
+
+    from prunelimit.data.batches import total_samples
+    from prunelimit.data.subsample import subset_size
+
+    if formed:
+        return replace(options, **{**_NOT_THE_BLOCKS, **_NOT_FORMED_BLOCKS}), "layers-formed"
+    kind = f"layers-lanczos{'-float64' if dtype == torch.float64 else ''}"
+    lanczos = any(b.size > LAYER_PROBES * LAYER_STEPS for b in blocks)
+    subsampled = subset_size(inputs.batches, options.hessian_samples, drawn_by_class(inputs)) \
+        < total_samples(inputs.batches)
+    elements = LAYER_STEPS * max(b.size for b in blocks)  # as ``layer_breakdown`` sizes the bases
+    if lanczos and basis_storage(options.basis_dtype, dtype, elements) != basis_storage("auto", dtype, elements):
+        kind += f"-basis-{options.basis_dtype}"
+    return replace(options, **_NOT_THE_BLOCKS, basis_dtype=CurvatureOptions.basis_dtype,
+                   seed=options.seed if lanczos or subsampled else CurvatureOptions.seed,
+                   basis_memory_mb=options.basis_memory_mb if lanczos else CurvatureOptions.basis_memory_mb), kind
 
 
 def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, target: LimitTarget | None,
@@ -112,16 +147,15 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     without it (read from the cache: the same command must give the same blocks whether or
     not its spectrum was cached) or ``--method exact`` is asked for; otherwise Lanczos on
     every block in lockstep over the spectrum's curvature data. Blocks come from ``store``
-    when it holds them for these inputs (keyed as the spectrum, but for what only stops it or
-    solves ρ* after it, ``_NOT_THE_BLOCKS``: 0 HVPs then); a dense
+    when it holds them for these inputs (keyed as the spectrum, but only by what reaches them,
+    ``_blocks_keyed``: 0 HVPs then); a dense
     Hessian's exact blocks are stored too, where a later command on the cached exact
     spectrum reads them rather than forming D columns.
     """
     import torch
 
-    from prunelimit.curvature.layers import (LAYER_PROBES, LAYER_STEPS, BlockCost, exact_block_curvature,
-                                             formed_block_curvature, lanczos_block_curvature, lanczos_block_products,
-                                             parameter_blocks)
+    from prunelimit.curvature.layers import (BlockCost, exact_block_curvature, formed_block_curvature,
+                                             lanczos_block_curvature, lanczos_block_products, parameter_blocks)
     from prunelimit.theory.layers import layer_shares
 
     start = time.perf_counter()
@@ -134,11 +168,13 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
 
     steps = probes = subsample = None
     formed = options.method == "exact" or spec.solver == "exact"
-    # the solver the stored spectrum took decides, and for Lanczos blocks its products' type (below),
-    # which the tolerance and budgets keyed at their defaults (``_NOT_THE_BLOCKS``) may have moved
-    wide = not formed and spec.quadrature.float64_products
-    kind = f"layers-{'formed' if formed else 'lanczos'}{'-float64' if wide else ''}"
-    keyed = replace(options, **_NOT_THE_BLOCKS)
+    # Lanczos blocks take the spectrum's products' type: where float32 products' rounding sent its runs
+    # to float64 ones, the blocks need them as much (a block formed from float32 columns of an MLP fitted
+    # near zero loss stated its own ρ* 47.7 % ± 0 against 62.0 % exact). The tolerance and plan keyed at
+    # their defaults (``_NOT_THE_BLOCKS``) may have moved it: the kind says it.
+    dtype = None if formed else \
+        torch.float64 if spec.quadrature.float64_products else product_dtype(named[0][1].dtype)
+    keyed, kind = _blocks_keyed(inputs, options, blocks, formed, dtype)
     key = result_key(inputs, keyed, store, kind)
 
     def check(found: StoredBlocks) -> None:
@@ -166,10 +202,6 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
         else:
             steps, probes = LAYER_STEPS, LAYER_PROBES
             subsample = curvature_data(inputs, options)
-            # the spectrum's products' type: where float32 products' rounding sent its runs to float64
-            # ones, the blocks need them as much (a block formed from float32 columns of an MLP fitted
-            # near zero loss stated its own ρ* 47.7 % ± 0 against 62.0 % exact)
-            dtype = torch.float64 if spec.quadrature.float64_products else product_dtype(named[0][1].dtype)
             op = hessian_operator(inputs, options, dtype, probes=len(blocks) * probes, batches=subsample.batches)
             storage = basis_storage(options.basis_dtype, dtype, steps * max(b.size for b in blocks))
             parts = subset_parts(inputs, options, subsample, len(blocks), dtype)
