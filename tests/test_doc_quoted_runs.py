@@ -143,3 +143,19 @@ def test_the_fixed_plans_slice_error_plus_minus_is_what_the_guide_quotes() -> No
     data_error, slice_error = (bounds(inputs, CurvatureOptions(**plan, tolerance=t)).uncertainty.plus_minus
                                for t in (0.001, 0.5))
     assert (f"{100 * data_error:.1f}", f"{100 * slice_error:.1f}") == (said[4], said[5])
+
+
+def test_a_lanczos_blocks_own_rho_is_what_the_guides_layer_table_quotes(tiny_model, train) -> None:
+    """The `limit_alone_plus_minus` row's example: the untrained 64-12-10 MLP's `0.weight`
+    on 300 digits, seed 0, its Lanczos block's own ρ* and ± against its exact block's
+    (tests/theory/test_layers_alone_plus_minus.py checks that the ± holds it)."""
+    import prunelimit
+
+    said = re.search(r"\(the untrained 64-12-10 MLP's `0\.weight` on (\d+) digits, seed 0: ([\d.]+) % ± ([\d.]+) pt "
+                     r"against ([\d.]+) % from its exact block\)", GUIDE)
+    assert said is not None and int(said[1]) == len(train[1])
+    own = {method: next(layer for layer in prunelimit.spectrum(tiny_model, train, method=method, seed=0,
+                                                               per_layer=True).layers.layers
+                        if layer.name == "0.weight") for method in ("slq", "exact")}
+    assert (f"{100 * own['slq'].limit_alone:.2f}", _pt(own["slq"].limit_alone_plus_minus),
+            f"{100 * own['exact'].limit_alone:.2f}") == (said[2], said[3], said[4])
