@@ -159,3 +159,45 @@ def test_a_lanczos_blocks_own_rho_is_what_the_guides_layer_table_quotes(tiny_mod
                         if layer.name == "0.weight") for method in ("slq", "exact")}
     assert (f"{100 * own['slq'].limit_alone:.2f}", _pt(own["slq"].limit_alone_plus_minus),
             f"{100 * own['exact'].limit_alone:.2f}") == (said[2], said[3], said[4])
+
+
+def test_the_paper_grid_part_on_the_17_parameter_mlp_is_what_methods_quotes(mlp17) -> None:
+    """methods.md quoted a grid part of 7.8 pt, R about 2 and a 3.3 pt gap for a 17-parameter
+    MLP no document or test built; the one the tests fit (the `mlp17` fixture) states 29 pt,
+    R 0.56 and a 2.8 pt gap."""
+    import warnings
+
+    import prunelimit
+
+    methods = _flat((ROOT / "docs" / "methods.md").read_text(encoding="utf-8"))
+    said = re.search(r"; ([\d.]+) pt on the 17-parameter MLP of `tests/theory/test_paper_rounding.py`, whose `R` is "
+                     r"about ([\d.]+), where the answer lay ([\d.]+) pt from the continuous root", methods)
+    assert said is not None
+    model, data = mlp17
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tiny model's regime warnings
+        run = prunelimit.bounds(model, data, method="paper")
+    assert (_pt(run.uncertainty.grid), f"{run.prediction.radius:.2g}", _pt(abs(run.ratio - run.prediction.ratio))) \
+        == (said[1], said[2], said[3])
+
+
+def test_the_class_weighted_loss_is_what_the_library_page_quotes(tiny_model, train) -> None:
+    """library.md's class-weight example (an MLP it did not name): the batches' mean loss
+    that prunelimit analyses beside torch's weighted mean over all the data."""
+    import warnings
+
+    import torch
+
+    import prunelimit
+
+    page = _flat((ROOT / "docs" / "library.md").read_text(encoding="utf-8"))
+    said = re.search(r"\((\d+) bundled digits in batches of (\d+), `weight=torch.linspace\(0.2, 3.0, 10\)`: ([\d.]+) "
+                     r"for ([\d.]+) on the untrained `mlp:64,12,10` of seed 0", page)
+    assert said is not None and int(said[1]) == len(train[1])
+    criterion = torch.nn.CrossEntropyLoss(weight=torch.linspace(0.2, 3.0, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the class-weight warning the page goes on to quote
+        run = prunelimit.bounds(tiny_model, train, loss=criterion, method="exact", batch_size=int(said[2]))
+    with torch.no_grad():
+        whole = float(criterion(tiny_model(train[0]), train[1]))
+    assert (f"{run.spectrum.loss:.4f}", f"{whole:.4f}") == (said[3], said[4])
