@@ -201,3 +201,19 @@ def test_the_class_weighted_loss_is_what_the_library_page_quotes(tiny_model, tra
     with torch.no_grad():
         whole = float(criterion(tiny_model(train[0]), train[1]))
     assert (f"{run.spectrum.loss:.4f}", f"{whole:.4f}") == (said[3], said[4])
+
+
+def test_a_formed_blocks_subset_plus_minus_is_what_the_guide_quotes(small_model, train) -> None:
+    """The guide's per-layer subset example now names a model the tests build (it quoted a
+    bag-of-words net no document defines): a formed block's trace over the subset, its ±
+    and the trace over all the data."""
+    import prunelimit
+
+    said = re.search(r"now the untrained 64-4-10 MLP's `2\.weight` \(40 weights, formed\) over (\d+) of (\d+) digits, "
+                     r"seed (\d+) \(`[^`]*`\), reads `([\d.]+) ± ([\d.]+)` against `([\d.]+)` on all of them", GUIDE)
+    assert said is not None and int(said[2]) == len(train[1])
+    subset, full = (next(layer for layer in prunelimit.spectrum(small_model, train, per_layer=True, **options)
+                         .layers.layers if layer.name == "2.weight")
+                    for options in ({"method": "slq", "hessian_samples": int(said[1]), "seed": int(said[3])},
+                                    {"method": "exact"}))
+    assert (f"{subset.trace:.3g}", f"{subset.trace_plus_minus:.2g}", f"{full.trace:.3g}") == (said[4], said[5], said[6])
