@@ -120,3 +120,100 @@ def test_the_stderr_beside_the_plus_minus_is_what_the_guide_quotes(cli) -> None:
     assert run.exit_code == 0, run.stderr
     prediction = json.loads(run.stdout)["prediction"]
     assert (f"{prediction['stderr']:.2g}", f"{prediction['uncertainty']['plus_minus']:.2g}") == (said[1], said[2])
+
+
+def test_the_fixed_plans_slice_error_plus_minus_is_what_the_guide_quotes() -> None:
+    """A fixed plan's ± at the data's error against the slice's that a `--tolerance 0.5` run
+    stores: the guide quoted ± 14.5 and 16.9 pt on an MLP it did not name, where the 8-12-3 one
+    its cache test fits states 15.8 and 17.6 (tests/cache/test_cache_fixed_plan_error.py);
+    one thread (the suite's), so the float32 products' summation order, and the digits, are fixed."""
+    import prunelimit
+    from prunelimit.api.limit import bounds
+    from prunelimit.api.options import CurvatureOptions
+    from tests.api.test_measured_slice import _fitted
+
+    said = re.search(r"`--tolerance 0.001` after `--tolerance 0.5` under `--iterations (\d+) --runs (\d+)` on the "
+                     r"8-12-3 MLP fitted near zero loss to (\d+) samples of `tests/cache/test_cache_fixed_plan_error.py`: "
+                     r"± ([\d.]+) pt at the data's error, not the stored ± ([\d.]+) pt at the slice's", GUIDE)
+    assert said is not None
+    model, data = _fitted(int(said[3]), 12)
+    inputs = prunelimit.inputs_from(model, data, batch_size=64)
+    plan = {"iterations": int(said[1]), "runs": int(said[2])}
+    # the stored answer's ± is the one a `--tolerance 0.5` run states (the cache test reads it back so)
+    data_error, slice_error = (bounds(inputs, CurvatureOptions(**plan, tolerance=t)).uncertainty.plus_minus
+                               for t in (0.001, 0.5))
+    assert (f"{100 * data_error:.1f}", f"{100 * slice_error:.1f}") == (said[4], said[5])
+
+
+def test_a_lanczos_blocks_own_rho_is_what_the_guides_layer_table_quotes(tiny_model, train) -> None:
+    """The `limit_alone_plus_minus` row's example: the untrained 64-12-10 MLP's `0.weight`
+    on 300 digits, seed 0, its Lanczos block's own ρ* and ± against its exact block's
+    (tests/theory/test_layers_alone_plus_minus.py checks that the ± holds it)."""
+    import prunelimit
+
+    said = re.search(r"\(the untrained 64-12-10 MLP's `0\.weight` on (\d+) digits, seed 0: ([\d.]+) % ± ([\d.]+) pt "
+                     r"against ([\d.]+) % from its exact block\)", GUIDE)
+    assert said is not None and int(said[1]) == len(train[1])
+    own = {method: next(layer for layer in prunelimit.spectrum(tiny_model, train, method=method, seed=0,
+                                                               per_layer=True).layers.layers
+                        if layer.name == "0.weight") for method in ("slq", "exact")}
+    assert (f"{100 * own['slq'].limit_alone:.2f}", _pt(own["slq"].limit_alone_plus_minus),
+            f"{100 * own['exact'].limit_alone:.2f}") == (said[2], said[3], said[4])
+
+
+def test_the_paper_grid_part_on_the_17_parameter_mlp_is_what_methods_quotes(mlp17) -> None:
+    """methods.md quoted a grid part of 7.8 pt, R about 2 and a 3.3 pt gap for a 17-parameter
+    MLP no document or test built; the one the tests fit (the `mlp17` fixture) states 29 pt,
+    R 0.56 and a 2.8 pt gap."""
+    import warnings
+
+    import prunelimit
+
+    methods = _flat((ROOT / "docs" / "methods.md").read_text(encoding="utf-8"))
+    said = re.search(r"; ([\d.]+) pt on the 17-parameter MLP of `tests/theory/test_paper_rounding.py`, whose `R` is "
+                     r"about ([\d.]+), where the answer lay ([\d.]+) pt from the continuous root", methods)
+    assert said is not None
+    model, data = mlp17
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tiny model's regime warnings
+        run = prunelimit.bounds(model, data, method="paper")
+    assert (_pt(run.uncertainty.grid), f"{run.prediction.radius:.2g}", _pt(abs(run.ratio - run.prediction.ratio))) \
+        == (said[1], said[2], said[3])
+
+
+def test_the_class_weighted_loss_is_what_the_library_page_quotes(tiny_model, train) -> None:
+    """library.md's class-weight example (an MLP it did not name): the batches' mean loss
+    that prunelimit analyses beside torch's weighted mean over all the data."""
+    import warnings
+
+    import torch
+
+    import prunelimit
+
+    page = _flat((ROOT / "docs" / "library.md").read_text(encoding="utf-8"))
+    said = re.search(r"\((\d+) bundled digits in batches of (\d+), `weight=torch.linspace\(0.2, 3.0, 10\)`: ([\d.]+) "
+                     r"for ([\d.]+) on the untrained `mlp:64,12,10` of seed 0", page)
+    assert said is not None and int(said[1]) == len(train[1])
+    criterion = torch.nn.CrossEntropyLoss(weight=torch.linspace(0.2, 3.0, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the class-weight warning the page goes on to quote
+        run = prunelimit.bounds(tiny_model, train, loss=criterion, method="exact", batch_size=int(said[2]))
+    with torch.no_grad():
+        whole = float(criterion(tiny_model(train[0]), train[1]))
+    assert (f"{run.spectrum.loss:.4f}", f"{whole:.4f}") == (said[3], said[4])
+
+
+def test_a_formed_blocks_subset_plus_minus_is_what_the_guide_quotes(small_model, train) -> None:
+    """The guide's per-layer subset example now names a model the tests build (it quoted a
+    bag-of-words net no document defines): a formed block's trace over the subset, its ±
+    and the trace over all the data."""
+    import prunelimit
+
+    said = re.search(r"now the untrained 64-4-10 MLP's `2\.weight` \(40 weights, formed\) over (\d+) of (\d+) digits, "
+                     r"seed (\d+) \(`[^`]*`\), reads `([\d.]+) ± ([\d.]+)` against `([\d.]+)` on all of them", GUIDE)
+    assert said is not None and int(said[2]) == len(train[1])
+    subset, full = (next(layer for layer in prunelimit.spectrum(small_model, train, per_layer=True, **options)
+                         .layers.layers if layer.name == "2.weight")
+                    for options in ({"method": "slq", "hessian_samples": int(said[1]), "seed": int(said[3])},
+                                    {"method": "exact"}))
+    assert (f"{subset.trace:.3g}", f"{subset.trace_plus_minus:.2g}", f"{full.trace:.3g}") == (said[4], said[5], said[6])
