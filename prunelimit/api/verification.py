@@ -419,10 +419,17 @@ def _weights_cause(regime: Regime, shares: str) -> str:
     them. "The weights are not concentrated near zero" was said of every model: of an
     l1-trained BatchNorm MLP with 98 % of its weights below 0.01 (l1-shaped), and of a model
     pruned already, whose shape the regime check says cannot tell; an l1-shaped model whose
-    checkpoint records no l1 is told that finding, not that it looks l1-trained."""
+    checkpoint records no l1 is told that finding, not that it looks l1-trained; one without a
+    record, that its share may be weight decay's (a model trained with weight decay 0.02 and no
+    l1 was told it looks l1-trained)."""
     if regime.l1_shaped and regime.l1_trained:  # l1-trained at least in part: the share cannot tell how far
-        return (f"the model looks l1-trained (near-zero share {percent(regime.near_zero_share, 1)}; {shares}), yet "
-                "models l1-trained only in part (briefly, or after plain training) overshoot so too")
+        share = f"near-zero share {percent(regime.near_zero_share, 1)}; {shares}"
+        if regime.training is None:
+            return (f"the model looks l1-trained or trained with weight decay, whose near-zero shares look alike "
+                    f"({share}), yet models l1-trained only in part (briefly, or after plain training) or with weight "
+                    "decay alone overshoot so too")
+        return (f"the model looks l1-trained ({share}), yet models l1-trained only in part (briefly, or after plain "
+                "training) overshoot so too")
     if regime.train_with_l1 and not regime.l1_shaped:
         return f"the weights are not concentrated near zero ({shares})"
     return f"{regime.finding} ({shares})"  # too few weights, pruned already, or l1-shaped yet recorded plain

@@ -21,13 +21,16 @@ def _prediction() -> PredictedLimit:
 
 
 def test_an_l1_shaped_model_that_overshoots_is_not_told_its_weights_are_not_near_zero() -> None:
-    """l1-shaped (a share of 74.5 %): the cause is the partly l1-trained class, the fix l1 to convergence."""
+    """l1-shaped (a share of 74.5 %), no record: the cause is the partly l1-trained class or
+    weight decay, whose share the weights cannot tell from l1's; the fix l1 to convergence, or
+    in place of weight decay."""
     regime = Regime(True, 0.745, None, weights=2368)
     _, cause, fix = _diagnose(_prediction(), 0.113, "74.5 % below 0.001, 98.0 % below 0.01, 99.0 % below 0.1", regime)
     assert "not concentrated near zero" not in cause
-    assert cause.startswith("Likely cause: the model looks l1-trained (near-zero share 74.5 %; 74.5 % below 0.001")
-    assert "l1-trained only in part" in cause
-    assert fix.startswith("Fix: train with l1 to convergence (LOMP: ")
+    assert cause.startswith("Likely cause: the model looks l1-trained or trained with weight decay, whose near-zero "
+                            "shares look alike (near-zero share 74.5 %; 74.5 % below 0.001")
+    assert "l1-trained only in part" in cause and "with weight decay alone" in cause
+    assert fix.startswith("Fix: train with l1 to convergence (LOMP: ") and "or with l1 in place of weight decay" in fix
 
 
 def test_a_pruned_models_diagnosis_says_its_shape_cannot_tell_computed_or_read_from_a_report() -> None:

@@ -11,7 +11,7 @@ import torch
 
 from prunelimit.errors import library_call
 from prunelimit.gate_rules import GateRule, evaluate_gate
-from prunelimit.theory.regime import TrainingRecord, assess_regime
+from prunelimit.theory.regime import WEIGHT_DECAY_SHARE, TrainingRecord, assess_regime
 
 GENERIC = "train with l1 (`prunelimit train --l1 ...`)"
 SHORT = TrainingRecord(l1=0.001, epochs=3, planned_epochs=3)
@@ -63,7 +63,8 @@ def test_a_plain_record_on_a_plain_shape_says_so_and_keeps_the_advice() -> None:
 
 
 def test_without_a_record_the_shape_alone_decides_as_before() -> None:
-    for share, fix in ((0.0, GENERIC), (0.5, "train with l1 to convergence (`prunelimit train --l1 ...`)")):
+    for share, fix in ((0.0, GENERIC), (0.5, "train with l1 to convergence (`prunelimit train --l1 ...`), or with l1 "
+                                             f"in place of weight decay if it was trained with that ({WEIGHT_DECAY_SHARE})")):
         regime = assess_regime(_weights(share))
         assert regime.training is None and regime.to_json()["training"] is None and regime.l1_fix() == fix
 
