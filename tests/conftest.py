@@ -223,6 +223,21 @@ def adam_fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: in
     return model
 
 
+def sgd_fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, seed: int,
+            weight_decay: float = 0.0) -> torch.nn.Module:
+    """``model`` after ``steps`` SGD steps (lr 0.05, momentum 0.9, ``weight_decay``) of
+    cross-entropy on batches of 64 drawn from ``(x, y)`` by a generator seeded ``seed``: a
+    plainly trained model, as people train one."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=weight_decay)
+    draw = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        i = torch.randint(0, len(x), (64,), generator=draw)
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[i]), y[i]).backward()
+        optimizer.step()
+    return model
+
+
 @pytest.fixture
 def fitted():
     """``adam_fit``, for the tests that train a small model of their own."""

@@ -9,11 +9,11 @@ import json
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from prunelimit.data.spec import load_dataset
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
+from tests.conftest import sgd_fit
 
 SPEC = "mlp:64,8,10"
 FAST = ("--max-samples", "300", "--threads", "1", "--method", "exact")
@@ -26,15 +26,7 @@ def plain_ckpt(tmp_path):
     limit (tests/api/test_bounds_overshoot.py's "plain" case)."""
     data = load_dataset("digits:train", max_samples=300)
     torch.manual_seed(0)
-    model = build_model(SPEC)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    draw = torch.Generator().manual_seed(1)
-    for _ in range(300):
-        i = torch.randint(0, len(data.x), (64,), generator=draw)
-        loss = F.cross_entropy(model(data.x[i]), data.y[i])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    model = sgd_fit(build_model(SPEC), data.x, data.y, steps=300, seed=1)
     return save_checkpoint(tmp_path / "plain.pt", SPEC, model.state_dict(), meta={"data": "digits:train"})
 
 

@@ -7,28 +7,19 @@ that was l1-trained. No statistic of the weights measured separated weight decay
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 import prunelimit
 from prunelimit.data.spec import load_dataset
 from prunelimit.models.spec import build_model
 from prunelimit.theory.regime import WEIGHT_DECAY_SHARE, assess_regime, report_l1_fix
-from tests.conftest import LIBRARY_SAMPLES, SPEC
+from tests.conftest import LIBRARY_SAMPLES, SPEC, sgd_fit
 
 
 def _weight_decayed() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
     """SPEC trained with plain SGD (momentum 0.9) and weight decay 0.02 for 1,500 batches of 64, seeded."""
     data = load_dataset("digits:train", max_samples=LIBRARY_SAMPLES)
     torch.manual_seed(0)
-    model = build_model(SPEC)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=0.02)
-    draw = torch.Generator().manual_seed(0)
-    for _ in range(1500):
-        i = torch.randint(0, len(data.x), (64,), generator=draw)
-        loss = F.cross_entropy(model(data.x[i]), data.y[i])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    model = sgd_fit(build_model(SPEC), data.x, data.y, steps=1500, seed=0, weight_decay=0.02)
     return model.eval(), (data.x, data.y)
 
 
