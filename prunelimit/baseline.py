@@ -483,7 +483,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
-        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), *_code(model),
+        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), **_code(model),
         precision=precision_now(inputs.device), dtype="/".join(float_types(model)) or None,
     )
 
@@ -516,35 +516,49 @@ def precision_difference(now: Any, then: Any) -> str:
     return "; ".join(shown) + (f"; {more} more" if more else "")
 
 
-def _code(model: Any) -> tuple[str | None, ...]:
-    """sha256 of the TorchScript ``model`` holds, its weights left out, of which variant of a
-    class each of its modules runs where it holds two of one, of its code with a trace's
-    example inputs where it holds them, and of the whole of it, tensors included, where its
-    modules hold tensors outside the state dict, then the first, second and fourth by the files of
-    its code, as reports saved before recorded them (``Provenance.code``, ``classes``,
-    ``code_as_traced``, ``tensors``, ``code_by_file``, ``classes_by_file`` and ``tensors_by_file``;
-    ``None``: it holds none, or one that cannot be saved, whose code is then not compared)."""
+def _code(model: Any) -> dict[str, str | None]:
+    """The digests of the TorchScript ``model`` holds, as ``Provenance``'s fields by name: of its
+    code, its weights left out (``code``), of which variant of a class each of its modules runs
+    where it holds two of one (``classes``), of its code with a trace's example inputs where it
+    holds them (``code_as_traced``), of the whole of it, tensors included, where its modules hold
+    tensors outside the state dict (``tensors``), and the first, second and fourth by the files of
+    its code, as reports saved before recorded them (``…_by_file``); ``None``: it holds none, or
+    one that cannot be saved, whose code is then not compared."""
     import hashlib
 
-    from prunelimit.cache import archive_fingerprint, archive_variants, scripted_archives
+    from prunelimit.cache import scripted_archives
 
     modules = dict(model.named_modules())
     try:  # each module saved once for all
-        found = [(name, archive_fingerprint(archive, code_only=True), archive_variants(archive),
-                  archive_fingerprint(archive, code_only=True, traced_inputs=True, by_file=True),
-                  *((archive_fingerprint(archive), archive_fingerprint(archive, by_file=True))
-                    if _holds_more_tensors(archive, modules[name]) else (None, None)),
-                  archive_fingerprint(archive, code_only=True, by_file=True), archive_variants(archive, by_file=True))
-                 for name, archive in scripted_archives(model)]
+        found = [(name, _module_digests(archive, modules[name])) for name, archive in scripted_archives(model)]
     except TypeError:
-        return None, None, None, None, None, None, None
+        found = []
 
-    def joined(index: int) -> str | None:  # the field, where a module has it
-        return hashlib.sha256(",".join(f"{one[0]}:{one[index] or '-'}" for one in found).encode()).hexdigest() \
-            if any(one[index] for one in found) else None
+    def joined(field: str) -> str | None:  # the field, where a module has it
+        return hashlib.sha256(",".join(f"{name}:{one[field] or '-'}" for name, one in found).encode()).hexdigest() \
+            if any(one[field] for _, one in found) else None
 
-    traced = any(one[3] != one[6] for one in found)
-    return joined(1), joined(2), joined(3) if traced else None, joined(4), joined(6), joined(7), joined(5)
+    digests = {field: joined(field) for field in _CODE_FIELDS}
+    if all(one["code_as_traced"] == one["code_by_file"] for _, one in found):  # no trace's inputs held
+        digests["code_as_traced"] = None
+    return digests
+
+
+# the digests ``_code`` records of a model's TorchScript: ``Provenance``'s fields
+_CODE_FIELDS = ("code", "classes", "code_as_traced", "tensors", "code_by_file", "classes_by_file", "tensors_by_file")
+
+
+def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
+    """``_code``'s digests of one scripted module saved to memory (``archive``), by field."""
+    from prunelimit.cache import archive_fingerprint, archive_variants
+
+    more = _holds_more_tensors(archive, module)
+    return {"code": archive_fingerprint(archive, code_only=True), "classes": archive_variants(archive),
+            "code_as_traced": archive_fingerprint(archive, code_only=True, traced_inputs=True, by_file=True),
+            "tensors": archive_fingerprint(archive) if more else None,
+            "code_by_file": archive_fingerprint(archive, code_only=True, by_file=True),
+            "classes_by_file": archive_variants(archive, by_file=True),
+            "tensors_by_file": archive_fingerprint(archive, by_file=True) if more else None}
 
 
 def _holds_more_tensors(archive: Any, module: Any) -> bool:

@@ -69,5 +69,5 @@ def test_tensors_are_recorded_only_where_a_module_holds_one_outside_its_state_di
             return self.lin(x) * self.kept * self.scale
 
     for model in (torch.jit.script(small_model), torch.jit.script(_Buffered()), small_model):
-        assert _code(model)[3] is None
-    assert _code(torch.jit.script(_Scaled(1.0)))[3] is not None
+        assert _code(model)["tensors"] is None
+    assert _code(torch.jit.script(_Scaled(1.0)))["tensors"] is not None

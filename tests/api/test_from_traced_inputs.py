@@ -44,7 +44,7 @@ def test_a_report_reads_for_the_module_traced_on_another_batch(train, tmp_path):
     from prunelimit.baseline import _code
 
     older = document("bounds", report.to_json())
-    older["weights"]["code"] = _code(_traced(2).eval())[2]  # as the run reads it: in eval mode
+    older["weights"]["code"] = _code(_traced(2).eval())["code_as_traced"]  # as the run reads it: in eval mode
     assert older["weights"]["code"] not in (None, report.to_json()["weights"]["code"])
     path = tmp_path / "older.json"
     path.write_text(json.dumps(older))
