@@ -139,7 +139,7 @@ def aliasing_json(a) -> dict:
             "weight_moved": round(a.moved, 9)}
 
 
-def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., None] | None = None,
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., object] | None = None,
            scope: str = "global", store: "Store | None" = None, per_layer: bool = False) -> BoundsReport:
     """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 

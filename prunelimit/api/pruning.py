@@ -336,7 +336,7 @@ def _prunable(value: float, ratio: str) -> float:
 def prune(
     inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
-    force: bool = False, seed: int = 0, progress: Callable[..., None] | None = None, acc_drop: float | None = None,
+    force: bool = False, seed: int = 0, progress: Callable[..., object] | None = None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
     read: dict | None = None, measured: ReadLimit | None = None, lower: float | None = None,
