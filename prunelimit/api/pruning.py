@@ -259,7 +259,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
                                  f"use {option('ratio', 'auto')} or a number")
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
-        stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
+        stated = rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)",
                              _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
                              stated, rep.epsilon, rep.epsilon_source, lower=_within_limit(rep.lower, rep.overshoot))

@@ -72,6 +72,15 @@ def test_progress_may_return_anything(function):
     assert typing.get_args(callback)[-1] is object, callback
 
 
+def test_a_bounds_results_uncertainty_is_typed_as_always_there():
+    """Every ρ* states its ± (``to_json`` reads it unguarded); typed ``Uncertainty | None``, mypy
+    refused docs/library.md's first example, ``result.uncertainty.plus_minus``."""
+    from prunelimit.api import BoundsReport
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    assert typing.get_type_hints(BoundsReport)["uncertainty"] is Uncertainty
+
+
 USER_SCRIPT = '''
 import torch
 import prunelimit
@@ -82,6 +91,7 @@ model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.L
 result = prunelimit.bounds(model, (train.x, train.y), exclude=["2"], method="exact",
                            progress=lambda done, total=None, text=None: True)
 reveal_type(result)
+print(f"{result.uncertainty.plus_minus:.3f}")  # as docs/library.md's first example
 reveal_type(prunelimit.prune(model, result.ratio))
 reveal_type(prunelimit.verify(model, (train.x, train.y), prediction_from=result))
 reveal_type(prunelimit.train(model, (train.x, train.y), epochs=1, progress=lambda step, steps: None))
