@@ -18,6 +18,8 @@ The names below, and the subpackages (``prunelimit.api``, …), are imported on 
 starts importing.
 """
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -33,8 +35,18 @@ _EXPORTS = {
 }
 __all__ = ["__version__", *_EXPORTS]
 
+if TYPE_CHECKING:  # what a type checker reads for the names above (mypy took __getattr__'s Any for them)
+    from prunelimit.library import Pruning as Pruning, bounds as bounds, gate as gate, info as info
+    from prunelimit.library import inputs_from as inputs_from, nplh as nplh, prune as prune
+    from prunelimit.library import spectrum as spectrum, verify as verify
+    from prunelimit.library_laws import density_for_error as density_for_error, error_law as error_law
+    from prunelimit.library_laws import fit_error_law as fit_error_law, fit_nplh as fit_nplh
+    from prunelimit.library_laws import predict_error as predict_error
+    from prunelimit.library_training import export as export, hyperflux as hyperflux, imp as imp, train as train
+    from prunelimit.sparse.sparse_file import load_sparse as load_sparse
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> Any:
     import importlib.util
 
     if name not in _EXPORTS:

@@ -107,6 +107,13 @@ class GateFailed(PrunelimitError):
     exit_code = 1
 
 
+class PrunelimitWarning(UserWarning):
+    """Every warning prunelimit gives (a ``UserWarning``), so that a caller can filter them
+    apart from others: ``warnings.filterwarnings("ignore", category=PrunelimitWarning)``. As
+    plain ``UserWarning``s only their text told them apart: :func:`warn` points them at the
+    caller's line, so their ``module`` is the caller's, not ``prunelimit``."""
+
+
 # True within a call of the library (``prunelimit.bounds``, …): messages name keyword arguments
 _LIBRARY_CALL: ContextVar[bool] = ContextVar("prunelimit_library_call", default=False)
 
@@ -217,7 +224,7 @@ def option_flag(name: str, flag: str | None = None) -> str:
 
 
 def warn(text: str, stacklevel: int = 2) -> None:
-    """``warnings.warn(text, stacklevel=stacklevel)`` as seen from the caller of ``warn``;
+    """``warnings.warn(text, PrunelimitWarning, stacklevel=stacklevel)`` as seen from the caller of ``warn``;
     within a :func:`library_call`, at the line that called prunelimit (the first frame outside
     the package and ``contextlib``'s context managers it enters through), so that Python shows
     the caller's line, not ours (``contextlib.py:137 … return next(self.gen)``), and its
@@ -227,7 +234,8 @@ def warn(text: str, stacklevel: int = 2) -> None:
     if _LIBRARY_CALL.get():
         while frame is not None and _within_package(frame.f_code.co_filename):
             frame, level = frame.f_back, level + 1
-    warnings.warn(text, stacklevel=level if frame is not None and _LIBRARY_CALL.get() else stacklevel + 1)
+    warnings.warn(text, PrunelimitWarning,
+                  stacklevel=level if frame is not None and _LIBRARY_CALL.get() else stacklevel + 1)
 
 
 def _within_package(filename: str) -> bool:

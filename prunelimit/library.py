@@ -55,7 +55,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sized, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -75,6 +75,9 @@ FINETUNE_EPOCHS, FINETUNE_LR = 5, 0.01  # verify --finetune-epochs and --finetun
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default: an (x, y) pair's batches when batch_size is None
 # how the curvature work calls progress= (docs/library.md): total and text are not always passed
 _PROGRESS = ("(done, total=None, text=None)", (1, 2, 3))
+# A function the decorators below wrap, typed as it was: a caller's type checker reads each
+# function's own signature and result, where ``Callable`` made every call ``(*Any, **Any) -> Any``
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
@@ -555,7 +558,7 @@ def _caller_state_kept(model: nn.Module) -> Iterator[None]:
 _ONE_AT_A_TIME = threading.RLock()  # re-entrant: a call's progress= may make another
 
 
-def library_call(command: Callable) -> Callable:
+def library_call(command: Command) -> Command:
     """``command`` as a library function: its messages name keyword arguments, not flags
     (``errors.library_call``), it uses no process group (``distributed.local``): one a
     DDP script made is the script's, and a call that one rank makes alone would wait in its
@@ -572,7 +575,7 @@ def library_call(command: Callable) -> Callable:
         _refuse_misfit_call(command, args, kwargs)
         with _ONE_AT_A_TIME, local(), named_for_library(), blas_as_torch():
             return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
-    return wrapper
+    return cast(Command, wrapper)
 
 
 # The command line's options that no function takes as a keyword argument (docs/library.md's
@@ -673,7 +676,7 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 
-def keeps_caller_state(command: Callable) -> Callable:
+def keeps_caller_state(command: Command) -> Command:
     """``command(model, ...)`` as a :func:`library_call` on a checked ``model`` (the module a
     wrapper runs: :func:`checked_module`), run under :func:`_caller_state_kept`, its help
     ending in the shared arguments it does not describe itself (:func:`with_arguments`)."""
@@ -689,7 +692,7 @@ def keeps_caller_state(command: Callable) -> Callable:
         model = module
         with _caller_state_kept(model), _compiled_backward_named(model):
             return command(model, *args, **kwargs)
-    return with_arguments(wrapper)
+    return cast(Command, with_arguments(wrapper))
 
 
 @contextlib.contextmanager
@@ -743,9 +746,9 @@ SHARED_ARGUMENTS = {
             "``loss(output, target) -> mean loss`` such as ``torch.nn.CrossEntropyLoss()``.",
     "batch_size": "samples per batch an ``(x, y)`` pair is cut into; default ``None``: 128. Refused where it "
                   "cuts nothing (data given in batches, or no data).",
-    "include": "module-name glob patterns (a tuple, such as ``('0',)``) of the prunable set; default ``()``: "
+    "include": "module-name glob patterns (a tuple or list, such as ``('0',)``) of the prunable set; default ``()``: "
                "the set ``Pruning.apply`` recorded on the model, else every weight the default set takes.",
-    "exclude": "module-name glob patterns (a tuple) left out of the prunable set; default ``()``.",
+    "exclude": "module-name glob patterns (a tuple or list) left out of the prunable set; default ``()``.",
     "scope": "the pruning path: ``'global'`` (default: one magnitude ranking over all layers), ``'layer'`` "
              "(the same ratio in each layer) or, to ``prune``, ``'2:4'`` (the 2 largest of every 4 along the input).",
     "progress": "``None`` (default) or a function the curvature work calls as it advances: "
@@ -757,7 +760,7 @@ SHARED_ARGUMENTS = {
 }
 
 
-def with_arguments(command: Callable, described: Mapping[str, str] = SHARED_ARGUMENTS) -> Callable:
+def with_arguments(command: Command, described: Mapping[str, str] = SHARED_ARGUMENTS) -> Command:
     """``command`` with its docstring ending in an ``Arguments`` list of those of its
     parameters in ``described`` that its own text does not name (help() shows only the
     function's docstring, not the module's, where the shared forms are described)."""
@@ -774,7 +777,7 @@ def with_arguments(command: Callable, described: Mapping[str, str] = SHARED_ARGU
 @library_call
 def inputs_from(
     model: nn.Module, data: Any = None, *, loss: str | Callable | None = None, batch_size: int | None = None,
-    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: Masks | None = None,
+    include: tuple[str, ...] | list[str] = (), exclude: tuple[str, ...] | list[str] = (), masks: Masks | None = None,
 ) -> Inputs:
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass). The
@@ -915,8 +918,9 @@ def settle_warning_filters() -> None:
     import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
 
-def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_size: int, include: tuple[str, ...] = (),
-                   exclude: tuple[str, ...] = (), masks: "Masks | None" = None) -> "Inputs":
+def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_size: int,
+                   include: tuple[str, ...] | list[str] = (), exclude: tuple[str, ...] | list[str] = (),
+                   masks: "Masks | None" = None) -> "Inputs":
     """:func:`inputs_from` with ``batch_size`` settled (:func:`batch_size_for`)."""
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
@@ -1042,7 +1046,7 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
 
 @keeps_caller_state
 def info(model: nn.Module, data: Any = None, *, loss: str | Callable | None = None, batch_size: int | None = None,
-         include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> api.InfoReport:
+         include: tuple[str, ...] | list[str] = (), exclude: tuple[str, ...] | list[str] = ()) -> api.InfoReport:
     """Parameter counts, the prunable layers with their zeros and, with ``data``, loss and
     accuracy (``prunelimit info``); ``warnings`` says what qualifies the prunable set.
     ``loss`` (default ``"ce"``) and ``batch_size`` without ``data`` are refused: nothing reads them.
@@ -1061,8 +1065,9 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable | None = No
 
 @keeps_caller_state
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
-             per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
-             progress: Callable[..., None] | None = None, **options: Any) -> api.SpectrumReport:
+             per_layer: bool = False, include: tuple[str, ...] | list[str] = (),
+             exclude: tuple[str, ...] | list[str] = (), progress: Callable[..., object] | None = None,
+             **options: Any) -> api.SpectrumReport:
     """The Hessian spectrum of the mean loss over ``data`` (``prunelimit spectrum``);
     ``per_layer`` adds each layer's curvature (``result.layers``), as ``spectrum --per-layer``.
 
@@ -1081,8 +1086,9 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
 
 @keeps_caller_state
 def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
-           scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
-           progress: Callable[..., None] | None = None, **options: Any) -> api.BoundsReport:
+           scope: str = "global", per_layer: bool = False, include: tuple[str, ...] | list[str] = (),
+           exclude: tuple[str, ...] | list[str] = (), progress: Callable[..., object] | None = None,
+           **options: Any) -> api.BoundsReport:
     """The predicted pruning limit ρ* (``result.ratio``) and its bounds (``result.lower``,
     ``result.upper``) with ρ*'s uncertainty (``result.uncertainty``): ``prunelimit bounds``.
     ``per_layer`` adds each layer's curvature and part in the limit (``result.layers``).
@@ -1104,7 +1110,8 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
            batch_size: int | None = None, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
            refit: bool = False, finetune_epochs: int = FINETUNE_EPOCHS, finetune_lr: float = FINETUNE_LR,
-           include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[..., None] | None = None,
+           include: tuple[str, ...] | list[str] = (), exclude: tuple[str, ...] | list[str] = (),
+           progress: Callable[..., object] | None = None,
            prediction_from: str | os.PathLike | api.BoundsReport | None = None,
            **options: Any) -> api.VerifyReport:
     """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
@@ -1227,7 +1234,8 @@ def refit_epochs(refit: bool, epochs: int, lr: float) -> int:
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int | None = None,
-         include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[..., None] | None = None,
+         include: tuple[str, ...] | list[str] = (), exclude: tuple[str, ...] | list[str] = (),
+         progress: Callable[..., object] | None = None,
          prediction_from: str | os.PathLike | api.BoundsReport | None = None, **options: Any) -> api.GateReport:
     """A CI verdict on the limit (``prunelimit gate``): ``min_ratio`` on ρ_L (``use="lower"``),
     ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
@@ -1353,8 +1361,8 @@ class Pruning:
 
 @keeps_caller_state
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
-          loss: str | Callable = "ce", batch_size: int | None = None, include: tuple[str, ...] = (),
-          exclude: tuple[str, ...] = (), progress: Callable[..., None] | None = None,
+          loss: str | Callable = "ce", batch_size: int | None = None, include: tuple[str, ...] | list[str] = (),
+          exclude: tuple[str, ...] | list[str] = (), progress: Callable[..., object] | None = None,
           prediction_from: str | os.PathLike | api.BoundsReport | None = None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
     ρ* and ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
@@ -1482,8 +1490,8 @@ def grads_kept(model: nn.Module) -> Iterator[None]:
 
 @keeps_caller_state
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
-         include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), config: NplhConfig | None = None,
-         **settings: Any) -> NplhFit:
+         include: tuple[str, ...] | list[str] = (), exclude: tuple[str, ...] | list[str] = (),
+         config: NplhConfig | None = None, **settings: Any) -> NplhFit:
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law
     (``prunelimit law nplh``); ``settings`` are fields of
     :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …),

@@ -8,12 +8,12 @@ line's ``warnings`` name it."""
 
 import functools
 import inspect
-from typing import Callable
+from typing import Callable, cast
 
 from prunelimit import validate
 from prunelimit.errors import OptionError, UsageError, quoted, warn
 from prunelimit.laws import errorlaw, nplh
-from prunelimit.library import library_call, with_arguments
+from prunelimit.library import Command, library_call, with_arguments
 
 # What help() says of the arguments the laws' own docstrings do not name
 _FIT = {"fit": "an ``ErrorLawFit``, as ``fit_error_law`` returns it.",
@@ -37,7 +37,7 @@ _ARGUMENTS = {
 }
 
 
-def _checked_query(query: Callable, value: str) -> Callable:
+def _checked_query(query: Command, value: str) -> Command:
     """``query(fit, value, …)`` (``predict``, ``density_for_error``) that first refuses,
     naming it, a ``fit`` that is no ``ErrorLawFit``, a ``value``, ``width``, ``depth`` or
     ``eps_np`` that is no number and an ``extrapolate`` that is no bool: the command line
@@ -58,10 +58,10 @@ def _checked_query(query: Callable, value: str) -> Callable:
                 raise OptionError(name, f"{{0}} must be a number, got {quoted(number)}{validate.not_a_number(number)}")
         validate.boolean("extrapolate", given.get("extrapolate", False))
         return query(*args, **kwargs)
-    return checked
+    return cast(Command, checked)
 
 
-def _warned(query: Callable[..., float], density_of: Callable[[tuple, float], float]) -> Callable[..., float]:
+def _warned(query: Command, density_of: Callable[[tuple, float], float]) -> Command:
     """``query`` as a library call that warns (``UserWarning``, the command line's ``warnings``) when
     ``extrapolate`` gave an answer beyond what the fit measured; ``density_of(arguments, answer)``."""
     call = library_call(query)
@@ -77,7 +77,7 @@ def _warned(query: Callable[..., float], density_of: Callable[[tuple, float], fl
             warn(warning, stacklevel=2)
         return value
 
-    return answer
+    return cast(Command, answer)
 
 
 fit_nplh = with_arguments(library_call(nplh.fit_nplh), _ARGUMENTS["fit_nplh"])

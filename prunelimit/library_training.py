@@ -60,7 +60,7 @@ from prunelimit.sparse.exporter import ExportReport
 @keeps_caller_state
 def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
           batch_size: int | None = None, preset: str | None = None, masks: Mapping[str, Tensor] | None = None,
-          progress: Callable[[int, int], None] | None = None, **settings: Any) -> TrainResult:
+          progress: Callable[[int, int], object] | None = None, **settings: Any) -> TrainResult:
     """LOMP training (``prunelimit train``): SGD with momentum on the mean loss over ``data``
     plus λ‖w‖₁, **in place** on ``model``, as an optimiser trains it. ``settings`` are fields
     of :class:`~prunelimit.pruning.lomp.LompConfig`: ``l1`` (λ), ``epochs``, ``lr``,
@@ -96,8 +96,8 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
 @keeps_caller_state
 def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = None, loss: str | Callable = "ce",
               batch_size: int | None = None, masks: Mapping[str, Tensor] | None = None,
-              progress: Callable[[int, int], None] | None = None, include: tuple[str, ...] = (),
-              exclude: tuple[str, ...] = (), **settings: Any) -> HyperfluxReport:
+              progress: Callable[[int, int], object] | None = None, include: tuple[str, ...] | list[str] = (),
+              exclude: tuple[str, ...] | list[str] = (), **settings: Any) -> HyperfluxReport:
     """Hyperflux L0 pruning (``prunelimit hyperflux``) of ``model``, **in place**, to about
     ``density`` (the kept fraction of the prunable weights): weights and gates train
     together under a pressure that closes gates, then a regrowth phase. ``settings`` are
@@ -157,8 +157,8 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
 @keeps_caller_state
 def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os.PathLike | None = None,
         loss: str | Callable = "ce", batch_size: int | None = None, masks: Mapping[str, Tensor] | None = None,
-        progress: Callable[["ImpRow"], None] | None = None, include: tuple[str, ...] = (),
-        exclude: tuple[str, ...] = (), **settings: Any) -> ImpResult:
+        progress: Callable[["ImpRow"], object] | None = None, include: tuple[str, ...] | list[str] = (),
+        exclude: tuple[str, ...] | list[str] = (), **settings: Any) -> ImpResult:
     """Iterative magnitude pruning with rewinding (``prunelimit imp``) of ``model``, **in
     place**: level 0 trains the dense model ``epochs_dense`` epochs (default
     ``epochs_per_level``, as for a fresh model; give ``epochs_dense=0`` for a trained one,

@@ -84,7 +84,7 @@ def test_the_apis_progress_and_result_are_typed(name):
     signature = inspect.signature(getattr(api, name))
     progress = signature.parameters.get("progress")
     assert progress is None or typing.get_type_hints(getattr(api, name))["progress"] == \
-        typing.Optional[typing.Callable[..., None]]
+        typing.Optional[typing.Callable[..., object]]
     assert signature.return_annotation is not inspect.Signature.empty
 
 

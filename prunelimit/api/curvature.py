@@ -631,7 +631,7 @@ class _Laps:
 
 
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
-             progress: Callable[..., None] | None = None) -> SpectrumReport:
+             progress: Callable[..., object] | None = None) -> SpectrumReport:
     """Hessian spectrum of the mean analysis loss as quadrature nodes and weights, computed
     the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
 
@@ -958,7 +958,7 @@ def _data_part_to_come(status: str | None) -> str | None:
     return None if status is None else f"{status}, data part to come"
 
 
-def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[..., None] | None:
+def _counted_on(progress: Callable[..., object] | None, before: int) -> Callable[..., object] | None:
     """``progress`` with its counts and totals going on from the ``before`` products made
     ahead of them (the solver choice's timing, exact columns left for SLQ, the data check's
     timing): the count ends at the HVPs the result states, not that many short of them (453
@@ -975,7 +975,7 @@ def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[.
     return shifted
 
 
-def _priced(progress: Callable[..., None] | None) -> Callable[..., None] | None:
+def _priced(progress: Callable[..., object] | None) -> Callable[..., object] | None:
     """``progress`` taking ``left=`` (the seconds the plan prices the work left at; adaptive
     SLQ's under a time budget), which a library caller's ``progress(done, total=None,
     text=None)`` is called without: the command line's bar prices its ETA by it, a caller's

@@ -77,7 +77,7 @@ class GateReport:
 
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
-         progress: Callable[..., None] | None = None, allow_incompatible: bool = False,
+         progress: Callable[..., object] | None = None, allow_incompatible: bool = False,
          prediction_from: "PredictionSource | None" = None) -> GateReport:
     """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
     uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds

@@ -66,10 +66,10 @@ class BoundsReport:
     half_ratio: float | None
     warnings: tuple[str, ...]
     profile: PruningPath  # the ranked weights: N-long arrays
+    uncertainty: "Uncertainty"  # ρ*'s, by source (prunelimit.theory.uncertainty); every ρ* states one
     first_order: float | None = None
     prunable_names: tuple[str, ...] = ()
     scope: str = "global"
-    uncertainty: "Uncertainty | None" = None  # ρ*'s, by source (prunelimit.theory.uncertainty)
     provenance: "Provenance | None" = None  # method, D, N, data fingerprint, options (prunelimit.baseline)
     regime: "Regime | None" = None  # whether the weights look l1-trained (prunelimit.theory.regime)
     layers: "LayerBreakdown | None" = None  # per-layer curvature and shares at ρ*, on request
@@ -139,7 +139,7 @@ def aliasing_json(a) -> dict:
             "weight_moved": round(a.moved, 9)}
 
 
-def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., None] | None = None,
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., object] | None = None,
            scope: str = "global", store: "Store | None" = None, per_layer: bool = False) -> BoundsReport:
     """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 
@@ -213,8 +213,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
                                spec.choice)
     return BoundsReport(replace(spec, dense=None, curvature_data=data, tolerance_note=missed), profile.n, epsilon,
                         source, prediction, ratio,
-                        radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
-                        uncertainty, provenance(inputs, options, scope), regime, layers, overshoot)
+                        radius, paper, half_ratio, tuple(warns), profile, uncertainty, first_order, target.names, scope,
+                        provenance(inputs, options, scope), regime, layers, overshoot)
 
 
 def inputs_regime(inputs: Inputs, weights: list) -> Regime:

@@ -259,7 +259,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
                                  f"use {option('ratio', 'auto')} or a number")
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
-        stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
+        stated = rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)",
                              _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
                              stated, rep.epsilon, rep.epsilon_source, lower=_within_limit(rep.lower, rep.overshoot))
@@ -336,7 +336,7 @@ def _prunable(value: float, ratio: str) -> float:
 def prune(
     inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
-    force: bool = False, seed: int = 0, progress: Callable[..., None] | None = None, acc_drop: float | None = None,
+    force: bool = False, seed: int = 0, progress: Callable[..., object] | None = None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
     read: dict | None = None, measured: ReadLimit | None = None, lower: float | None = None,

@@ -284,7 +284,7 @@ def check_verify_options(acc_drop: float, sweep: int) -> None:
 
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
-    sweep: int = 0, scope: str = "global", progress: Callable[..., None] | None = None, refit_epochs: int = 0,
+    sweep: int = 0, scope: str = "global", progress: Callable[..., object] | None = None, refit_epochs: int = 0,
     refit_lr: float = 0.01,
     store: "Store | None" = None, prediction_from: PredictionSource | None = None,
 ) -> VerifyReport:
