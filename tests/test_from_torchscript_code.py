@@ -77,3 +77,54 @@ def test_the_code_fingerprint_leaves_the_weights_out(archives):
         second.a.weight.add_(1.0)
     assert scripted_fingerprints(first, code_only=True) == scripted_fingerprints(second, code_only=True)
     assert scripted_fingerprints(first) != scripted_fingerprints(second)
+
+
+# a factory's scripted module whose @torch.jit.ignore method (Python, run by its TorchScript) moves the
+# gradient alone: h.detach() * (1 - s) + h * s, s = {c} * self.scale
+IGNORED_PY = '''import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
+        self.scale = {scale}
+
+    @torch.jit.ignore
+    def mix(self, h):
+        s = {c} * self.scale
+        return h.detach() * (1.0 - s) + h * s
+
+    def forward(self, x):
+        return self.b(self.mix(torch.relu(self.a(x))))
+
+
+def build():
+    return torch.jit.script(Net())
+'''
+
+
+@pytest.mark.parametrize("change", [dict(c="0.5"), dict(scale="0.5")], ids=["ignored method's code", "its attribute"])
+def test_a_scripted_module_that_cannot_be_saved_is_compared_by_its_code(cli, tmp_path, change):
+    """A scripted module with a ``@torch.jit.ignore`` method cannot be saved (TorchScript exports no
+    Python), and its report recorded no code: ``gate --from`` read it for the method's other code, or
+    another value of an attribute the method reads, and gated on the first's ρ* in silence."""
+    factory = tmp_path / "ignored.py"
+    factory.write_text(IGNORED_PY.format(c="1.0", scale="1.0"))
+    ckpt = tmp_path / "weights.pt"
+    torch.manual_seed(0)
+    torch.save(_Net("relu").state_dict(), ckpt)  # the factory's layers: Linear(64, 4), Linear(4, 10)
+    args = (ckpt, "--model", f"{factory}:build", "--data", "digits:train", "--max-samples", 300)
+    result = cli("bounds", *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["weights"]["code"]
+    report = tmp_path / "base.json"
+    report.write_text(result.stdout)
+    assert cli("gate", *args, "--from", report, "--min-ratio", 0).exit_code == 0  # its own code
+    factory.write_text(IGNORED_PY.format(**{"c": "1.0", "scale": "1.0", **change}))
+    for command in ("gate", "verify"):
+        refused = cli(command, *args, "--from", report, *(("--min-ratio", 0) if command == "gate" else ()))
+        assert refused.exit_code == 2, refused.stdout
+        assert "the model's TorchScript differs" in refused.stderr
