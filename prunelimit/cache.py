@@ -478,8 +478,8 @@ def unsaved_fingerprint(module: Any) -> str:
     """sha256 of a scripted ``module`` that cannot be saved (a ``@torch.jit.ignore`` method is a call
     of Python, which TorchScript cannot export), as ``archive_fingerprint(..., code_only=True)`` keys the
     code of one that can: each of its modules' compiled methods by their code (numbering left out), the
-    values they hold besides parameters and buffers, and the Python their ignored methods run, with what
-    it reads, as the user's code is keyed (``_Values``). ``TypeError`` where any of it cannot be read."""
+    values they hold besides parameters and buffers, and the Python their ignored methods and the ignored
+    functions they call run, with what it reads, as the user's code is keyed (``_Values``). ``TypeError`` where any of it cannot be read."""
     digest = hashlib.sha256()
     values = _Values(digest, module.modules())
     try:
@@ -487,8 +487,12 @@ def unsaved_fingerprint(module: Any) -> str:
             tensors = {key for key, _ in itertools.chain(sub.named_parameters(recurse=False),
                                                          sub.named_buffers(recurse=False))}
             for method in sorted(sub._c._method_names()):
-                digest.update(text_bytes(f"def {name}.{method}:") + _MANGLE.sub(b"", text_bytes(
-                    sub._c._get_method(method).code)))
+                compiled = sub._c._get_method(method)
+                digest.update(text_bytes(f"def {name}.{method}:") + _MANGLE.sub(b"", text_bytes(compiled.code)))
+                # an ignored function it calls (the code names it alone); an ignored method is one of the
+                # module's values, below
+                for node in compiled.graph.findAllNodes("prim::PythonOp"):
+                    values.update(f"python:{node.pyname()}", node.pyobj())
             for key in sorted(sub._concrete_type.get_attributes()):
                 if key not in tensors:
                     values._tag(f"attr:{name}.{key}")
