@@ -522,15 +522,24 @@ def _code(model: Any) -> dict[str, str | None]:
     where it holds two of one (``classes``), of its code with a trace's example inputs where it
     holds them (``code_as_traced``), of the whole of it, tensors included, where its modules hold
     tensors outside the state dict (``tensors``), and the first, second and fourth by the files of
-    its code, as reports saved before recorded them (``…_by_file``); ``None``: it holds none, or
-    one that cannot be saved, whose code is then not compared."""
+    its code, as reports saved before recorded them (``…_by_file``); ``None``: it holds none, or one
+    whose code cannot be read, which is then not compared. One that cannot be saved (a ``@torch.jit.ignore``
+    method calls Python) has its ``code`` alone, by its compiled and its Python code (``unsaved_fingerprint``)."""
     import hashlib
 
-    from prunelimit.cache import scripted_archives
+    from prunelimit.cache import saved_archive, scripted_modules, unsaved_fingerprint
 
-    modules = dict(model.named_modules())
-    try:  # each module saved once for all
-        found = [(name, _module_digests(archive, modules[name])) for name, archive in scripted_archives(model)]
+    found: list[tuple[str, dict[str, str | None]]] = []
+    try:
+        for name, module in scripted_modules(model):
+            try:  # each module saved once for all
+                archive = saved_archive(name, module)
+            except TypeError:  # a @torch.jit.ignore method calls Python: by its compiled and its Python code
+                code = unsaved_fingerprint(module)
+                found.append((name, {**dict.fromkeys(_CODE_FIELDS), "code": code, "code_as_traced": code,
+                                     "code_by_file": code}))
+            else:
+                found.append((name, _module_digests(archive, module)))
     except TypeError:
         found = []
 

@@ -443,8 +443,12 @@ def scripted_fingerprints(model: Any, code_only: bool = False) -> list[str]:
 def scripted_archives(model: Any) -> Iterator[tuple[str, IO[bytes]]]:
     """Each outermost TorchScript module in ``model`` by its name, saved to memory, one at a time;
     ``TypeError`` for one that cannot be saved."""
-    import io
+    for name, module in scripted_modules(model):
+        yield name, saved_archive(name, module)
 
+
+def scripted_modules(model: Any) -> Iterator[tuple[str, Any]]:
+    """Each outermost TorchScript module in ``model`` by its name."""
     import torch
 
     scripted: list[str] = []
@@ -452,13 +456,51 @@ def scripted_archives(model: Any) -> Iterator[tuple[str, IO[bytes]]]:
         inside = any(p == "" or name.startswith(p + ".") for p in scripted)
         if isinstance(module, torch.jit.ScriptModule) and not inside:
             scripted.append(name)
-            archive = io.BytesIO()
-            try:
-                torch.jit.save(module, archive)
-            except Exception as exc:  # torch's own errors for what TorchScript cannot save
-                raise TypeError(f"TorchScript module {name or 'model'} cannot be saved for the cache key: "
-                                f"{type(exc).__name__}") from None
-            yield name, archive
+            yield name, module
+
+
+def saved_archive(name: str, module: Any) -> IO[bytes]:
+    """The TorchScript ``module`` (``name`` in its model) saved to memory; ``TypeError`` where it cannot be."""
+    import io
+
+    import torch
+
+    archive = io.BytesIO()
+    try:
+        torch.jit.save(module, archive)
+    except Exception as exc:  # torch's own errors for what TorchScript cannot save
+        raise TypeError(f"TorchScript module {name or 'model'} cannot be saved for the cache key: "
+                        f"{type(exc).__name__}") from None
+    return archive
+
+
+def unsaved_fingerprint(module: Any) -> str:
+    """sha256 of a scripted ``module`` that cannot be saved (a ``@torch.jit.ignore`` method is a call
+    of Python, which TorchScript cannot export), as ``archive_fingerprint(..., code_only=True)`` keys the
+    code of one that can: each of its modules' compiled methods by their code (numbering left out), the
+    values they hold besides parameters and buffers, and the Python their ignored methods and the ignored
+    functions they call run, with what it reads, as the user's code is keyed (``_Values``). ``TypeError`` where any of it cannot be read."""
+    digest = hashlib.sha256()
+    values = _Values(digest, module.modules())
+    try:
+        for name, sub in module.named_modules():
+            tensors = {key for key, _ in itertools.chain(sub.named_parameters(recurse=False),
+                                                         sub.named_buffers(recurse=False))}
+            for method in sorted(sub._c._method_names()):
+                compiled = sub._c._get_method(method)
+                digest.update(text_bytes(f"def {name}.{method}:") + _MANGLE.sub(b"", text_bytes(compiled.code)))
+                # an ignored function it calls (the code names it alone); an ignored method is one of the
+                # module's values, below
+                for node in compiled.graph.findAllNodes("prim::PythonOp"):
+                    values.update(f"python:{node.pyname()}", node.pyobj())
+            for key in sorted(sub._concrete_type.get_attributes()):
+                if key not in tensors:
+                    values._tag(f"attr:{name}.{key}")
+                    values.update(key, sub._c.getattr(key))
+            values.module(name, sub)
+    except Exception as exc:  # a traced module has no concrete type; the user's objects run their code
+        raise TypeError(f"TorchScript module cannot be read: {type(exc).__name__}") from None
+    return digest.hexdigest()
 
 
 def compiled_fingerprint(obj: Any) -> str:

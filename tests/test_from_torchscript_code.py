@@ -77,3 +77,90 @@ def test_the_code_fingerprint_leaves_the_weights_out(archives):
         second.a.weight.add_(1.0)
     assert scripted_fingerprints(first, code_only=True) == scripted_fingerprints(second, code_only=True)
     assert scripted_fingerprints(first) != scripted_fingerprints(second)
+
+
+# a factory's scripted module whose @torch.jit.ignore method and function (Python, run by its TorchScript)
+# move the gradient alone: h.detach() * (1 - s) + h * s, s = {c} * self.scale, then s = {f}
+IGNORED_PY = '''import torch
+from torch import nn
+
+
+@torch.jit.ignore
+def twist(h):
+    return h.detach() * (1.0 - {f}) + h * {f}
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
+        self.scale = {scale}
+
+    @torch.jit.ignore
+    def mix(self, h):
+        s = {c} * self.scale
+        return h.detach() * (1.0 - s) + h * s
+
+    def forward(self, x):
+        return self.b(twist(self.mix(torch.relu(self.a(x)))))
+
+
+def build():
+    return torch.jit.script(Net())
+'''
+
+
+def test_a_scripted_module_that_cannot_be_saved_is_compared_by_its_code(cli, tmp_path):
+    """A scripted module with a ``@torch.jit.ignore`` method cannot be saved (TorchScript exports no
+    Python), and its report recorded no code: ``gate --from`` read it for the method's other code and
+    gated on the first's ρ* in silence (what else counts: the test below)."""
+    factory = tmp_path / "ignored.py"
+    factory.write_text(IGNORED_PY.format(c="1.0", scale="1.0", f="1.0"))
+    ckpt = tmp_path / "weights.pt"
+    torch.manual_seed(0)
+    torch.save(_Net("relu").state_dict(), ckpt)  # the factory's layers: Linear(64, 4), Linear(4, 10)
+    args = (ckpt, "--model", f"{factory}:build", "--data", "digits:train", "--max-samples", 300)
+    result = cli("bounds", *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["weights"]["code"]
+    report = tmp_path / "base.json"
+    report.write_text(result.stdout)
+    assert cli("gate", *args, "--from", report, "--min-ratio", 0).exit_code == 0  # its own code
+    factory.write_text(IGNORED_PY.format(c="0.5", scale="1.0", f="1.0"))
+    for command in ("gate", "verify"):
+        refused = cli(command, *args, "--from", report, *(("--min-ratio", 0) if command == "gate" else ()))
+        assert refused.exit_code == 2, refused.stdout
+        assert "the model's TorchScript differs" in refused.stderr
+
+
+def _ignored(folder, monkeypatch, **knobs) -> torch.jit.ScriptModule:
+    """A fresh scripted ``Net`` of :data:`IGNORED_PY` with ``knobs``, its source imported as ``plignored``
+    whatever it holds (as a notebook's cell run again), so that only its code tells it apart."""
+    import importlib.util
+    import sys
+
+    path = folder / f"plignored_{len(list(folder.glob('*.py')))}.py"  # a file each: no source read stale
+    path.write_text(IGNORED_PY.format(**{"c": "1.0", "scale": "1.0", "f": "1.0", **knobs}))
+    spec = importlib.util.spec_from_file_location("plignored", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "plignored", module)
+    spec.loader.exec_module(module)
+    return module.build()
+
+
+def test_the_code_of_a_scripted_module_that_cannot_be_saved_is_its_python_too(tmp_path, monkeypatch):
+    """Under one module name (a file's name and bytes make it, so any edit of a ``--model`` file gives
+    another): each ignored method's and function's body and each attribute count; the weights do not,
+    nor compiling the same code again."""
+    from prunelimit.baseline import _code
+
+    base = _code(_ignored(tmp_path, monkeypatch))["code"]
+    assert base is not None
+    again = _ignored(tmp_path, monkeypatch)
+    assert _code(again)["code"] == base
+    with torch.no_grad():
+        again.a.weight.add_(1.0)
+    assert _code(again)["code"] == base
+    for knobs in (dict(c="0.5"), dict(scale="0.5"), dict(f="0.5")):
+        assert _code(_ignored(tmp_path, monkeypatch, **knobs))["code"] != base, knobs
