@@ -38,7 +38,9 @@ nodes fill the spectrum.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -133,30 +135,39 @@ def _squared_jacobi(alpha: np.ndarray, beta: np.ndarray, n: int) -> tuple[np.nda
 def _band_tridiagonal(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Diagonal and off-diagonal of the tridiagonal form ``Qᵀ A Q`` (``Q e₁ = e₁``) of the
     symmetric band matrix ``A`` given by its lower ``bands`` (row ``k``: the ``k``-th
-    subdiagonal), by LAPACK's ``dsbtrd``: SciPy has no Python wrapper for it, so it is called
-    through the function pointer ``scipy.linalg.cython_lapack`` publishes for Cython."""
+    subdiagonal), by LAPACK's ``dsbtrd`` (``_dsbtrd``)."""
+    import ctypes
+
+    real = ctypes.POINTER(ctypes.c_double)
+    width, size = bands.shape
+    ab = np.array(bands, dtype=np.float64, order="F")  # overwritten
+    diagonal, off, work, unused = np.empty(size), np.empty(max(size - 1, 1)), np.empty(size), np.empty(1)
+    n, kd, ldab, ldq, info = (ctypes.c_int(v) for v in (size, width - 1, width, 1, 0))
+    _dsbtrd()(b"N", b"L", ctypes.byref(n), ctypes.byref(kd), ab.ctypes.data_as(real), ctypes.byref(ldab),
+              diagonal.ctypes.data_as(real), off.ctypes.data_as(real), unused.ctypes.data_as(real), ctypes.byref(ldq),
+              work.ctypes.data_as(real), ctypes.byref(info))
+    if info.value != 0:
+        raise RuntimeError(f"LAPACK dsbtrd failed (info = {info.value})")
+    return diagonal, off[: size - 1]
+
+
+@functools.cache
+def _dsbtrd() -> Callable[..., None]:
+    """LAPACK's ``dsbtrd`` as a ctypes function: SciPy wraps none for Python, so it is called
+    through the function pointer ``scipy.linalg.cython_lapack`` publishes for Cython (the
+    capsule's functions prototyped here: ctypes.pythonapi's shared ones are left as they are)."""
     import ctypes
 
     from scipy.linalg import cython_lapack  # here: --help and info start without SciPy
 
     capsule = cython_lapack.__pyx_capi__["dsbtrd"]
-    name = ctypes.pythonapi.PyCapsule_GetName
-    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    name = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(("PyCapsule_GetName", ctypes.pythonapi))
+    pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+        ("PyCapsule_GetPointer", ctypes.pythonapi))
     integer, real = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_double)
-    dsbtrd = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, integer, integer, real, integer, real, real,
-                              real, integer, real, integer)(pointer(capsule, name(capsule)))
-    width, size = bands.shape
-    ab = np.array(bands, dtype=np.float64, order="F")  # overwritten
-    diagonal, off, work, unused = np.empty(size), np.empty(max(size - 1, 1)), np.empty(size), np.empty(1)
-    n, kd, ldab, ldq, info = (ctypes.c_int(v) for v in (size, width - 1, width, 1, 0))
-    dsbtrd(b"N", b"L", ctypes.byref(n), ctypes.byref(kd), ab.ctypes.data_as(real), ctypes.byref(ldab),
-           diagonal.ctypes.data_as(real), off.ctypes.data_as(real), unused.ctypes.data_as(real), ctypes.byref(ldq),
-           work.ctypes.data_as(real), ctypes.byref(info))
-    if info.value != 0:
-        raise RuntimeError(f"LAPACK dsbtrd failed (info = {info.value})")
-    return diagonal, off[: size - 1]
+    prototype = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, integer, integer, real, integer, real, real,
+                                 real, integer, real, integer)
+    return prototype(pointer(capsule, name(capsule)))
 
 
 def _radau_diagonal(alpha: np.ndarray, beta: np.ndarray, node: float) -> float:
