@@ -99,7 +99,7 @@ def blas_as_torch() -> Iterator[None]:
     both for the command line. Left alone, OpenBLAS took one thread per core for the
     Lanczos bracket above ~200 steps, and on a loaded 2-core machine its threads waited on
     each other: the bracket of 256 steps 348 ms against 9 ms on one thread, past the
-    steps-cubed price its 128 steps set, so a --time-budget of 2 s ran to 2.7 s."""
+    price its 128 steps set, so a --time-budget of 2 s ran to 2.7 s."""
     import torch
 
     before = os.environ.get(BLAS_ENV)

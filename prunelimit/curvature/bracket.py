@@ -14,7 +14,8 @@ classical Gauss error formula does not apply on ``H``. It does apply on ``H²``:
   polynomials of degree ≤ 2m−1, so its push-forward by ``λ ↦ λ²`` matches ν = μ∘(λ²)⁻¹ on
   all polynomials of degree ≤ m−1 in ``x``. The Jacobi matrix of ν up to ``n = ⌊(m−1)/2⌋``
   rows (and the following β) depends only on those moments, so it is recovered exactly
-  by the Stieltjes procedure (Lanczos) on the discrete push-forward measure.
+  from the discrete push-forward measure: it is the Lanczos tridiagonal of ``T²`` from
+  ``e₁`` for the run's tridiagonal ``T``, which a band reduction of ``T²`` gives in O(m²).
 
 So each probe's run yields ``[Gauss_n(g), Radau_n(g; 0)] ∋ zᵀ f(|H|) z / ‖z‖²`` for every
 ``c ≥ 0`` at once, in exact arithmetic, at no extra Hessian-vector product: the
@@ -37,7 +38,9 @@ nodes fill the spectrum.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -62,14 +65,13 @@ def abs_bracket(alpha: np.ndarray, beta: np.ndarray, exact: bool = False) -> Abs
     that rule. With fewer than 3 steps no moment beyond the mass is known: the bounds are
     the trivial rules ``δ_∞`` (g = 0; the largest float stands for ∞) and ``δ_0`` (g(0) = 1).
     """
-    theta, tau = ritz(alpha, beta)
-    nodes = np.abs(theta)
     if exact:
-        return AbsBracket((nodes, tau), (nodes, tau))
+        theta, tau = ritz(alpha, beta)
+        return AbsBracket((np.abs(theta), tau), (np.abs(theta), tau))
     n = (len(alpha) - 1) // 2
     if n < 1:
         return AbsBracket((np.array([np.finfo(float).max]), np.ones(1)), (np.zeros(1), np.ones(1)))
-    a, b = _stieltjes(theta**2, tau, n)
+    a, b = _squared_jacobi(np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64), n)
     if len(b) < n:  # the push-forward has at most n points: its Gauss rule is exact
         x, w = ritz(a, b[: len(a) - 1])
         rule = (np.sqrt(np.maximum(x, 0.0)), w)
@@ -100,41 +102,84 @@ def monotone_bracket(nodes: np.ndarray, weights: np.ndarray) -> tuple[tuple[np.n
     return (np.hstack([x[:, 1:], edge]), w), (np.hstack([-edge, x[:, :-1]]), w)
 
 
-def _stieltjes(x: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """First ``n`` recurrence coefficients ``α_0..α_{n−1}``, ``β_1..β_n`` of the discrete
-    measure ``Σ w_i δ_{x_i}``: Lanczos on ``diag(x)`` from ``√w``, with full
-    reorthogonalisation (m ≤ a few thousand points, float64). Stops early when the
-    measure has fewer than ``n`` points (β = 0)."""
-    q = np.sqrt(w) / np.linalg.norm(np.sqrt(w))
-    # filled row by row: stacking a list of rows again every step cost 3× the projections
-    basis = np.empty((n + 1, len(q)))
-    basis[0] = q
-    alpha, beta = [], []
-    q_prev, b_prev = np.zeros_like(q), 0.0
-    scale = max(float(np.max(np.abs(x))), np.finfo(float).tiny)
-    for k in range(n):
-        v = x * q - b_prev * q_prev
-        a = float(q @ v)
-        v -= a * q
-        stacked = basis[: k + 1]
-        for _ in range(2):  # "twice is enough"
-            v -= stacked.T @ (stacked @ v)
-        b = float(np.linalg.norm(v))
-        alpha.append(a)
-        beta.append(b)
-        if b <= 1e-13 * scale:
-            beta.pop()
-            break
-        q_prev, q, b_prev = q, v / b, b
-        basis[k + 1] = q
-    return np.asarray(alpha), np.asarray(beta)
+def _squared_jacobi(alpha: np.ndarray, beta: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """First ``n`` recurrence coefficients ``α_0..α_{n−1}``, ``β_1..β_n`` of the push-forward
+    ν of the rule of the tridiagonal ``T`` (``alpha``, ``beta``) by ``λ ↦ λ²``: the Lanczos
+    tridiagonal of ``T²`` from ``e₁``. ``T²`` is pentadiagonal and its Krylov vectors from
+    ``e₁`` grow by two rows a step, so these need its leading ``2n + 1`` rows alone, which a
+    band reduction that never rotates the first row (LAPACK ``dsbtrd``: ``Q e₁ = e₁``)
+    brings to that tridiagonal in O(n²), the same matrix, to rounding, as Lanczos with full
+    reorthogonalisation on ``diag(θ²)`` from ``√τ`` (the rule's nodes and weights, an
+    eigendecomposition of T away), O(n³): 0.6 s at 2,000 steps, now 10 ms. Stops early
+    when ν has fewer than ``n`` points (a β at rounding, 1e-13 of T²'s norm)."""
+    rows = 2 * n + 1
+    # T²'s bands: (T²)_ii = α_i² + β_{i−1}² + β_i², (T²)_{i+1,i} = β_i(α_i + α_{i+1}),
+    # (T²)_{i+2,i} = β_iβ_{i+1}; the leading rows of the whole T's square (the last row of a
+    # leading block of T would miss its β² term)
+    diagonal = alpha**2
+    diagonal[:-1] += beta**2
+    diagonal[1:] += beta**2
+    bands = np.zeros((3, rows))
+    bands[0] = diagonal[:rows]
+    bands[1, : rows - 1] = (beta * (alpha[:-1] + alpha[1:]))[: rows - 1]
+    bands[2, : rows - 2] = (beta[:-1] * beta[1:])[: rows - 2]
+    a, b = _band_tridiagonal(bands)
+    a, b = a[:n], np.abs(b[:n])  # a rotation may flip a β's sign: the rule is the same
+    scale = max(float(np.max(np.abs(bands))), np.finfo(float).tiny)
+    small = np.flatnonzero(b <= 1e-13 * scale)
+    if len(small):
+        return a[: small[0] + 1], b[: small[0]]
+    return a, b
+
+
+def _band_tridiagonal(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Diagonal and off-diagonal of the tridiagonal form ``Qᵀ A Q`` (``Q e₁ = e₁``) of the
+    symmetric band matrix ``A`` given by its lower ``bands`` (row ``k``: the ``k``-th
+    subdiagonal), by LAPACK's ``dsbtrd`` (``_dsbtrd``)."""
+    import ctypes
+
+    real = ctypes.POINTER(ctypes.c_double)
+    width, size = bands.shape
+    ab = np.array(bands, dtype=np.float64, order="F")  # overwritten
+    diagonal, off, work, unused = np.empty(size), np.empty(max(size - 1, 1)), np.empty(size), np.empty(1)
+    n, kd, ldab, ldq, info = (ctypes.c_int(v) for v in (size, width - 1, width, 1, 0))
+    _dsbtrd()(b"N", b"L", ctypes.byref(n), ctypes.byref(kd), ab.ctypes.data_as(real), ctypes.byref(ldab),
+              diagonal.ctypes.data_as(real), off.ctypes.data_as(real), unused.ctypes.data_as(real), ctypes.byref(ldq),
+              work.ctypes.data_as(real), ctypes.byref(info))
+    if info.value != 0:
+        raise RuntimeError(f"LAPACK dsbtrd failed (info = {info.value})")
+    return diagonal, off[: size - 1]
+
+
+@functools.cache
+def _dsbtrd() -> Callable[..., None]:
+    """LAPACK's ``dsbtrd`` as a ctypes function: SciPy wraps none for Python, so it is called
+    through the function pointer ``scipy.linalg.cython_lapack`` publishes for Cython (the
+    capsule's functions prototyped here: ctypes.pythonapi's shared ones are left as they are)."""
+    import ctypes
+
+    from scipy.linalg import cython_lapack  # here: --help and info start without SciPy
+
+    capsule = cython_lapack.__pyx_capi__["dsbtrd"]
+    name = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.py_object)(("PyCapsule_GetName", ctypes.pythonapi))
+    pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+        ("PyCapsule_GetPointer", ctypes.pythonapi))
+    integer, real = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_double)
+    prototype = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, integer, integer, real, integer, real, real,
+                                 real, integer, real, integer)
+    return prototype(pointer(capsule, name(capsule)))
 
 
 def _radau_diagonal(alpha: np.ndarray, beta: np.ndarray, node: float) -> float:
     """The last diagonal entry that makes ``node`` an eigenvalue of the (n+1)-row Jacobi
-    matrix: ``node + δ_n`` with ``(J_n − node·I) δ = β_n² e_n`` (Golub 1973)."""
+    matrix: ``node + δ_n`` with ``(J_n − node·I) δ = β_n² e_n`` (Golub 1973), a tridiagonal
+    solve (O(n); a dense one was O(n³), 21 ms at 1,000 rows)."""
+    import scipy.linalg  # here: --help and info start without SciPy
+
     n = len(alpha)
-    jacobi = np.diag(alpha - node) + np.diag(beta[: n - 1], 1) + np.diag(beta[: n - 1], -1)
+    bands = np.zeros((3, n))  # solve_banded's layout: super-, main and subdiagonal
+    bands[0, 1:] = bands[2, :-1] = beta[: n - 1]
+    bands[1] = alpha - node
     rhs = np.zeros(n)
     rhs[-1] = beta[n - 1] ** 2
-    return node + float(np.linalg.solve(jacobi, rhs)[-1])
+    return node + float(scipy.linalg.solve_banded((1, 1), bands, rhs)[-1])

@@ -307,22 +307,31 @@ def test_a_time_budget_holds_the_predicted_seconds_of_what_must_follow_the_runs(
 
 @pytest.mark.parametrize("budget", [60.0, 100.0, 150.0])
 def test_a_time_budget_holds_the_assessment_after_the_runs(budget) -> None:
-    """At 1 s a product and an assessment of 1e-4 s per cubed step a run (the bracket's
-    Stieltjes procedure grows as steps³: 2 runs of 64 steps, 52 s): the runs stop where the
+    """At 1 s a product and an assessment of 5e-3 s per squared step a run (its eigen-solve
+    and band reduction grow as steps²: 2 runs of 64 steps, 41 s): the runs stop where the
     next step and the assessment after it would end past the budget. Before, they ran to it
-    and the last assessment came on top (a 150 s budget ended at 283 s)."""
+    and the last assessment came on top (a 150 s budget ended at 283 s). And no earlier:
+    priced per cubed step, the assessment after more steps was priced above its cost, and a
+    150 s budget stopped the first run, carried on alone, at 63 steps at 128.3 s, where 75
+    steps end at 148.6 s."""
     timed = _Timed(_operator())
     inner = _assess_by_steps(1000)
+    per_squared_step = 5e-3
+    last: list[tuple[float, np.ndarray]] = []  # (clock before, steps a run) of each assessment
 
     def assess(quad) -> Assessment:
         steps = (quad.weights > 0).sum(axis=1).astype(float)
-        timed.seconds += 1e-4 * float((steps**3).sum())
+        last.append((timed.seconds, steps))
+        timed.seconds += per_squared_step * float((steps**2).sum())
         return inner(quad)
 
     plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=budget, initial_steps=8, initial_runs=2)
     result = adaptive_slq(timed, plan, assess, seed=0, clock=lambda: timed.seconds)
     assert result.stopped_by == "time-budget"
-    assert timed.seconds <= budget  # exact: the clock is the products and the assessments' cubes
+    assert timed.seconds <= budget  # exact: the clock is the products and the assessments' squares
+    before, steps = last[-1]
+    # one more product (1 s) and the assessment after it, every run a step further, end past it
+    assert before + 1 + per_squared_step * float(((steps + 1) ** 2).sum()) > budget
 
 
 def test_the_progress_total_follows_a_rate_that_changes_under_the_time_budget() -> None:

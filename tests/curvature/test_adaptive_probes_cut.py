@@ -19,10 +19,10 @@ from tests.curvature.test_adaptive import _operator, _Timed
 TRUNCATION, PROBES = 0.01, 0.1
 
 
-def _shortest_run_bound(timed: _Timed, seconds_per_cubed_step: float = 0.0):
+def _shortest_run_bound(timed: _Timed, seconds_per_squared_step: float = 0.0):
     def assess(quad) -> Assessment:
         steps = (quad.weights > 0).sum(axis=1)
-        timed.seconds += seconds_per_cubed_step * float((steps.astype(float) ** 3).sum())  # the bracket's cost
+        timed.seconds += seconds_per_squared_step * float((steps.astype(float) ** 2).sum())  # the assessment's cost
         trunc = TRUNCATION * (8.0 / steps.min()) ** 2
         probes = PROBES / math.sqrt(quad.runs)
         return Assessment(0.5, trunc + probes, trunc, probes)
@@ -50,14 +50,14 @@ def test_a_cut_probes_stage_answers_with_the_runs_it_finished(lockstep) -> None:
 
 
 def test_the_finished_runs_assessment_is_held_by_the_time_budget() -> None:
-    """Each assessment takes 1 ms a cubed step of its runs (6 runs of 8 steps: 3.1 s), on the
+    """Each assessment takes 8 ms a squared step of its runs (6 runs of 8 steps: 3.1 s), on the
     same clock: the stage that adds runs holds two after its last step, the cut stage's and
     its finished runs', so both end within the budget (47.7 s of 50; holding one, the second
     ended at 50.7 s). Before, the 3 whole runs answered (± 0.0677); now the first 5 (± 0.0547)."""
     timed = _Timed(_operator())
     budget = 50.0
     plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=budget, initial_steps=8, initial_runs=3)
-    result = adaptive_slq(timed, plan, _shortest_run_bound(timed, 1e-3), seed=0, clock=lambda: timed.seconds)
+    result = adaptive_slq(timed, plan, _shortest_run_bound(timed, 8e-3), seed=0, clock=lambda: timed.seconds)
     steps = (result.quadrature.weights > 0).sum(axis=1)
     assert result.stopped_by == "time-budget" and result.trail[-1].runs == 5
     assert np.all(steps == 8), steps.tolist()
