@@ -281,12 +281,18 @@ def epsilon_losses(inputs: Inputs, options: CurvatureOptions) -> np.ndarray:
     from prunelimit.distributed import gather_shards, shard_batches
     from prunelimit.theory.epsilon import batch_losses
 
-    params = hessian_parameters(inputs.model, inputs.selection)
-    if not params or params[0][1].dtype == product_dtype(params[0][1].dtype):  # the model's own passes are them
+    if own_pass_losses(inputs):
         # under torchrun each rank takes its shard of batches, as the spectrum's pass does
         return gather_shards(batch_losses(inputs.model, shard_batches(inputs.batches), inputs.loss_fn),
                              len(inputs.batches))
     return hessian_operator(inputs, replace(options, hvp="revrev")).batch_losses()
+
+
+def own_pass_losses(inputs: Inputs) -> bool:
+    """Whether ε's per-batch losses (``epsilon_losses``) are those of a pass over the model as
+    given: its dtype is the products' (a float16 or bfloat16 model's are taken from a float32 copy)."""
+    params = hessian_parameters(inputs.model, inputs.selection)
+    return not params or params[0][1].dtype == product_dtype(params[0][1].dtype)
 
 
 def hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1, batches=None):

@@ -225,7 +225,8 @@ def _actual_json(a: "ActualLimit") -> dict:
 class MeasuredLimit:
     """The limit one-shot pruning reaches, measured alone (no prediction, no spectrum): what
     a gate whose rules all use ``actual`` stands on. Its ε is the dense model's per-batch
-    loss spread (one forward pass) or the given ``epsilon``, as ``verify``'s."""
+    loss spread (from the search's first pass, the model as given) or the given ``epsilon``,
+    as ``verify``'s."""
 
     actual: "ActualLimit"
     epsilon: float
@@ -252,19 +253,37 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
     """The one-shot limit by the loss criterion (``verify``'s search, global scope) without
     the curvature work a prediction needs: the search needs only ε. ``progress`` hears its
     passes as ``verify``'s do. A loss curve the search saw fail and recover is a warning."""
-    from prunelimit.api.curvature import epsilon_losses, limit_target
+    from prunelimit.api.curvature import limit_target
     from prunelimit.baseline import provenance
     from prunelimit.pruning.actual import actual_limit
     from prunelimit.theory.epsilon import rounding_epsilon_warning
 
     require_data(inputs)
-    target = limit_target(inputs, options, None if options.epsilon is not None else epsilon_losses(inputs, options))
+    dense, losses = (None, None) if options.epsilon is not None else _dense_and_losses(inputs, options)
+    target = limit_target(inputs, options, losses)
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection,
-                          progress=_search_progress(progress))
+                          progress=_search_progress(progress), measured_dense=dense)
     unresolved = rounding_epsilon_warning(target.epsilon, actual.dense_loss)  # as bounds warns of it
     notes = (*actual.recovery_notes(accuracy=False), *(() if unresolved is None else (unresolved,)))
     return MeasuredLimit(actual, target.epsilon, target.epsilon_source, inputs_regime(inputs, list(target.weights)),
                          provenance(inputs, options), notes)
+
+
+def _dense_and_losses(inputs: Inputs, options: CurvatureOptions) -> tuple[CurvePoint | None, np.ndarray]:
+    """The default ε's per-batch losses (``epsilon_losses``) and, where they are a pass over the
+    model as given, that pass's loss and accuracy: the search's dense point, which it then does
+    not measure again (one pass over the analysis data fewer, as ``verify`` takes it from the
+    overshoot check)."""
+    from prunelimit.api.curvature import epsilon_losses, own_pass_losses
+    from prunelimit.distributed import gather_shards
+    from prunelimit.models.evaluate import evaluate_with_losses
+    from prunelimit.theory.epsilon import finite_batch_losses
+
+    if not own_pass_losses(inputs):
+        return None, epsilon_losses(inputs, options)
+    dense, local = evaluate_with_losses(inputs.model, inputs.batches, inputs.loss_fn)
+    losses = finite_batch_losses(gather_shards(local, len(inputs.batches)))
+    return CurvePoint(ratio=0.0, loss=dense.loss, accuracy=dense.accuracy), losses
 
 
 def _search_progress(progress):

@@ -57,11 +57,19 @@ def gives_class_scores(model: nn.Module, batch) -> bool:
         model.train(was_training)
 
 
-@torch.no_grad()
-@ieee_float32()  # the measured search's L(w) + ε and its losses are ε's: IEEE, whatever the switches
 def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
     """Mean loss over all samples and, for integer labels and class scores from ``model(x)``
     (``class_scores``), top-1 accuracy; at IEEE float32 (``device.ieee_float32``)."""
+    return evaluate_with_losses(model, batches, loss_fn)[0]
+
+
+@torch.no_grad()
+@ieee_float32()  # the measured search's L(w) + ε and its losses are ε's: IEEE, whatever the switches
+def evaluate_with_losses(model: nn.Module, batches: Batches, loss_fn: LossFn) -> tuple[Evaluation, list[float]]:
+    """:func:`evaluate` and the mean loss of each batch of this rank's shard, in data order:
+    ``theory.epsilon.batch_losses``'s values, bit for bit (the same calls in the same mode),
+    so one pass over the model as given serves ε and the search's dense point."""
+    losses: list[float] = []
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, 0
@@ -77,7 +85,8 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
                 loss = nn.functional.cross_entropy(logits, y)
             else:
                 logits, loss = None, loss_fn(model, batch)
-            total_loss += float(loss) * b
+            losses.append(float(loss))
+            total_loss += losses[-1] * b
             n += b
             if classify and labels and logits is None:
                 logits = class_scores(model, batch[0], b)
@@ -92,4 +101,4 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
     sums = all_reduce_sum(torch.tensor([total_loss, correct, n, 0.0 if classify else 1.0], dtype=torch.float64))
     total_loss, correct, n, unclassified = sums.tolist()
     classify = unclassified == 0
-    return Evaluation(loss=total_loss / n, accuracy=correct / n if classify else None, samples=int(n))
+    return Evaluation(loss=total_loss / n, accuracy=correct / n if classify else None, samples=int(n)), losses

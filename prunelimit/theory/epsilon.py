@@ -32,6 +32,12 @@ def batch_losses(model: nn.Module, batches: Batches, loss_fn: LossFn) -> np.ndar
         losses = np.array([float(loss_fn(model, batch)) for batch in batches], dtype=np.float64)
     finally:
         model.train(was_training)
+    return finite_batch_losses(losses)
+
+
+def finite_batch_losses(losses: np.ndarray) -> np.ndarray:
+    """``losses`` (per-batch, in data order), refused where one is NaN or infinite: no ε
+    (nor loss) stands on them."""
     if not np.all(np.isfinite(losses)):
         bad = int(np.flatnonzero(~np.isfinite(losses))[0])
         raise NumericalError(
