@@ -44,14 +44,16 @@ also when that stage's answer meets the tolerance: it is not the planned stage's
 last whole stage's answer, or that of the runs a stage adding runs finished, instead
 where it is tighter: ``_finished_runs``), or is spent between stages;
 uncertainty ≤ ``tolerance`` (``"tolerance"``), the product budget (``"max-hvps"``), the
-host memory the bases may hold (``"memory"``; at either, where the stages since the runs last
-changed only grew their steps and one before the last was tighter, the tightest of those is
-returned: all bound the same probes, the estimate having moved within a narrowing bracket;
-never one whose rounding part is below the latest's, which the steps found as they resolved
-nodes below the products' floor: an earlier answer left it out, as it would at a ``"rounding"``
-stop, where every earlier stage either states less of that part or would have stopped there;
-nor does a time budget or a focus return such an answer), or nothing left to refine (``"converged"``:
-a run spans the space, the exact spectrum, or every run broke down with no probe part left),
+host memory the bases may hold (``"memory"``; at any of these three budgets, where the stages
+since the runs last changed only grew their steps and one before the last whole one is
+tighter than the answer otherwise returned, the tightest of those is: all bound the same
+probes, the estimate having moved within a narrowing bracket (a time budget weighed only
+the last whole stage, and returned 32 steps' ± 0.05 where 16 steps' 0.025 came before them
+and a product budget at the same products returned it); never one whose rounding part is
+below the latest's, which the steps found as they resolved nodes below the products' floor:
+an earlier answer left it out, as it would at a ``"rounding"`` stop, where every earlier
+stage either states less of that part or would have stopped there; nor does a focus return
+such an answer), or nothing left to refine (``"converged"``: a run spans the space, the exact spectrum, or every run broke down with no probe part left),
 or a part no stage shrinks at or above the tolerance (``"rounding"``: ``Assessment.fixed``,
 the products' rounding, which only float64 products or a larger ε narrow), at once where
 ``plan.remedy`` says that what narrows it follows the runs (the caller's float64 re-run,
@@ -289,9 +291,9 @@ def adaptive_slq(
     text = "first stage"
     whole: tuple[SpectralQuadrature, Assessment, int] | None = None  # the last stage the budget did not cut
     # the whole stages before the latest of the same runs, every stage since having only grown
-    # their steps: their answers bound the same probes, so a product or memory stop returns the
-    # tightest where it is tighter (the estimate can move within a narrowing bracket); not only
-    # the one before: two stages can widen in turn
+    # their steps: their answers bound the same probes, so a product, memory or time stop returns
+    # the tightest where it is tighter (the estimate can move within a narrowing bracket); not
+    # only the one before: two stages can widen in turn
     fewer_steps: list[tuple[SpectralQuadrature, Assessment, int]] = []
     live: list[LanczosRuns] = []  # every group so far and the stage's new ones
     assessing = 0.0  # seconds the latest assessment took per squared step of its runs (``_assessed``)
@@ -348,9 +350,9 @@ def adaptive_slq(
 
     def finish(reason: str, *earlier: tuple[SpectralQuadrature, Assessment, int] | None) -> AdaptiveResult:
         """The result: the latest stage's, unless every run's answer before a focus, or
-        one of ``earlier`` (the last whole stage's, or the runs a cut stage finished, when the
-        time budget cut one short; the earlier stages of the same runs, when a product or memory budget ends runs
-        whose stages since only grew their steps), was tighter and states at least the latest's rounding part (one run's bracket can be wider than the runs'
+        one of ``earlier`` (the earlier stages of the same runs, when a product, memory or time
+        budget ends runs whose stages since only grew their steps; and the last whole stage's,
+        or the runs a cut stage finished, when the time budget cut one short), was tighter and states at least the latest's rounding part (one run's bracket can be wider than the runs'
         mean, a run cut short widens the answer); the trail's last row then says which answer was returned, and
         its quadrature counts every product spent (the spectrum's ``lanczos`` stage)."""
         # only an answer that states the rounding part the latest found, or more: where the
@@ -368,7 +370,7 @@ def adaptive_slq(
 
     while True:
         if spent and out_of_time is not None and out_of_time():
-            return finish("time-budget")
+            return finish("time-budget", *fewer_steps)
         new_groups = _new_groups(op, add_runs, steps, plan.lockstep, generator, storage_dtype)
         going = [g for g in groups[: 1 if kept else None] if min(g.steps) < steps and not all(g.broken_down)]
         going += new_groups
@@ -441,7 +443,7 @@ def adaptive_slq(
                 alone = assess(kept_quad)
                 spent += alone.products
                 finished = (kept_quad, alone, most)
-            return finish("time-budget", whole, finished)
+            return finish("time-budget", whole, *fewer_steps, finished)
         if whole is None or new_groups or whole[0].runs != quad.runs:  # other probes: none bounds these
             fewer_steps = []
         else:
