@@ -18,6 +18,7 @@ criterion ``loss ≤ L + ε``) holds another quantity and is refused like anothe
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
@@ -208,16 +209,23 @@ def _settings(criterion: Any) -> str:
     elif inspect.isfunction(criterion) and _unnamed(criterion):
         code = _function_fingerprint(criterion)
         return f"(code={code})" if code else ""
-    else:
+    elif inspect.isroutine(criterion) or inspect.isclass(criterion):
         return ""
+    else:  # an object without attributes of its own: its class alone
+        fields, named = [], []
     fields += [f"{key}={_value(value, tensors, key)}" for key, value in named]
     if tensors:
         fields.append(f"tensors={tensors_fingerprint(sorted(tensors.items()))[:16]}")
+    # an object of the user's class (a --loss file's callable, a notebook's criterion): what it computes is
+    # that class's code, which an edit that moves the gradient alone changes under the same name and settings
+    if not isinstance(criterion, functools.partial) and _unnamed(type(criterion), criterion) \
+            and (code := _function_fingerprint(type(criterion))):
+        fields.append(f"code={code}")
     return f"({', '.join(fields)})" if fields else ""
 
 
-def _unnamed(function: Any) -> bool:
-    """Whether ``function``'s qualified name leaves what it computes open: a lambda (two in a
+def _unnamed(function: Any, instance: Any = None) -> bool:
+    """Whether ``function``'s (or a class's, of ``instance``) qualified name leaves what it computes open: a lambda (two in a
     notebook are both ``__main__.<lambda>``), one made within another function (a factory's,
     its captured values its settings), one of ``__main__`` (a notebook cell run again with
     another body) or one of the user's own code (a ``--loss`` file's): its file names it, but
@@ -227,11 +235,11 @@ def _unnamed(function: Any) -> bool:
     from prunelimit.cache import _object_file, is_installed
 
     return "<lambda>" in function.__qualname__ or "<locals>" in function.__qualname__ \
-        or function.__module__ == "__main__" or not is_installed(_object_file(function))
+        or function.__module__ == "__main__" or not is_installed(_object_file(function if instance is None else instance))
 
 
 def _function_fingerprint(function: Any) -> str | None:
-    """A 16-hex sha256 of what ``function`` computes with, as the result cache keys the user's
+    """A 16-hex sha256 of what ``function`` (or a class) computes with, as the result cache keys the user's
     code (``cache._Values``: its code, defaults, closure cells and the globals it reads, alike
     in every process). Two losses a prediction was computed for were recorded alike
     (``__main__.<lambda>``), and ``prediction_from=`` of the one was read for the other
@@ -298,8 +306,8 @@ def differences(baseline: Provenance, current: Provenance,
     if baseline.loss is None:  # a report older than data.loss: another loss would pass unsaid
         unrecorded.append("loss")
     elif current.loss is not None and baseline.loss != current.loss:
-        if current.loss.startswith(f"{baseline.loss}("):  # an older report: the criterion without its settings
-            unrecorded.append("loss settings")
+        if current.loss.startswith(f"{baseline.loss}(") or baseline.loss == _LOSS_CODE.sub("", current.loss):
+            unrecorded.append("loss settings")  # an older report: the criterion without its settings or its code
         else:
             # a criterion is named with its settings: longer than other values, still bounded
             incompatible.append(f"loss {clipped(baseline.loss, 500)} vs {current.loss} here")
@@ -319,6 +327,10 @@ def differences(baseline: Provenance, current: Provenance,
     options = method_note + option_differences(baseline.options, current.options,
                                                MEASURED_OPTIONS if measured else NUMBER_OPTIONS, current.samples)
     return incompatible, options, unrecorded
+
+
+# the code a loss name records of a user's class (``_settings``), last among its settings
+_LOSS_CODE = re.compile(r", code=[0-9a-f]+(?=\)$)")
 
 
 def other_types(baseline: Provenance, current: Provenance) -> str:
