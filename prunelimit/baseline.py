@@ -207,8 +207,7 @@ def _settings(criterion: Any) -> str:
                              for key, value in sorted(vars(owner).items())
                              if not key.startswith("_") and key != "training" and not isinstance(value, nn.Module)]
     elif inspect.isfunction(criterion) and _unnamed(criterion):
-        code = _function_fingerprint(criterion)
-        return f"(code={code})" if code else ""
+        return f"(code={_function_fingerprint(criterion) or UNREAD_CODE})"
     elif inspect.isroutine(criterion) or inspect.isclass(criterion):
         return ""
     else:  # an object without attributes of its own: its class alone
@@ -218,9 +217,8 @@ def _settings(criterion: Any) -> str:
         fields.append(f"tensors={tensors_fingerprint(sorted(tensors.items()))[:16]}")
     # an object of the user's class (a --loss file's callable, a notebook's criterion): what it computes is
     # that class's code, which an edit that moves the gradient alone changes under the same name and settings
-    if not isinstance(criterion, functools.partial) and _unnamed(type(criterion), criterion) \
-            and (code := _function_fingerprint(type(criterion))):
-        fields.append(f"code={code}")
+    if not isinstance(criterion, functools.partial) and _unnamed(type(criterion), criterion):
+        fields.append(f"code={_function_fingerprint(type(criterion)) or UNREAD_CODE}")
     return f"({', '.join(fields)})" if fields else ""
 
 
@@ -244,7 +242,7 @@ def _function_fingerprint(function: Any) -> str | None:
     in every process). Two losses a prediction was computed for were recorded alike
     (``__main__.<lambda>``), and ``prediction_from=`` of the one was read for the other
     without a word. ``None`` where what it reads cannot be read (reading the user's objects runs
-    their code: anything can fail), as the cache then stores nothing: the name alone is recorded."""
+    their code: anything can fail), as the cache then stores nothing: recorded as :data:`UNREAD_CODE`."""
     import hashlib
 
     from prunelimit.cache import _Values
@@ -329,6 +327,9 @@ def differences(baseline: Provenance, current: Provenance,
     return incompatible, options, unrecorded
 
 
+# the code a loss name records where the user's function or class cannot be read (``_settings``): a report
+# of it is not read for any loss, nor a report for it (``_check_code_read``)
+UNREAD_CODE = "?"
 # the code a loss name records of a user's class (``_settings``), last among its settings
 _LOSS_CODE = re.compile(r", code=[0-9a-f]+(?=\)$)")
 
@@ -727,18 +728,21 @@ def _check_code_read(path: str, report: dict[str, Any], old: Provenance, current
     """Refuse (``UsageError``, exit 2) a saved prediction where this model's code cannot be read
     (``current.unread``: a trace around a scripted module with a ``@torch.jit.ignore`` method, an
     attribute whose reading fails), or the report's model's could not (it records ``weights.code``
-    and ``weights.python`` both null): the weights and the loss on the data would be compared, and a
-    report of other code, one that moves the gradient alone, read for this model in silence."""
+    and ``weights.python`` both null), or the loss's code either side (:data:`UNREAD_CODE`): the weights
+    and the loss on the data would be compared, and a report of other code, one that moves the gradient
+    alone, read for this model in silence."""
     weights = report.get("weights")
     unread_there = isinstance(weights, dict) and {"code", "python"} <= weights.keys() and old.weights is not None \
         and old.code is None and old.python is None
-    if current.unread is None and not unread_there:
-        return
-    why = f"this model's code cannot be read ({current.unread})" if current.unread is not None else \
-        "the code of the model it was computed for could not be read"
-    raise UsageError(f"{path} cannot be compared with this model: {why}, so a report of other code, one that moves "
-                     "the gradient alone, would be read for it; compute the prediction here: drop "
-                     f"{option('prediction_from', flag='--from')}")
+    unread_loss = f"code={UNREAD_CODE})"  # last in the name
+    why = [f"this model's code cannot be read ({current.unread})" if current.unread is not None else
+           "the code of the model it was computed for could not be read" if unread_there else "",
+           "this loss's code cannot be read" if (current.loss or "").endswith(unread_loss) else
+           "the code of the loss it was computed for could not be read" if (old.loss or "").endswith(unread_loss) else ""]
+    if any(why):
+        raise UsageError(f"{path} cannot be compared with this model: {' and '.join(filter(None, why))}, so a report of "
+                         "other code, one that moves the gradient alone, would be read for it; compute the prediction "
+                         f"here: drop {option('prediction_from', flag='--from')}")
 
 
 # How far the model's mean loss on the analysis data may lie from the one a saved prediction

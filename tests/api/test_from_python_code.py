@@ -111,3 +111,35 @@ def test_a_report_without_python_code_is_read_with_a_warning(train, tmp_path, mo
     gate = prunelimit.gate(_net(tmp_path, monkeypatch, "0.1"), train, min_ratio=0.0, use="predicted",
                            prediction_from=path)
     assert any("does not record its model's Python code (an older report)" in w for w in gate.warnings)
+
+
+class _Unreadable:
+    """A value whose attributes cannot be read (its ``__dict__`` raises), as a proxy's or a lazy config's can."""
+
+    @property
+    def __dict__(self):
+        raise RuntimeError("not loaded")
+
+
+def test_a_model_or_loss_whose_code_cannot_be_read_is_not_read_from_a_report(train, small_model):
+    """What cannot be read cannot be compared: a model holding such a value, or a loss function reading
+    one, is refused a report, as a report of either is for any model; the same model and loss without it
+    read their own."""
+    report = prunelimit.bounds(small_model, train)
+    assert prunelimit.gate(small_model, train, min_ratio=0.0, use="predicted", prediction_from=report).passed
+    small_model.settings = _Unreadable()
+    with pytest.raises(UsageError, match="cannot be compared with this model: this model's code cannot be read"):
+        prunelimit.gate(small_model, train, min_ratio=0.0, use="predicted", prediction_from=report)
+    del small_model.settings
+    settings = _Unreadable()
+
+    def loss(out, target):
+        assert settings is not None
+        return torch.nn.functional.cross_entropy(out, target)
+
+    unread = prunelimit.bounds(small_model, train, loss=loss)
+    assert unread.to_json()["data"]["loss"].endswith("(code=?)")
+    for saved, fn in ((unread, loss), (unread, "ce"), (report, loss)):  # the first read in silence before
+        with pytest.raises(UsageError, match="cannot be compared with this model: (this loss's code cannot be read|"
+                                             "the code of the loss it was computed for could not be read)"):
+            prunelimit.gate(small_model, train, loss=fn, min_ratio=0.0, use="predicted", prediction_from=saved)
