@@ -223,8 +223,8 @@ def _settings(criterion: Any) -> str:
 
 
 def _unnamed(function: Any, instance: Any = None) -> bool:
-    """Whether ``function``'s (or a class's, of ``instance``) qualified name leaves what it computes open: a lambda (two in a
-    notebook are both ``__main__.<lambda>``), one made within another function (a factory's,
+    """Whether ``function``'s (or a class's, of ``instance``) qualified name leaves what it computes
+    open: a lambda (two in a notebook are both ``__main__.<lambda>``), one made within another function (a factory's,
     its captured values its settings), one of ``__main__`` (a notebook cell run again with
     another body) or one of the user's own code (a ``--loss`` file's): its file names it, but
     what it computes is that file's code and what it reads, TorchScript it loads beside it
@@ -233,7 +233,8 @@ def _unnamed(function: Any, instance: Any = None) -> bool:
     from prunelimit.cache import _object_file, is_installed
 
     return "<lambda>" in function.__qualname__ or "<locals>" in function.__qualname__ \
-        or function.__module__ == "__main__" or not is_installed(_object_file(function if instance is None else instance))
+        or function.__module__ == "__main__" \
+        or not is_installed(_object_file(function if instance is None else instance))
 
 
 def _function_fingerprint(function: Any) -> str | None:
@@ -510,7 +511,8 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
         __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), **code,
-        python=python, unread=unread, precision=precision_now(inputs.device), dtype="/".join(float_types(model)) or None,
+        python=python, unread=unread, precision=precision_now(inputs.device),
+        dtype="/".join(float_types(model)) or None,
     )
 
 

@@ -37,7 +37,7 @@ def test_a_prediction_of_another_model_with_the_same_weights_is_refused(train, t
     del older["weights"]["python"]
     (tmp_path / "older.json").write_text(json.dumps(older))
     for saved, refused in ((computed, "computed for another problem than this model: the model's Python code differs"),
-                           (tmp_path / "older.json", "computed for another model than this one: its loss on these data is ")):
+                           (tmp_path / "older.json", "computed for another model than this one: its loss on these data")):
         for call in (lambda: prunelimit.verify(tanh, train, prediction_from=saved),
                      lambda: prunelimit.gate(tanh, train, min_ratio=0.0, prediction_from=saved),
                      lambda: prunelimit.prune(tanh, "auto", train, prediction_from=saved)):
