@@ -18,6 +18,7 @@ criterion ``loss ≤ L + ε``) holds another quantity and is refused like anothe
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
@@ -75,6 +76,13 @@ class Provenance:
     code_by_file: str | None = None
     classes_by_file: str | None = None
     tensors_by_file: str | None = None
+    # sha256 of the Python the model's modules outside TorchScript run (an eager module's classes, the functions
+    # and values they read, a custom autograd Function's backward), as the result cache keys it (``None``: every
+    # module is TorchScript, or not recorded): two eager models of one state dict compute otherwise when it differs
+    python: str | None = None
+    # why this model's code cannot be read (``None``: it can), which ``code`` and ``python`` then leave null:
+    # known for a run, recorded in a report as both null
+    unread: str | None = None
     # the device type and torch's float settings it was computed at (``precision_now``; ``None``:
     # older reports): a TF32 GPU run rounds otherwise than a CPU one, which a gate's drop line names
     precision: dict[str, Any] | None = None
@@ -92,7 +100,8 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
         "data": {"fingerprint": None if p is None else p.fingerprint, "loss": None if p is None else p.loss},
         "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout,
                     "code": None if p is None else p.code, "classes": None if p is None else p.classes,
-                    "tensors": None if p is None else p.tensors, "dtype": None if p is None else p.dtype},
+                    "tensors": None if p is None else p.tensors, "dtype": None if p is None else p.dtype,
+                    "python": None if p is None else p.python},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
         "precision": None if p is None else p.precision,
@@ -122,6 +131,7 @@ def recorded(report: dict[str, Any], what: str) -> Provenance:
                       code=_entry(weights, "code", *text, what=what, parent="weights"),
                       classes=_entry(weights, "classes", *text, what=what, parent="weights"),
                       tensors=_entry(weights, "tensors", *text, what=what, parent="weights"),
+                      python=_entry(weights, "python", *text, what=what, parent="weights"),
                       dtype=_entry(weights, "dtype", *text, what=what, parent="weights"),
                       precision=_entry(report, "precision", dict, "an object", what))
 
@@ -197,19 +207,24 @@ def _settings(criterion: Any) -> str:
                              for key, value in sorted(vars(owner).items())
                              if not key.startswith("_") and key != "training" and not isinstance(value, nn.Module)]
     elif inspect.isfunction(criterion) and _unnamed(criterion):
-        code = _function_fingerprint(criterion)
-        return f"(code={code})" if code else ""
-    else:
+        return f"(code={_function_fingerprint(criterion) or UNREAD_CODE})"
+    elif inspect.isroutine(criterion) or inspect.isclass(criterion):
         return ""
+    else:  # an object without attributes of its own: its class alone
+        fields, named = [], []
     fields += [f"{key}={_value(value, tensors, key)}" for key, value in named]
     if tensors:
         fields.append(f"tensors={tensors_fingerprint(sorted(tensors.items()))[:16]}")
+    # an object of the user's class (a --loss file's callable, a notebook's criterion): what it computes is
+    # that class's code, which an edit that moves the gradient alone changes under the same name and settings
+    if not isinstance(criterion, functools.partial) and _unnamed(type(criterion), criterion):
+        fields.append(f"code={_function_fingerprint(type(criterion)) or UNREAD_CODE}")
     return f"({', '.join(fields)})" if fields else ""
 
 
-def _unnamed(function: Any) -> bool:
-    """Whether ``function``'s qualified name leaves what it computes open: a lambda (two in a
-    notebook are both ``__main__.<lambda>``), one made within another function (a factory's,
+def _unnamed(function: Any, instance: Any = None) -> bool:
+    """Whether ``function``'s (or a class's, of ``instance``) qualified name leaves what it computes
+    open: a lambda (two in a notebook are both ``__main__.<lambda>``), one made within another function (a factory's,
     its captured values its settings), one of ``__main__`` (a notebook cell run again with
     another body) or one of the user's own code (a ``--loss`` file's): its file names it, but
     what it computes is that file's code and what it reads, TorchScript it loads beside it
@@ -218,16 +233,17 @@ def _unnamed(function: Any) -> bool:
     from prunelimit.cache import _object_file, is_installed
 
     return "<lambda>" in function.__qualname__ or "<locals>" in function.__qualname__ \
-        or function.__module__ == "__main__" or not is_installed(_object_file(function))
+        or function.__module__ == "__main__" \
+        or not is_installed(_object_file(function if instance is None else instance))
 
 
 def _function_fingerprint(function: Any) -> str | None:
-    """A 16-hex sha256 of what ``function`` computes with, as the result cache keys the user's
+    """A 16-hex sha256 of what ``function`` (or a class) computes with, as the result cache keys the user's
     code (``cache._Values``: its code, defaults, closure cells and the globals it reads, alike
     in every process). Two losses a prediction was computed for were recorded alike
     (``__main__.<lambda>``), and ``prediction_from=`` of the one was read for the other
     without a word. ``None`` where what it reads cannot be read (reading the user's objects runs
-    their code: anything can fail), as the cache then stores nothing: the name alone is recorded."""
+    their code: anything can fail), as the cache then stores nothing: recorded as :data:`UNREAD_CODE`."""
     import hashlib
 
     from prunelimit.cache import _Values
@@ -289,8 +305,8 @@ def differences(baseline: Provenance, current: Provenance,
     if baseline.loss is None:  # a report older than data.loss: another loss would pass unsaid
         unrecorded.append("loss")
     elif current.loss is not None and baseline.loss != current.loss:
-        if current.loss.startswith(f"{baseline.loss}("):  # an older report: the criterion without its settings
-            unrecorded.append("loss settings")
+        if current.loss.startswith(f"{baseline.loss}(") or baseline.loss == _LOSS_CODE.sub("", current.loss):
+            unrecorded.append("loss settings")  # an older report: the criterion without its settings or its code
         else:
             # a criterion is named with its settings: longer than other values, still bounded
             incompatible.append(f"loss {clipped(baseline.loss, 500)} vs {current.loss} here")
@@ -310,6 +326,13 @@ def differences(baseline: Provenance, current: Provenance,
     options = method_note + option_differences(baseline.options, current.options,
                                                MEASURED_OPTIONS if measured else NUMBER_OPTIONS, current.samples)
     return incompatible, options, unrecorded
+
+
+# the code a loss name records where the user's function or class cannot be read (``_settings``): a report
+# of it is not read for any loss, nor a report for it (``_check_code_read``)
+UNREAD_CODE = "?"
+# the code a loss name records of a user's class (``_settings``), last among its settings
+_LOSS_CODE = re.compile(r", code=[0-9a-f]+(?=\)$)")
 
 
 def other_types(baseline: Provenance, current: Provenance) -> str:
@@ -480,11 +503,16 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     # None and "auto" are the same curvature sample (the library's and the CLI's default): recorded alike
     recorded_options = {**plain(dataclasses.asdict(options)), "hessian_samples": options.hessian_samples or "auto",
                         "scope": scope}
+    try:
+        code, python, unread = _code(model), _python(model), None
+    except TypeError as exc:  # recorded as none: a report of it is never compared (check_same_problem)
+        code, python, unread = dict.fromkeys(_CODE_FIELDS), None, str(exc)
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
-        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), **_code(model),
-        precision=precision_now(inputs.device), dtype="/".join(float_types(model)) or None,
+        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), **code,
+        python=python, unread=unread, precision=precision_now(inputs.device),
+        dtype="/".join(float_types(model)) or None,
     )
 
 
@@ -522,26 +550,23 @@ def _code(model: Any) -> dict[str, str | None]:
     where it holds two of one (``classes``), of its code with a trace's example inputs where it
     holds them (``code_as_traced``), of the whole of it, tensors included, where its modules hold
     tensors outside the state dict (``tensors``), and the first, second and fourth by the files of
-    its code, as reports saved before recorded them (``…_by_file``); ``None``: it holds none, or one
-    whose code cannot be read, which is then not compared. One that cannot be saved (a ``@torch.jit.ignore``
-    method calls Python) has its ``code`` alone, by its compiled and its Python code (``unsaved_fingerprint``)."""
+    its code, as reports saved before recorded them (``…_by_file``); ``None``: it holds none. One that cannot
+    be saved (a ``@torch.jit.ignore`` method calls Python) has its ``code`` alone, by its compiled and its Python
+    code (``unsaved_fingerprint``); ``TypeError`` where that cannot be read either (a trace around it)."""
     import hashlib
 
     from prunelimit.cache import saved_archive, scripted_modules, unsaved_fingerprint
 
     found: list[tuple[str, dict[str, str | None]]] = []
-    try:
-        for name, module in scripted_modules(model):
-            try:  # each module saved once for all
-                archive = saved_archive(name, module)
-            except TypeError:  # a @torch.jit.ignore method calls Python: by its compiled and its Python code
-                code = unsaved_fingerprint(module)
-                found.append((name, {**dict.fromkeys(_CODE_FIELDS), "code": code, "code_as_traced": code,
-                                     "code_by_file": code}))
-            else:
-                found.append((name, _module_digests(archive, module)))
-    except TypeError:
-        found = []
+    for name, module in scripted_modules(model):
+        try:  # each module saved once for all
+            archive = saved_archive(name, module)
+        except TypeError:  # a @torch.jit.ignore method calls Python: by its compiled and its Python code
+            code = unsaved_fingerprint(module)
+            found.append((name, {**dict.fromkeys(_CODE_FIELDS), "code": code, "code_as_traced": code,
+                                 "code_by_file": code}))
+        else:
+            found.append((name, _module_digests(archive, module)))
 
     def joined(field: str) -> str | None:  # the field, where a module has it
         return hashlib.sha256(",".join(f"{name}:{one[field] or '-'}" for name, one in found).encode()).hexdigest() \
@@ -551,6 +576,34 @@ def _code(model: Any) -> dict[str, str | None]:
     if all(one["code_as_traced"] == one["code_by_file"] for _, one in found):  # no trace's inputs held
         digests["code_as_traced"] = None
     return digests
+
+
+def _python(model: Any) -> str | None:
+    """sha256 of the Python ``model``'s modules outside TorchScript run, as the result cache keys it
+    (``cache._Values``: each module's class, mode, plain attributes and hooks, the functions they call and
+    the values those read, torch's global hooks and what the user's code put on installed code), its
+    tensors left out (``weights.fingerprint`` holds them); ``None`` where every module is TorchScript
+    (``_code`` holds it). ``TypeError`` where any of it cannot be read (reading it runs the user's code)."""
+    import hashlib
+
+    from prunelimit.cache import _Values, scripted_modules
+
+    scripted = [name for name, _ in scripted_modules(model)]
+    eager = [(name, module) for name, module in model.named_modules()
+             if not any(s == "" or name == s or name.startswith(s + ".") for s in scripted)]
+    if not eager:
+        return None
+    digest = hashlib.sha256()
+    values = _Values(digest, model.modules())
+    try:
+        for name, module in eager:
+            values.module(name, module)
+        values.global_hooks()
+        values.put_on_installed()
+        values.modules_held()
+    except Exception as exc:  # noqa: BLE001 - the user's objects run their code: anything can fail
+        raise TypeError(f"an attribute of the model cannot be read: {type(exc).__name__}") from None
+    return digest.hexdigest()
 
 
 # the digests ``_code`` records of a model's TorchScript: ``Provenance``'s fields
@@ -607,6 +660,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     Hessian or prunable set, or other data than ``current``; return warnings for what the
     report does not record. The method and options are the report's own: not compared."""
     old = recorded(report, path)
+    _check_code_read(path, report, old, current)
     incompatible, _, unrecorded = differences(replace(old, method=current.method), current)
     if old.weights is not None and current.weights is not None and old.weights != current.weights:
         types = other_types(old, current)
@@ -618,6 +672,9 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                             "modules hold besides tensors" + (", or, as an older report recorded it, the example "
                                                               "inputs it was traced on)" if current.code_as_traced
                                                               else ")"))
+    elif old.python is not None and current.python is not None and old.python != current.python:
+        incompatible.append("the model's Python code differs (its modules' classes, the functions they call, a custom "
+                            "autograd Function's backward included, or a value they read besides tensors)")
     elif old.classes is not None and current.classes is not None \
             and old.classes not in (current.classes, current.classes_by_file):
         # one code with two variants of a class in it: which module runs which
@@ -633,6 +690,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                          f"and data, or drop {option('prediction_from', flag='--from')}")
     if old.weights is None:
         unrecorded.insert(0, "weights")
+    elif current.python is not None and "python" not in (report.get("weights") or {}):
+        unrecorded.append("model's Python code")
     notes = version_notes(path, old, current)
     if old.code is not None and old.classes is None and current.classes is not None:
         # one code, which an archive with two modules' variants swapped shares: a swap that moves the
@@ -665,6 +724,27 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                      "not compared, so a forward that differs only in its gradient is not seen; store a new one with "
                      f"{stored_with('`prunelimit bounds --json`')} on this model to have its code compared too")
     return notes
+
+
+def _check_code_read(path: str, report: dict[str, Any], old: Provenance, current: Provenance) -> None:
+    """Refuse (``UsageError``, exit 2) a saved prediction where this model's code cannot be read
+    (``current.unread``: a trace around a scripted module with a ``@torch.jit.ignore`` method, an
+    attribute whose reading fails), or the report's model's could not (it records ``weights.code``
+    and ``weights.python`` both null), or the loss's code either side (:data:`UNREAD_CODE`): the weights
+    and the loss on the data would be compared, and a report of other code, one that moves the gradient
+    alone, read for this model in silence."""
+    weights = report.get("weights")
+    unread_there = isinstance(weights, dict) and {"code", "python"} <= weights.keys() and old.weights is not None \
+        and old.code is None and old.python is None
+    unread_loss = f"code={UNREAD_CODE})"  # last in the name
+    why = [f"this model's code cannot be read ({current.unread})" if current.unread is not None else
+           "the code of the model it was computed for could not be read" if unread_there else "",
+           "this loss's code cannot be read" if (current.loss or "").endswith(unread_loss) else
+           "the code of the loss it was computed for could not be read" if (old.loss or "").endswith(unread_loss) else ""]
+    if any(why):
+        raise UsageError(f"{path} cannot be compared with this model: {' and '.join(filter(None, why))}, so a report of "
+                         "other code, one that moves the gradient alone, would be read for it; compute the prediction "
+                         f"here: drop {option('prediction_from', flag='--from')}")
 
 
 # How far the model's mean loss on the analysis data may lie from the one a saved prediction

@@ -164,3 +164,68 @@ def test_the_code_of_a_scripted_module_that_cannot_be_saved_is_its_python_too(tm
     assert _code(again)["code"] == base
     for knobs in (dict(c="0.5"), dict(scale="0.5"), dict(f="0.5")):
         assert _code(_ignored(tmp_path, monkeypatch, **knobs))["code"] != base, knobs
+
+
+# a trace around a scripted module with a @torch.jit.ignore method: neither saved nor read as TorchScript
+TRACED_PY = '''import torch
+from torch import nn
+
+
+class Inner(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(64, 4)
+
+    @torch.jit.ignore
+    def mix(self, h):
+        return h.detach() * (1.0 - {c}) + h * {c}
+
+    def forward(self, x):
+        return self.mix(torch.relu(self.a(x)))
+
+
+class Outer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.jit.script(Inner())
+        self.b = nn.Linear(4, 10)
+
+    def forward(self, x):
+        return self.b(self.inner(x))
+
+
+def build():
+    return torch.jit.trace(Outer(), torch.zeros(2, 64))
+'''
+
+
+def test_a_model_whose_code_cannot_be_read_is_not_read_from_a_report(cli, tmp_path):
+    """A trace around such a module recorded ``weights.code`` null, as an eager module does, and
+    ``gate --from`` read its report for the ignored method's other code in silence: a report is not
+    read for a model whose code cannot be read, nor one whose model's could not for any model."""
+    factory = tmp_path / "traced.py"
+    factory.write_text(TRACED_PY.format(c="1.0"))
+    ckpt = tmp_path / "weights.pt"
+    torch.manual_seed(0)
+    torch.save({f"inner.{k}" if k.startswith("a.") else k: v for k, v in _Net("relu").state_dict().items()}, ckpt)
+    args = (ckpt, "--model", f"{factory}:build", "--data", "digits:train", "--max-samples", 200)
+    result = cli("bounds", *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert (json.loads(result.stdout)["weights"]["code"], json.loads(result.stdout)["weights"]["python"]) == (None, None)
+    report = tmp_path / "traced.json"
+    report.write_text(result.stdout)
+    factory.write_text(TRACED_PY.format(c="0.5"))
+    for command in (("gate", "--min-ratio", 0), ("verify",)):
+        refused = cli(command[0], *args, "--from", report, *command[1:])
+        assert refused.exit_code == 2, refused.stdout
+        assert "cannot be compared with this model: this model's code cannot be read" in refused.stderr
+        assert "drop --from" in refused.stderr
+    # its report, read for a model whose code is read (a scripted copy of one state dict): refused alike
+    torch.manual_seed(0)
+    scripted = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(_Net("relu")), scripted)
+    doc = json.loads(report.read_text())
+    doc["weights"]["fingerprint"] = json.loads(cli("bounds", scripted, *ARGS, "--json").stdout)["weights"]["fingerprint"]
+    report.write_text(json.dumps(doc))
+    refused = cli("gate", scripted, *ARGS, "--from", report, "--min-ratio", 0)
+    assert refused.exit_code == 2 and "the code of the model it was computed for could not be read" in refused.stderr

@@ -1,6 +1,7 @@
 """A prediction of another model that holds the same weights (another activation) is refused
 by ``prediction_from=`` and ``--from``: its weights, data, tensor layout and loss name are
-this model's, its loss on the data is not."""
+this model's, its Python code (``weights.python``) and its loss on the data are not; the loss
+tells them apart where a report of an older prunelimit records no code."""
 
 from __future__ import annotations
 
@@ -25,17 +26,23 @@ def _twins():
     return relu, tanh
 
 
-def test_a_prediction_of_another_model_with_the_same_weights_is_refused(train):
+def test_a_prediction_of_another_model_with_the_same_weights_is_refused(train, tmp_path):
     """``verify(tanh, data, prediction_from=bounds(relu, data))`` read the ReLU model's ρ*
     (0.804, where the Tanh model's own is 0.744) without a word; verify, gate and prune
-    now refuse it, and the model's own prediction is still read."""
+    now refuse it, by its code, or by its loss where the report records no code, and the
+    model's own prediction is still read."""
     relu, tanh = _twins()
     computed = prunelimit.bounds(relu, train, method="exact")
-    for call in (lambda: prunelimit.verify(tanh, train, prediction_from=computed),
-                 lambda: prunelimit.gate(tanh, train, min_ratio=0.0, prediction_from=computed),
-                 lambda: prunelimit.prune(tanh, "auto", train, prediction_from=computed)):
-        with pytest.raises(UsageError, match="computed for another model than this one: its loss on these data is "):
-            call()
+    older = document("bounds", computed.to_json())
+    del older["weights"]["python"]
+    (tmp_path / "older.json").write_text(json.dumps(older))
+    for saved, refused in ((computed, "computed for another problem than this model: the model's Python code differs"),
+                           (tmp_path / "older.json", "computed for another model than this one: its loss on these data")):
+        for call in (lambda: prunelimit.verify(tanh, train, prediction_from=saved),
+                     lambda: prunelimit.gate(tanh, train, min_ratio=0.0, prediction_from=saved),
+                     lambda: prunelimit.prune(tanh, "auto", train, prediction_from=saved)):
+            with pytest.raises(UsageError, match=refused):
+                call()
     assert prunelimit.prune(relu, "auto", train, prediction_from=computed).requested == computed.ratio
 
 
@@ -47,7 +54,7 @@ def test_the_command_lines_from_refuses_it_too(cli, train, tmp_path):
     torch.save(tanh, tmp_path / "tanh.pt")
     refused = cli("verify", tmp_path / "tanh.pt", "--trust-pickle", "--data", "digits:train", "--max-samples",
                   LIBRARY_SAMPLES, "--from", report)
-    assert refused.exit_code == 2 and "computed for another model than this one" in refused.stderr, refused.stderr
+    assert refused.exit_code == 2 and "the model's Python code differs" in refused.stderr, refused.stderr
 
 
 def test_a_loss_moved_by_less_than_a_tenth_of_epsilon_is_the_same_model(cli, train, tmp_path):

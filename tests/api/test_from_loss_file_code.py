@@ -75,3 +75,39 @@ def test_an_older_report_naming_the_loss_file_alone_is_read_with_a_note(cli, sma
     read = _run(cli, monkeypatch, "gate", small_ckpt, *ARGS, *loss, "--from", older, "--min-ratio", 0, "--no-cache")
     assert read.exit_code == 0, read.stderr
     assert f"{older} does not record its loss settings (an older report)" in read.output
+
+
+# a --loss file's callable object, of the file's own class, whose call scales the gradient alone by {scale}
+LOSS_OBJECT_PY = ("import torch.nn.functional as F\n\n\n"
+                  "class Loss:\n    def __init__(self):\n        self.reduction = 'mean'\n\n"
+                  "    def __call__(self, model, batch):\n        out = model(batch[0])\n"
+                  "        return F.cross_entropy(out.detach() * (1.0 - {scale}) + out * {scale}, batch[1])\n\n\n"
+                  "loss = Loss()\n")
+
+
+def test_a_report_of_a_loss_objects_other_class_code_is_refused(cli, small_ckpt, tmp_path, monkeypatch):
+    """A loss object of the user's class was recorded by its class's name and settings alone
+    (``loss.py:Loss(reduction='mean')``), and ``gate --from`` read its report for the class's other
+    code; its code is recorded last, and a report of an older prunelimit, without it, is read with a note."""
+    (tmp_path / "loss.py").write_text(LOSS_OBJECT_PY.format(scale=1.0))
+    loss = ("--loss", f"{tmp_path / 'loss.py'}:loss")
+    stored = _run(cli, monkeypatch, "bounds", small_ckpt, *ARGS, *loss, "--json")
+    assert stored.exit_code == 0, stored.stderr
+    doc = json.loads(stored.stdout)
+    recorded = doc["data"]["loss"]
+    assert recorded.startswith("loss.py:Loss(reduction='mean', code=")
+    report = tmp_path / "bounds.json"
+    report.write_text(stored.stdout)
+    gate = ("gate", small_ckpt, *ARGS, *loss, "--from", report, "--min-ratio", 0)
+    assert _run(cli, monkeypatch, *gate).exit_code == 0  # its own loss
+    doc["data"]["loss"] = "loss.py:Loss(reduction='mean')"  # as an older prunelimit recorded it
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(doc))
+    (tmp_path / "loss.py").write_text(LOSS_OBJECT_PY.format(scale=0.1))
+    refused = _run(cli, monkeypatch, *gate)
+    assert refused.exit_code == 2, refused.stdout
+    assert f"computed for another problem than this model: loss {recorded} vs loss.py:Loss(reduction='mean', " \
+           "code=" in refused.stderr
+    monkeypatch.setenv("COLUMNS", "200")
+    read = _run(cli, monkeypatch, "gate", small_ckpt, *ARGS, *loss, "--from", older, "--min-ratio", 0)
+    assert read.exit_code == 0 and f"{older} does not record its loss settings (an older report)" in read.output
