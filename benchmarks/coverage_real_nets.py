@@ -1,8 +1,10 @@
 """How often ρ*'s stated ± holds the exact ρ* on small real networks (results:
 docs/accuracy.md, "Coverage on real networks").
 
-Each model is trained on the bundled digits (``prunelimit.train``, 30 epochs, plainly with
-``l1=0`` or with ``--l1``), small enough for its exact float64 spectrum
+Each model (an ``mlp:`` spec or a name of ``ARCHITECTURES``: CNNs plain, with BatchNorm or
+GroupNorm, MLPs with LayerNorm, GELU or tanh, a tiny self-attention model, an MLP fitting
+one-hot targets by ``--loss mse``) is trained on the bundled digits (``prunelimit.train``,
+30 epochs, plainly with ``l1=0`` or with ``--l1``), small enough for its exact float64 spectrum
 (``method="exact"``, the reference). Every plan then runs ``prunelimit.bounds(...,
 method="slq", seed=s)`` for ``--seeds`` probe seeds, as ``bounds --method slq --seed s``
 does, and counts whether ``|ρ̂ − ρ*_exact| ≤ ± + 1e-6`` (``COVER_SLACK``); a Wilson 95 % interval goes with each
@@ -38,18 +40,66 @@ from prunelimit.models.spec import build_model
 COVER_SLACK = 1e-6
 
 
-def tiny_cnn() -> nn.Module:
-    """8 3×3 channels, a 2×2 pool and a linear head on the 1×8×8 digits: 1,370 parameters."""
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+def tiny_cnn(norm: str = "") -> nn.Module:
+    """8 3×3 channels, a 2×2 pool and a linear head on the 1×8×8 digits: 1,370 parameters
+    (``norm``: ``bn`` a BatchNorm after the convolution, analysed in eval mode; ``gn`` a
+    GroupNorm of 2 groups; 16 more either way)."""
+    norms = {"": [], "bn": [nn.BatchNorm2d(8)], "gn": [nn.GroupNorm(2, 8)]}[norm]
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), *norms, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                          nn.Linear(8 * 4 * 4, 10))
 
 
-def trained(spec: str, l1: float, seed: int) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
-    data = load_dataset("digits:train:image=1" if spec == "cnn" else "digits:train")
+class TinyAttention(nn.Module):
+    """The 8×8 digit as 8 tokens (its rows) of 8 features, embedded to 16, one single-head
+    self-attention layer with a residual, mean-pooled into a linear head: 1,402 parameters."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        self.embed, self.qkv, self.out = nn.Linear(8, width), nn.Linear(width, 3 * width), nn.Linear(width, width)
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(x.reshape(-1, 8, 8))
+        q, k, v = self.qkv(tokens).chunk(3, dim=-1)
+        weights = torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1)
+        return self.head((tokens + self.out(weights @ v)).mean(dim=1))
+
+
+# named models beside mlp specs: (factory, image data, loss); D ≤ 2,474 so the exact
+# reference takes seconds. "mse" fits one-hot targets, the only regression the digits allow
+ARCHITECTURES = {
+    "cnn": (tiny_cnn, True, "ce"),
+    "cnn-bn": (lambda: tiny_cnn("bn"), True, "ce"),
+    "cnn-gn": (lambda: tiny_cnn("gn"), True, "ce"),
+    "mlp-ln": (lambda: nn.Sequential(nn.Linear(64, 32), nn.LayerNorm(32), nn.ReLU(), nn.Linear(32, 10)), False, "ce"),
+    "mlp-gelu": (lambda: nn.Sequential(nn.Linear(64, 32), nn.GELU(), nn.Linear(32, 10)), False, "ce"),
+    "mlp-tanh": (lambda: nn.Sequential(nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10)), False, "ce"),
+    "attn": (TinyAttention, False, "ce"),
+    "mlp-mse": (lambda: build_model("mlp:64,16,10"), False, "mse"),
+}
+
+
+def trained(spec: str, l1: float, seed: int) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor], str]:
+    """The model of ``spec`` (an mlp spec or a name of ARCHITECTURES) trained on the digits,
+    its data and its loss."""
+    factory, image, loss = ARCHITECTURES.get(spec, (lambda: build_model(spec), False, "ce"))
+    data = load_dataset("digits:train:image=1" if image else "digits:train")
+    y = nn.functional.one_hot(data.y, 10).float() if loss == "mse" else data.y
     torch.manual_seed(seed)
-    model = tiny_cnn() if spec == "cnn" else build_model(spec)
-    prunelimit.train(model, (data.x, data.y), epochs=30, l1=l1, seed=seed)
-    return model, (data.x, data.y)
+    model = factory()
+    prunelimit.train(model, (data.x, y), loss=loss, epochs=30, l1=l1, seed=seed)
+    return model, (data.x, y), loss
+
+
+def model_specs(text: str) -> list[str]:
+    """``--models``' specs: a number continues the mlp spec before it."""
+    specs: list[str] = []
+    for part in text.split(","):
+        if part.isdigit() and specs and specs[-1].startswith("mlp:"):
+            specs[-1] += "," + part
+        else:
+            specs.append(part)
+    return specs
 
 
 def plan_options(plan: str) -> dict:
@@ -74,7 +124,7 @@ def plan_options(plan: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="mlp:64,4,10,mlp:64,16,10,mlp:64,32,10,cnn",
-                        help="comma-separated mlp specs or 'cnn' (an mlp spec's own commas are kept)")
+                        help="comma-separated mlp specs or names of ARCHITECTURES (an mlp spec's own commas are kept)")
     parser.add_argument("--l1", default="0,1e-3", help="comma-separated training λ (0: plainly trained)")
     parser.add_argument("--train-seeds", default="0")
     parser.add_argument("--plans", default="tol=0.01,tol=0.03,1x40,3x40,8x30",
@@ -83,9 +133,8 @@ def main() -> None:
     parser.add_argument("--out", default="coverage_real_nets.jsonl")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    specs = args.models.replace(",mlp:", ";mlp:").replace(",cnn", ";cnn").split(";")
     models = [(spec, l1, train_seed, *trained(spec, l1, train_seed))
-              for spec in specs for l1 in map(float, args.l1.split(","))
+              for spec in model_specs(args.models) for l1 in map(float, args.l1.split(","))
               for train_seed in map(int, args.train_seeds.split(","))]
     plans = [(plan.split(":")[0], int(plan.split(":")[1]) if ":" in plan else args.seeds)
              for plan in args.plans.split(",")]
@@ -93,14 +142,15 @@ def main() -> None:
     with open(args.out, "a") as out:
         for plan, seeds in plans:  # plan by plan: the cheap fixed plans of every model come first
             epsilon = plan_options(plan).get("epsilon")
-            for index, (spec, l1, train_seed, model, data) in enumerate(models):
+            for index, (spec, l1, train_seed, model, data, loss) in enumerate(models):
                 if (index, epsilon) not in exact:
-                    exact[index, epsilon] = prunelimit.bounds(model, data, method="exact", epsilon=epsilon)
+                    exact[index, epsilon] = prunelimit.bounds(model, data, loss=loss, method="exact",
+                                                                epsilon=epsilon)
                 reference = exact[index, epsilon]
                 rows = []
                 for seed in range(seeds):
                     start = time.perf_counter()
-                    got = prunelimit.bounds(model, data, method="slq", seed=seed, **plan_options(plan))
+                    got = prunelimit.bounds(model, data, loss=loss, method="slq", seed=seed, **plan_options(plan))
                     u = got.uncertainty
                     rows.append({"model": spec, "l1": l1, "train_seed": train_seed,
                                  "dim": reference.spectrum.params_hessian, "plan": plan, "seed": seed,
