@@ -46,6 +46,7 @@ import itertools
 import json
 import logging
 import math
+import operator
 import os
 import re
 import stat
@@ -830,6 +831,35 @@ def _prunelimits(module_name: str) -> bool:
     return module_name.partition(".")[0] == "prunelimit"
 
 
+# what ``_attributes_put`` found on each installed module and class (by id), with the objects its
+# attributes were then, held so that no id of theirs is reused while they are; for the user's modules
+# of ``_PUT_USERS`` (another set of them clears it)
+_PUT_SEEN: dict[int, tuple[Any, tuple[str, ...], tuple[Any, ...], list[tuple[str, Any]], list[type]]] = {}
+_PUT_USERS: list[frozenset[str]] = [frozenset()]
+
+
+def _attributes_put(owner: Any, users: frozenset[str]) -> tuple[list[tuple[str, Any]], list[type]]:
+    """The attributes of the installed module or class ``owner`` that the user's code (the modules
+    named ``users``, those of ``_PUT_USERS``) put there (``_users_callable``), and the installed
+    classes among them but prunelimit's. Remembered while its attributes are the same objects under
+    the same names: looking at every loaded module's and class's values again (some 130,000) took
+    60 ms in each report and cache key where nothing had been put since; the values found are read
+    again by the digest each time."""
+    space = vars(owner)
+    names, values = tuple(space), tuple(space.values())
+    seen = _PUT_SEEN.get(id(owner))
+    if seen is not None and seen[0] is owner and seen[1] == names and all(map(operator.is_, seen[2], values)):
+        return seen[3], seen[4]
+    put, classes = [], []
+    for name, value in zip(names, values):
+        if _users_callable(value, users):
+            put.append((name, value))
+        elif issubclass(type(value), type) and not _prunelimits(str(getattr(value, "__module__", ""))):
+            classes.append(value)
+    _PUT_SEEN[id(owner)] = (owner, names, values, put, classes)
+    return put, classes
+
+
 def _users_callable(value: Any, users: frozenset[str]) -> bool:
     """Whether ``value``, found on installed code, is something the user's code (the modules
     named ``users``: ``_Values.users``) put there: a function of theirs (a lambda
@@ -936,18 +966,18 @@ class _Values:
         found: dict[str, Any] = {}
         classes: dict[int, type] = {}  # one class reached under several names is looked at once
         users = self.users
+        if users != _PUT_USERS[0]:  # what was found was found for other modules of the user's
+            _PUT_SEEN.clear()
+            _PUT_USERS[0] = users
         for name, module in sorted(list(sys.modules.items())):
             if name in users or _prunelimits(name) or not isinstance(module, types.ModuleType):
                 continue  # the user's own modules are keyed as code and by the values their functions read
-            for attr, value in list(vars(module).items()):
-                if _users_callable(value, users):
-                    found[f"{name}.{attr}"] = value
-                elif issubclass(type(value), type) and not _prunelimits(str(getattr(value, "__module__", ""))):
-                    classes.setdefault(id(value), value)
+            put, held = _attributes_put(module, users)
+            found.update((f"{name}.{attr}", value) for attr, value in put)
+            for cls in held:
+                classes.setdefault(id(cls), cls)
         for cls in classes.values():
-            for attr, value in list(vars(cls).items()):
-                if _users_callable(value, users):
-                    found[f"{_qualname(cls)}.{attr}"] = value
+            found.update((f"{_qualname(cls)}.{attr}", value) for attr, value in _attributes_put(cls, users)[0])
         if found:
             self._tag("put on installed code")
             self.update("installed", dict(sorted(found.items())))
