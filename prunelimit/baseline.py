@@ -596,11 +596,7 @@ def _python(model: Any) -> str | None:
     digest = hashlib.sha256()
     values = _Values(digest, model.modules())
     try:
-        for name, module in eager:
-            values.module(name, module)
-        values.global_hooks()
-        values.put_on_installed()
-        values.modules_held()
+        values.code_run(eager)
     except Exception as exc:  # noqa: BLE001 - the user's objects run their code: anything can fail
         raise TypeError(f"an attribute of the model cannot be read: {type(exc).__name__}") from None
     return digest.hexdigest()

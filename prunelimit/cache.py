@@ -157,12 +157,7 @@ def input_key(inputs: "Inputs", kind: str, options: Any, big: "BigFile | None" =
     # read from a data file), hooks, class constants and the globals the user's code reads
     values = _Values(digest, inputs.model.modules())
     try:
-        for name, module in inputs.model.named_modules():
-            values.module(name, module)
-        values.global_hooks()
-        values.update("loss", inputs.loss_fn)
-        values.put_on_installed()
-        values.modules_held()
+        values.code_run(inputs.model.named_modules(), loss=inputs.loss_fn)
     except Exception as exc:  # reading user objects can run their code (__getattribute__): anything
         first = str(exc).splitlines()[0][:120] if str(exc) else ""
         raise TypeError(f"an attribute of the model or the loss cannot be read for the cache key: "
@@ -940,6 +935,19 @@ class _Values:
             elif key.endswith("hooks"):  # keyed by handle ids, which differ between processes
                 self._tag(f"hooks:{key}")
                 self.update(key, list(value.values()))
+
+    def code_run(self, modules: Iterable[tuple[str, Any]], **named: Any) -> None:
+        """What the ``modules`` (name, module) run besides their tensors, as the result cache key and a
+        report's ``weights.python`` read it: each module (:meth:`module`), torch's global hooks, the
+        ``named`` values (the loss), what the user's code put on installed code and the values of the
+        user's modules met on the way."""
+        for name, module in modules:
+            self.module(name, module)
+        self.global_hooks()
+        for key, value in named.items():
+            self.update(key, value)
+        self.put_on_installed()
+        self.modules_held()
 
     def global_hooks(self) -> None:
         """The hooks torch runs around every module (``register_module_forward_hook``...)."""
