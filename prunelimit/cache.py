@@ -38,6 +38,8 @@ that is world-writable or owned by another user is not used (a warning says so).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import hashlib
@@ -638,11 +640,12 @@ def code_files(inputs: "Inputs") -> dict[str, str]:
     the standard library and other installed packages are taken as fixed (``--no-cache``
     after changing them in place).
     """
-    modules = {name: _module_file(name) for name in list(sys.modules)}
+    # each resolved once a process (``_resolved``), and only the user's asked of the disk
+    modules = {name: source for name in list(sys.modules)
+               if (source := _module_source(name)) is not None and not _installed_resolved(source)}
     # the modules of the model's classes are among the imported ones
     found = {_spec_file(inputs.loaded.spec), _object_file(inputs.loss_fn), *modules.values()}
-    # each already resolved: resolving thousands of module files again cost 0.4 s a key
-    files = {f for f in found if f is not None and not _installed_resolved(f)}
+    files = {f for f in found if f is not None and not _installed_resolved(f) and os.path.isfile(f)}
     names: dict[str, list[str]] = {}
     for name, source in sorted(modules.items()):
         if source in files:
@@ -659,7 +662,14 @@ def _installed_resolved(resolved: str) -> bool:
     """``is_installed`` of a path already resolved: a folder of ``_installed_folders`` or below
     it, by its text (``Path.is_relative_to`` of each folder took 60 µs a file)."""
     folders = _installed_folders()
-    return resolved in folders or resolved.startswith(tuple(os.path.join(f, "") for f in folders))
+    return resolved in folders or resolved.startswith(_below(folders))
+
+
+@functools.cache
+def _below(folders: tuple[str, ...]) -> tuple[str, ...]:
+    """The prefixes of the paths below ``folders``: made again for each of a key's thousands of
+    module files, they took 50 ms of it."""
+    return tuple(os.path.join(f, "") for f in folders)
 
 
 @functools.cache
@@ -694,8 +704,22 @@ def _spec_file(text: str | None) -> str | None:
 
 
 def _module_file(name: str) -> str | None:
+    """The file module ``name`` was loaded from, resolved; ``None`` where it has none."""
+    source = _module_source(name)
+    return source if source is not None and os.path.isfile(source) else None
+
+
+def _module_source(name: str) -> str | None:
+    """The ``__file__`` of module ``name``, resolved (``_resolved``), whether or not it is a file."""
     source = getattr(sys.modules.get(name), "__file__", None)
-    return os.path.realpath(source) if isinstance(source, (str, os.PathLike)) and os.path.isfile(source) else None
+    return _resolved(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
+
+
+@functools.cache
+def _resolved(path: str) -> str:
+    """``os.path.realpath`` of a loaded module's file, once a process: resolving the thousands of
+    them again took 0.19 s of each cache key; the module's code is what was loaded from there."""
+    return os.path.realpath(path)
 
 
 def _object_file(obj: Any) -> str | None:
@@ -750,9 +774,15 @@ def _installing(name: str) -> list[Any]:
 def _record_digest(dist: Any, name: str) -> str | None:
     """sha256 over the lines of ``dist``'s RECORD that hash a file of its own installed code
     (:func:`_code_line`), sorted; the files' bytes of package ``name`` where it has none."""
-    record = dist.read_text("RECORD")
-    lines = sorted(line for line in (record or "").splitlines() if _code_line(line))
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest() if lines else _package_files(name)
+    return _code_lines_digest(dist.read_text("RECORD") or "") or _package_files(name)
+
+
+@functools.lru_cache(maxsize=16)
+def _code_lines_digest(record: str) -> str | None:
+    """sha256 over a RECORD's ``_code_line`` lines, sorted; ``None`` where it has none. Remembered
+    by the RECORD's text: sorting torch's 20,000 lines again took 13 ms of each key."""
+    lines = sorted(line for line in record.splitlines() if _code_line(line))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest() if lines else None
 
 
 def _code_line(line: str) -> bool:
@@ -812,6 +842,22 @@ def _user_modules_read(namespace: dict[str, Any], names: set[str]) -> list[Any]:
     return [found[name] for name in sorted(found)]
 
 
+# the loaded modules' names and the modules when ``_users_loaded`` last looked, and its answer
+_USERS_LAST: list[tuple[list[str], list[Any], frozenset[str]] | None] = [None]
+
+
+def _users_loaded() -> frozenset[str]:
+    """The names of the loaded modules that are the user's code (:func:`_users_module`); the last
+    answer while the same modules are loaded under the same names (asking each of 2,400 modules
+    again took 2.5 ms, five times a gate)."""
+    names, modules = zip(*list(sys.modules.items())) if sys.modules else ((), ())
+    last = _USERS_LAST[0]
+    if last is not None and last[0] == list(names) and all(map(operator.is_, last[1], modules)):
+        return last[2]
+    users = frozenset(name for name, module in zip(names, modules) if _users_module(module))
+    _USERS_LAST[0] = (list(names), list(modules), users)
+    return users
+
 def _users_module(module: Any) -> bool:
     """Whether ``module`` is the user's code: its file or folder lies outside the installation
     (``is_installed``), or it is a notebook's ``__main__``, which has none. A module whose file is
@@ -853,6 +899,49 @@ def _attributes_put(owner: Any, users: frozenset[str]) -> tuple[list[tuple[str, 
             classes.append(value)
     _PUT_SEEN[id(owner)] = (owner, names, values, put, classes)
     return put, classes
+
+
+# what the user's code was found to have put on installed code in the ``one_look`` running, by the
+# user's modules it was looked for with; ``None`` outside one
+_LOOKS: contextvars.ContextVar[dict[frozenset[str], dict[str, Any]] | None] = \
+    contextvars.ContextVar("prunelimit_looks", default=None)
+
+
+@contextlib.contextmanager
+def one_look() -> Iterator[None]:
+    """Within it (a command, a library call), what the user's code put on installed modules and
+    classes is looked for once (:meth:`_Values.put_on_installed`): a gate's three cache keys and
+    two ``weights.python`` looked five times, ~35 ms each over some 190,000 values, half of a
+    small gate's time. The values found are still read by every digest; code the command runs
+    does not put its own on installed code (the first look is the one its cache key read)."""
+    if _LOOKS.get() is not None:  # a call within a command: the command's look
+        yield
+        return
+    token = _LOOKS.set({})
+    try:
+        yield
+    finally:
+        _LOOKS.reset(token)
+
+
+def _found_on_installed(users: frozenset[str]) -> dict[str, Any]:
+    """What the user's code (the modules named ``users``) put on installed modules and classes, by
+    ``module.attribute`` or ``module.Class.attribute`` (:meth:`_Values.put_on_installed`)."""
+    found: dict[str, Any] = {}
+    classes: dict[int, type] = {}  # one class reached under several names is looked at once
+    if users != _PUT_USERS[0]:  # what was found was found for other modules of the user's
+        _PUT_SEEN.clear()
+        _PUT_USERS[0] = users
+    for name, module in sorted(list(sys.modules.items())):
+        if name in users or _prunelimits(name) or not isinstance(module, types.ModuleType):
+            continue  # the user's own modules are keyed as code and by the values their functions read
+        put, held = _attributes_put(module, users)
+        found.update((f"{name}.{attr}", value) for attr, value in put)
+        for cls in held:
+            classes.setdefault(id(cls), cls)
+    for cls in classes.values():
+        found.update((f"{_qualname(cls)}.{attr}", value) for attr, value in _attributes_put(cls, users)[0])
+    return found
 
 
 def _users_callable(value: Any, users: frozenset[str]) -> bool:
@@ -961,7 +1050,7 @@ class _Values:
     @functools.cached_property
     def users(self) -> frozenset[str]:
         """The names of the loaded modules that are the user's code (:func:`_users_module`)."""
-        return frozenset(name for name, module in list(sys.modules.items()) if _users_module(module))
+        return _users_loaded()
 
     def put_on_installed(self) -> None:
         """What the user's code put on installed modules and classes (``torch.nn.functional.relu =
@@ -971,21 +1060,13 @@ class _Values:
         module is looked at, since installed code calls its own by name wherever it lives, but
         prunelimit's own: its source is keyed, and what a caller puts on it (a test's stand-in
         for a clock, a progress hook) runs the tool, not the model or the loss."""
-        found: dict[str, Any] = {}
-        classes: dict[int, type] = {}  # one class reached under several names is looked at once
         users = self.users
-        if users != _PUT_USERS[0]:  # what was found was found for other modules of the user's
-            _PUT_SEEN.clear()
-            _PUT_USERS[0] = users
-        for name, module in sorted(list(sys.modules.items())):
-            if name in users or _prunelimits(name) or not isinstance(module, types.ModuleType):
-                continue  # the user's own modules are keyed as code and by the values their functions read
-            put, held = _attributes_put(module, users)
-            found.update((f"{name}.{attr}", value) for attr, value in put)
-            for cls in held:
-                classes.setdefault(id(cls), cls)
-        for cls in classes.values():
-            found.update((f"{_qualname(cls)}.{attr}", value) for attr, value in _attributes_put(cls, users)[0])
+        looks = _LOOKS.get()
+        found = looks.get(users) if looks is not None else None
+        if found is None:
+            found = _found_on_installed(users)
+            if looks is not None:
+                looks[users] = found
         if found:
             self._tag("put on installed code")
             self.update("installed", dict(sorted(found.items())))

@@ -565,6 +565,7 @@ def library_call(command: Command) -> Command:
     collectives for ranks that never join them; calls from several threads run one after
     another (:data:`_ONE_AT_A_TIME`); and NumPy's BLAS runs on torch's thread count
     (``threads.blas_as_torch``)."""
+    from prunelimit.cache import one_look
     from prunelimit.distributed import local
     from prunelimit.errors import library_call as named_for_library
     from prunelimit.threads import blas_as_torch
@@ -573,7 +574,7 @@ def library_call(command: Command) -> Command:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _refuse_command_line_only(command, kwargs)
         _refuse_misfit_call(command, args, kwargs)
-        with _ONE_AT_A_TIME, local(), named_for_library(), blas_as_torch():
+        with _ONE_AT_A_TIME, local(), named_for_library(), blas_as_torch(), one_look():
             return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
     return cast(Command, wrapper)
 

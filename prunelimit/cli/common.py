@@ -29,6 +29,7 @@ import click
 import typer
 
 from prunelimit import api
+from prunelimit.cache import one_look
 from prunelimit.api.options import (ACCELERATOR_BUDGET_SHARE, CPU_MEMORY_BUDGET_MB, DEFAULT_MAX_HVPS, METHODS,
                                     PAPER_ITERATIONS, PAPER_RUNS, TIMED_PRODUCTS)
 from prunelimit.config import options_for, read_config, refuse_booleans, relative_to_file, keys_served_alone
@@ -849,7 +850,8 @@ def shared(*groups):
                     if "threads" in names:
                         apply_threads(kwargs["threads"])
                 o = SimpleNamespace(**{n: kwargs.pop(n) for n in names}, given=_given(ctx, names))
-                return fn(*args, o=o, **kwargs)
+                with one_look():
+                    return fn(*args, o=o, **kwargs)
 
         if not takes_ctx:
             extra = [*extra, inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
