@@ -2213,7 +2213,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     check_exact_subset(options, total_samples(inputs.batches))
     start = time.perf_counter()
     adjust = (lambda rep: _solved_for(rep, inputs, options)) if _fixed_plan(options) else None
-    key = result_key(inputs, options, store, "spectrum")
+    keys = result_keys(inputs, store)
+    key = keys(options, "spectrum")
 
     def check(rep: SpectrumReport) -> None:
         _check_fits(rep, inputs)
@@ -2224,7 +2225,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # its answer (`bounds` then `gate --memory-budget 2048` formed the same products again).
     shared = default_engines(inputs, options)
     if found is None and shared is not None:
-        found = stored_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", SpectrumReport,
+        found = stored_result(store, keys(shared, "spectrum"), "spectrum", SpectrumReport,
                               lambda rep: if_same_engines(rep, inputs, options, adjust), check)
     # --method slq runs, step for step, the plan the default runs where it chooses adaptive SLQ:
     # each reads the other's answer stored for these options, where it is that plan (`bounds` on
@@ -2233,7 +2234,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     other = {"slq": "default", "default": "slq"}.get(options.method)
     if found is None and other is not None and not _fixed_plan(options) and \
             (other == "default" or _slq_untimed(inputs, options)):
-        found = stored_result(store, result_key(inputs, replace(options, method=other), store, "spectrum"),
+        found = stored_result(store, keys(replace(options, method=other), "spectrum"),
                               "spectrum", SpectrumReport, lambda rep: _as_method(rep, options.method), check)
     # A fixed plan's runs go to their end under any --max-hvps (the library refuses one beside it,
     # a --config file's is kept): one that decides as no ceiling does reads the answer stored at
@@ -2241,12 +2242,12 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # --config file's max_hvps: 5000, formed the same 68 products again)
     ceiled = _default_ceiling(options)
     if found is None and ceiled is not None:
-        found = stored_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", SpectrumReport,
+        found = stored_result(store, keys(ceiled, "spectrum"), "spectrum", SpectrumReport,
                               lambda rep: _if_same_ceiling(rep, options, adjust), check)
     # ... and under any --basis-memory that holds its bases, which it only refuses otherwise (the same
     # plan with --basis-memory 512 formed them again too)
     if found is None and (auto := _auto_basis_memory(options)) is not None:
-        found = stored_result(store, result_key(inputs, auto, store, "spectrum"), "spectrum", SpectrumReport,
+        found = stored_result(store, keys(auto, "spectrum"), "spectrum", SpectrumReport,
                               lambda rep: _if_bases_fit(rep, options, adjust), check)
     found = None if found is None else _worded_here(found, inputs, options)
     if found is not None and _cut_by_the_machine(found, options):
@@ -2264,7 +2265,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         exact = None
         for where in (replace(options, method="exact", **_EXACT_DEFAULTS), _default_budgets(options)):
             if exact is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
-                exact = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
+                exact = stored_result(store, keys(where, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
         found = found if exact is None else exact
     # And the converse: --method exact reads the exact spectrum a default run chose for these
@@ -2272,7 +2273,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # exact` formed the same D columns again. Not an SLQ answer stored there (``_exact_for_default``).
     if found is None and options.method == "exact":
         where = replace(_default_budgets(options), method="default")
-        found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum", SpectrumReport,
+        found = stored_result(store, keys(where, "spectrum"), "spectrum", SpectrumReport,
                               lambda rep: _exact_for_default(rep, inputs, options), check)
     # Then the adaptive answer stored for these inputs, seed, subset, ε and negative-curvature
     # rule under any tolerance and budgets (``_ADAPTIVE_STOPS``): one whose ± meets this
@@ -2286,10 +2287,10 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     slq = options.method == "slq" and not _fixed_plan(options)
     adaptive = None
     if (found is None or found.tolerance_note is not None) and (default or slq):
-        adaptive = result_key(inputs, replace(options, **_ADAPTIVE_STOPS), store, _ADAPTIVE_KIND)
+        adaptive = keys(replace(options, **_ADAPTIVE_STOPS), _ADAPTIVE_KIND)
         held = stored_result(store, adaptive, _ADAPTIVE_KIND, SpectrumReport, check=check)
         if held is None and slq:
-            theirs = result_key(inputs, replace(options, method="default", **_ADAPTIVE_STOPS), store, _ADAPTIVE_KIND)
+            theirs = keys(replace(options, method="default", **_ADAPTIVE_STOPS), _ADAPTIVE_KIND)
             held = stored_result(store, theirs, _ADAPTIVE_KIND, SpectrumReport,
                                  lambda rep: _as_method(rep, options.method), check)
         within = _within_tolerance(held, inputs, options)
@@ -2309,16 +2310,16 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     store_result(store, key, "spectrum", kept)
     # kept where a run at the defaults looks too, where it would have chosen the same engines
     if shared is not None and if_same_engines(kept, inputs, shared) is not None:
-        store_result(store, result_key(inputs, shared, store, "spectrum"), "spectrum", kept)
+        store_result(store, keys(shared, "spectrum"), "spectrum", kept)
     if ceiled is not None and _if_same_ceiling(kept, options) is not None:  # and where no --max-hvps looks
-        store_result(store, result_key(inputs, ceiled, store, "spectrum"), "spectrum", kept)
+        store_result(store, keys(ceiled, "spectrum"), "spectrum", kept)
     # An exact spectrum the default chose under budgets of its own is stored where the default
     # at its default budgets looks for one too: a gate after `bounds --tolerance 0.05` reads it
     # rather than forming the same D columns again (solved there for the default's ε).
     if key is not None and default and rep.solver == "exact":
         budgets = _default_budgets(options)
         if (shared := _exact_for_default(kept, inputs, budgets)) is not None \
-                and (where := result_key(inputs, budgets, store, "spectrum")) != key:
+                and (where := keys(budgets, "spectrum")) != key:
             store_result(store, where, "spectrum", shared)
     # An adaptive answer that met its tolerance is kept where the default under any tolerance
     # looks (above): computed only where the one kept there missed this tolerance, it is the
@@ -2532,7 +2533,7 @@ def check_stored_rules(quadratures: "Iterable[SpectralQuadrature]") -> None:
 def stored_result(store: "Store | None", key: str | None, kind: str, expected: type,
                   adjust: "Callable[[Any], Any | None] | None" = None,
                   check: "Callable[[Any], None] | None" = None):
-    """The ``kind`` result ``store`` holds under ``key`` (:func:`result_key`; ``adjust``: fitted to the caller's options, ``None`` when it cannot be), else ``None``.
+    """The ``kind`` result ``store`` holds under ``key`` (:func:`result_keys`; ``adjust``: fitted to the caller's options, ``None`` when it cannot be), else ``None``.
     ``check`` raises ``ValueError`` for a stored result that does not fit the inputs: a
     miss, with a warning, like a damaged entry.
     Under torchrun, a result only when every rank read the same one (each node has its own
@@ -2569,17 +2570,23 @@ def store_result(store: "Store | None", key: str | None, kind: str, result) -> N
         store.warn(f"{kind} not cached ({exc})")
 
 
-def result_key(inputs: Inputs, options: CurvatureOptions, store: "Store | None", kind: str) -> str | None:
-    """The key of a ``kind`` result computed from ``inputs`` with ``options`` as the spectrum
-    keys them (``_keyed_options``); ``None`` without a store or when the key cannot be read."""
-    from prunelimit.cache import input_key, remembered_digest
+def result_keys(inputs: Inputs, store: "Store | None") -> Callable[[CurvatureOptions, str], str | None]:
+    """The key of a ``kind`` result computed from ``inputs`` with ``options``, as the spectrum keys
+    them (``_keyed_options``), for each ``(options, kind)`` a lookup tries: ``inputs`` are read once
+    for all (``cache.InputKeys``). ``None`` without a store or when the key cannot be read."""
+    from prunelimit.cache import InputKeys, remembered_digest
 
-    try:
-        return None if store is None else input_key(inputs, kind, _keyed_options(inputs, options),
-                                                     remembered_digest(store))
-    except TypeError as exc:  # an object the key cannot read: computed, never stored
-        store.warn(f"{kind} not cached ({exc})")
-        return None
+    keys = None if store is None else InputKeys(inputs, remembered_digest(store))
+
+    def key(options: CurvatureOptions, kind: str) -> str | None:
+        if keys is None:
+            return None
+        try:
+            return keys(kind, _keyed_options(inputs, options))
+        except TypeError as exc:  # an object the key cannot read: computed, never stored
+            store.warn(f"{kind} not cached ({exc})")
+            return None
+    return key
 
 
 def basis_storage(name: str, hvp_dtype, elements: int):

@@ -21,7 +21,7 @@ from prunelimit.api.curvature import (
     optional_target,
     product_dtype,
     recorded_engines,
-    result_key,
+    result_keys,
     store_result,
     stored_result,
     stored_spectrum,
@@ -175,7 +175,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     dtype = None if formed else \
         torch.float64 if spec.quadrature.float64_products else product_dtype(named[0][1].dtype)
     keyed, kind = _blocks_keyed(inputs, options, blocks, formed, dtype)
-    key = result_key(inputs, keyed, store, kind)
+    keys = result_keys(inputs, store)
+    key = keys(keyed, kind)
 
     def check(found: StoredBlocks) -> None:
         _check_blocks(found, blocks)
@@ -187,7 +188,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     # then the same with --memory-budget 2048, read the spectrum and formed its 2,410 columns again)
     shared = default_engines(inputs, keyed)
     if stored is None and spec.dense is None and shared is not None:
-        stored = stored_result(store, result_key(inputs, shared, store, kind), kind, StoredBlocks,
+        stored = stored_result(store, keys(shared, kind), kind, StoredBlocks,
                                lambda found: if_same_engines(found, inputs, options), check)
     with recorded_engines() as engines:
         if spec.dense is not None:
@@ -219,7 +220,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
                             spec.engine_budgets if spec.dense is not None else engines.budgets(options.hvp))
         store_result(store, key, kind, kept)
         if shared is not None and if_same_engines(kept, inputs, shared) is not None:  # where the defaults look
-            store_result(store, result_key(inputs, shared, store, kind), kind, kept)
+            store_result(store, keys(shared, kind), kind, kept)
     curvature = _with_products(curvature, method, spec)
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
     shares = layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,

@@ -815,7 +815,7 @@ def test_the_exact_spectrum_is_keyed_without_what_it_never_reads(own_ckpt, tmp_p
     """``--method exact`` draws no probe and no subset: another seed (or SLQ setting) is the
     same spectrum, one entry. Every other method, the default too (it may choose SLQ), keys them."""
     from prunelimit.api import CurvatureOptions
-    from prunelimit.api.curvature import result_key
+    from prunelimit.api.curvature import result_keys
     from prunelimit.api.options import EXACT_IGNORES
     from prunelimit.cache import Store
     from prunelimit.inputs import load_inputs
@@ -823,12 +823,13 @@ def test_the_exact_spectrum_is_keyed_without_what_it_never_reads(own_ckpt, tmp_p
     from prunelimit.errors import options_named
 
     inputs, store = load_inputs(own_ckpt, data="digits:train", max_samples=50), Store(tmp_path)
+    keys = result_keys(inputs, store)
 
     def key(**options):
         # built as the command line builds them (a CurvatureOptions of a notebook refuses an SLQ
         # setting beside method="exact"): a --config file's SLQ keys are left unused there
         with options_named(str):
-            return result_key(inputs, CurvatureOptions(**options), store, "spectrum")
+            return keys(CurvatureOptions(**options), "spectrum")
 
     exact = {key(method="exact", **{name: OTHER_OPTION_VALUES[name]}) for name in EXACT_IGNORES}
     assert exact == {key(method="exact")}
