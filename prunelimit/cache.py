@@ -705,7 +705,7 @@ def _installed_resolved(resolved: str) -> bool:
 @functools.cache
 def _below(folders: tuple[str, ...]) -> tuple[str, ...]:
     """The prefixes of the paths below ``folders``: made again for each of a key's thousands of
-    module files, they took 50 ms of it."""
+    module files, they took ~10 ms of it."""
     return tuple(os.path.join(f, "") for f in folders)
 
 
@@ -755,7 +755,7 @@ def _module_source(name: str) -> str | None:
 @functools.cache
 def _resolved(path: str) -> str:
     """``os.path.realpath`` of a loaded module's file, once a process: resolving the thousands of
-    them again took 0.19 s of each cache key; the module's code is what was loaded from there."""
+    them again took ~0.1 s of each cache key; the module's code is what was loaded from there."""
     return os.path.realpath(path)
 
 
@@ -817,7 +817,7 @@ def _record_digest(dist: Any, name: str) -> str | None:
 @functools.lru_cache(maxsize=16)
 def _code_lines_digest(record: str) -> str | None:
     """sha256 over a RECORD's ``_code_line`` lines, sorted; ``None`` where it has none. Remembered
-    by the RECORD's text: sorting torch's 20,000 lines again took 13 ms of each key."""
+    by the RECORD's text: sorting torch's 14,600 lines again took ~15 ms of each key."""
     lines = sorted(line for line in record.splitlines() if _code_line(line))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest() if lines else None
 
