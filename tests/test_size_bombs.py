@@ -291,6 +291,7 @@ def child_main() -> None:
     from typer.testing import CliRunner
 
     from prunelimit.cli import app
+    from prunelimit.device import peak_host_mb
 
     def runaway(signum, frame):
         raise TimeoutError("the case ran on past its alarm")
@@ -307,7 +308,7 @@ def child_main() -> None:
         results[case["name"]] = {
             "code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr,
             "exception": repr(exception) if exception else None, "seconds": time.perf_counter() - start,
-            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "rss": peak_host_mb() * 2**20,  # its own: ru_maxrss held the worker's peak it was forked from
         }
     print(json.dumps(results))
 
