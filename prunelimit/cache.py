@@ -677,7 +677,7 @@ def code_files(inputs: "Inputs") -> dict[str, str]:
     the standard library and other installed packages are taken as fixed (``--no-cache``
     after changing them in place).
     """
-    # each resolved once a process (``_resolved``), and only the user's asked of the disk
+    # installed ones resolved once a process (``_resolved``), and only the user's asked of the disk
     modules = {name: source for name in list(sys.modules)
                if (source := _module_source(name)) is not None and not _installed_resolved(source)}
     # the modules of the model's classes are among the imported ones
@@ -752,11 +752,21 @@ def _module_source(name: str) -> str | None:
     return _resolved(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
 
 
-@functools.cache
+# ``_resolved``'s answers that lie in installed code, by the ``__file__`` resolved
+_INSTALLED_FILES: dict[str, str] = {}
+
+
 def _resolved(path: str) -> str:
-    """``os.path.realpath`` of a loaded module's file, once a process: resolving the thousands of
-    them again took 0.19 s of each cache key; the module's code is what was loaded from there."""
-    return os.path.realpath(path)
+    """``os.path.realpath`` of a loaded module's file. Remembered once a process where it lies in
+    installed code (taken as fixed): resolving the thousands of them again took 0.19 s of each
+    cache key. The user's few are resolved each time: a symlinked folder re-pointed, a module
+    imported again from it keeps its ``__file__`` and runs the new target's code."""
+    if (known := _INSTALLED_FILES.get(path)) is not None:
+        return known
+    resolved = os.path.realpath(path)
+    if _installed_resolved(resolved):
+        _INSTALLED_FILES[path] = resolved
+    return resolved
 
 
 def _object_file(obj: Any) -> str | None:
