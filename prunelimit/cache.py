@@ -128,7 +128,7 @@ class InputKeys:
     def __init__(self, inputs: "Inputs", big: "BigFile | None" = None) -> None:
         self.inputs, self.big = inputs, big
         self._held: tuple[str, float | None] | None = None
-        self._unread: str | None = None  # why the inputs could not be read, once they could not
+        self.unread: str | None = None  # why the inputs could not be read, once they could not
 
     def __call__(self, kind: str, options: Any) -> str:
         """The key of a ``kind`` result computed with ``options``; ``TypeError`` as :func:`input_key`."""
@@ -137,13 +137,13 @@ class InputKeys:
         from prunelimit.models.params import prunable_parameters
         from prunelimit.report.jsonout import plain
 
-        if self._held is None and self._unread is None:
+        if self._held is None and self.unread is None:
             try:
                 self._held = _inputs_digest(self.inputs, self.big)
             except TypeError as exc:
-                self._unread = str(exc)
+                self.unread = str(exc)
         if self._held is None:
-            raise TypeError(self._unread)
+            raise TypeError(self.unread)
         inputs = self.inputs
         digest = hashlib.sha256()
         # --include/--exclude by the sets they resolve to, the prunable weights here and the Hessian's
