@@ -1154,6 +1154,8 @@ class _Values:
         if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files,
             if _users_module(obj):  # and the values the code reads of it (modules_held)
                 self.held.setdefault(obj.__name__, obj)
+            else:  # an installed one by its distribution (``pkg.act(x)`` reaches no function of it here)
+                self.packages.add(str(obj.__name__).partition(".")[0])
             return self._tag(f"module:{obj.__name__}")
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
                             types.MethodDescriptorType)):
