@@ -128,7 +128,7 @@ class InputKeys:
     def __init__(self, inputs: "Inputs", big: "BigFile | None" = None) -> None:
         self.inputs, self.big = inputs, big
         self._held: tuple[str, float | None] | None = None
-        self._unread: str | None = None  # why the inputs could not be read, once they could not
+        self.unread: str | None = None  # why the inputs could not be read, once they could not
 
     def __call__(self, kind: str, options: Any) -> str:
         """The key of a ``kind`` result computed with ``options``; ``TypeError`` as :func:`input_key`."""
@@ -137,13 +137,13 @@ class InputKeys:
         from prunelimit.models.params import prunable_parameters
         from prunelimit.report.jsonout import plain
 
-        if self._held is None and self._unread is None:
+        if self._held is None and self.unread is None:
             try:
                 self._held = _inputs_digest(self.inputs, self.big)
             except TypeError as exc:
-                self._unread = str(exc)
+                self.unread = str(exc)
         if self._held is None:
-            raise TypeError(self._unread)
+            raise TypeError(self.unread)
         inputs = self.inputs
         digest = hashlib.sha256()
         # --include/--exclude by the sets they resolve to, the prunable weights here and the Hessian's
@@ -677,7 +677,7 @@ def code_files(inputs: "Inputs") -> dict[str, str]:
     the standard library and other installed packages are taken as fixed (``--no-cache``
     after changing them in place).
     """
-    # each resolved once a process (``_resolved``), and only the user's asked of the disk
+    # installed ones resolved once a process (``_resolved``), and only the user's asked of the disk
     modules = {name: source for name in list(sys.modules)
                if (source := _module_source(name)) is not None and not _installed_resolved(source)}
     # the modules of the model's classes are among the imported ones
@@ -752,11 +752,21 @@ def _module_source(name: str) -> str | None:
     return _resolved(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
 
 
-@functools.cache
+# ``_resolved``'s answers that lie in installed code, by the ``__file__`` resolved
+_INSTALLED_FILES: dict[str, str] = {}
+
+
 def _resolved(path: str) -> str:
-    """``os.path.realpath`` of a loaded module's file, once a process: resolving the thousands of
-    them again took ~0.1 s of each cache key; the module's code is what was loaded from there."""
-    return os.path.realpath(path)
+    """``os.path.realpath`` of a loaded module's file. Remembered once a process where it lies in
+    installed code (taken as fixed): resolving the thousands of them again took ~0.1 s of each
+    cache key. The user's few are resolved each time: a symlinked folder re-pointed, a module
+    imported again from it keeps its ``__file__`` and runs the new target's code."""
+    if (known := _INSTALLED_FILES.get(path)) is not None:
+        return known
+    resolved = os.path.realpath(path)
+    if _installed_resolved(resolved):
+        _INSTALLED_FILES[path] = resolved
+    return resolved
 
 
 def _object_file(obj: Any) -> str | None:
@@ -1144,6 +1154,8 @@ class _Values:
         if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files,
             if _users_module(obj):  # and the values the code reads of it (modules_held)
                 self.held.setdefault(obj.__name__, obj)
+            else:  # an installed one by its distribution (``pkg.act(x)`` reaches no function of it here)
+                self.packages.add(str(obj.__name__).partition(".")[0])
             return self._tag(f"module:{obj.__name__}")
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
                             types.MethodDescriptorType)):

@@ -2581,10 +2581,12 @@ def result_keys(inputs: Inputs, store: "Store | None") -> Callable[[CurvatureOpt
     def key(options: CurvatureOptions, kind: str) -> str | None:
         if keys is None:
             return None
+        said = keys.unread is not None  # at the lookup's first key: one warning, not one a key
         try:
             return keys(kind, _keyed_options(inputs, options))
         except TypeError as exc:  # an object the key cannot read: computed, never stored
-            store.warn(f"{kind} not cached ({exc})")
+            if not said:
+                store.warn(f"{kind} not cached ({exc})")
             return None
     return key
 

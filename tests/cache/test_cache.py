@@ -498,6 +498,7 @@ def test_attribute_the_key_cannot_read_runs_uncached(cli, own_ckpt, tmp_path):
         result = _gate(cli, own_ckpt, cache, "--model", f"{code}:make", "--max-samples", 300)
         assert _doc(result)["cache_hit"] is False and "Traceback" not in result.stderr
         assert "spectrum not cached (an attribute of the model or the loss cannot be read" in result.stderr
+        assert result.stderr.count("not cached") == 1  # not one for each key the lookup tries
     assert not list(cache.iterdir())
 
 
