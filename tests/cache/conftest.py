@@ -42,3 +42,19 @@ def no_blocks(monkeypatch):
             monkeypatch.setattr(layers, name, forbidden)
 
     return forbid
+
+
+@pytest.fixture
+def site_folder(tmp_path, monkeypatch):
+    """A site-packages folder on ``sys.path`` that the key takes for installed code (a package
+    ``test_cache._install`` puts there counts by its distribution, as pip's would)."""
+    from prunelimit import cache
+
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    installed = cache._installed_folders()
+    monkeypatch.setattr(cache, "_installed_folders", lambda: (*installed, str(site.resolve())))
+    cache._installed_code.cache_clear()  # it remembers which files are installed
+    yield site
+    cache._installed_code.cache_clear()
