@@ -1,5 +1,7 @@
 """``cache.one_look``: within a command, what the user's code put on installed code is looked for
 once; what it found is still read by every digest, and the next command looks again."""
+import sys
+
 import torch
 
 import prunelimit
@@ -59,3 +61,16 @@ def test_the_next_command_finds_what_was_put_since(monkeypatch):
         patched = _digest()
     assert patched != plain
     assert _digest() == patched and looks[0] == 3
+
+
+def test_a_module_reloaded_from_elsewhere_is_judged_by_its_new_file(tmp_path, monkeypatch):
+    """``importlib.reload`` keeps the module object and may find its code in another place: the
+    user's modules, remembered while ``sys.modules`` is unchanged, follow its ``__file__``."""
+    import types
+
+    module = types.ModuleType("plreloaded")
+    module.__file__ = str(tmp_path / "plreloaded.py")
+    monkeypatch.setitem(sys.modules, "plreloaded", module)
+    assert "plreloaded" in cache._users_loaded()
+    monkeypatch.setattr(module, "__file__", torch.__file__)  # now found among installed code
+    assert "plreloaded" not in cache._users_loaded()
