@@ -908,6 +908,7 @@ def _users_loaded() -> frozenset[str]:
     _USERS_LAST[0] = (list(names), list(modules), files, users)
     return users
 
+
 def _users_module(module: Any) -> bool:
     """Whether ``module`` is the user's code: its file or folder lies outside the installation
     (``is_installed``), or it is a notebook's ``__main__``, which has none. A module whose file is

@@ -356,6 +356,19 @@ def saved_slq_report(cli, ckpt) -> dict:
     return json.loads(made.stdout)
 
 
+def report_read_back(cli, tmp_path, *args) -> tuple[dict, Path]:
+    """``bounds ARGS --json`` saved as ``base.json``, which ``gate ARGS --from`` reads back while
+    the code is the same (exit 0): the report and its path, for tests that then change the code."""
+    import json
+
+    made = cli("bounds", *args, "--json")
+    assert made.exit_code == 0, made.stderr
+    report = tmp_path / "base.json"
+    report.write_text(made.stdout)
+    assert cli("gate", *args, "--from", report, "--min-ratio", 0).exit_code == 0  # its own code
+    return json.loads(made.stdout), report
+
+
 def summary_rows(page: str) -> dict[str, str]:
     """The HTML summary's ``{quantity: value}`` rows, read with the stdlib parser."""
     parser = _Summary()

@@ -10,6 +10,8 @@ import pytest
 import torch
 from torch import nn
 
+from tests.conftest import report_read_back
+
 ARGS = ("--data", "digits:train", "--max-samples", 300, "--trust-pickle")
 
 
@@ -121,12 +123,8 @@ def test_a_scripted_module_that_cannot_be_saved_is_compared_by_its_code(cli, tmp
     torch.manual_seed(0)
     torch.save(_Net("relu").state_dict(), ckpt)  # the factory's layers: Linear(64, 4), Linear(4, 10)
     args = (ckpt, "--model", f"{factory}:build", "--data", "digits:train", "--max-samples", 300)
-    result = cli("bounds", *args, "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["weights"]["code"]
-    report = tmp_path / "base.json"
-    report.write_text(result.stdout)
-    assert cli("gate", *args, "--from", report, "--min-ratio", 0).exit_code == 0  # its own code
+    made, report = report_read_back(cli, tmp_path, *args)
+    assert made["weights"]["code"]
     factory.write_text(IGNORED_PY.format(c="0.5", scale="1.0", f="1.0"))
     for command in ("gate", "verify"):
         refused = cli(command, *args, "--from", report, *(("--min-ratio", 0) if command == "gate" else ()))

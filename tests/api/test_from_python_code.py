@@ -17,6 +17,7 @@ from torch import nn
 import prunelimit
 from prunelimit.errors import UsageError
 from prunelimit.report.jsonout import document
+from tests.conftest import report_read_back
 
 # an eager model whose custom autograd Function scales the gradient alone by SCALE (the forward is h)
 GRADIENT_PY = '''import torch
@@ -57,12 +58,8 @@ def test_a_factory_of_other_gradient_code_is_refused_and_the_cache_misses(cli, t
     weights = tmp_path / "weights.pt"
     torch.save(nn.ModuleDict({"a": nn.Linear(64, 4), "b": nn.Linear(4, 10)}).state_dict(), weights)  # the factory's
     args = (weights, "--model", f"{factory}:build", "--data", "digits:train", "--max-samples", 200)
-    result = cli("bounds", *args, "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["weights"]["python"]
-    report = tmp_path / "base.json"
-    report.write_text(result.stdout)
-    assert cli("gate", *args, "--from", report, "--min-ratio", 0).exit_code == 0  # its own code
+    made, report = report_read_back(cli, tmp_path, *args)
+    assert made["weights"]["python"]
     factory.write_text(GRADIENT_PY.format(scale="0.1"))
     for command in (("gate", "--min-ratio", 0), ("verify",)):
         refused = cli(command[0], *args, "--from", report, *command[1:])
