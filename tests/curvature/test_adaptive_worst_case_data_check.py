@@ -2,7 +2,7 @@
 `--hessian-samples` subset the data check runs the first probe's steps again on each of the
 subset's 4 parts, outside the default product budget, as many products as the runs or more.
 The status left it out: an MLP over 8,192 of 16,000 samples read 'at worst 1,600 products,
-≈ 0:00:01 more' with some 2,100 products and two minutes of the check ahead."""
+≈ 0:00:01 more' with the check's 2,132 products and some 2:50 ahead."""
 
 from __future__ import annotations
 
