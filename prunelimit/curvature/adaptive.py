@@ -232,16 +232,28 @@ class AdaptiveResult:
 Progress = Callable[..., None]
 
 
-def _at_worst(plan: AdaptivePlan, spent: int, per_product: float) -> str:
+def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[int], dim: int) -> str:
     """What the product budget still allows after ``spent`` products, for the progress status:
     each stage's bar ends with its own products, so its ETA says nothing of the stages that
     may follow (a CNN's first 'eta 0:01:42' for a run that took 12 min 55 s to its 1,600
-    products). Priced at the runs' seconds a product so far; nothing under a time budget,
-    which bounds the bar already, or before a rate is known."""
+    products). ``steps``: each run's steps so far (after a focus, the first run's alone).
+    What must follow the runs comes with it, at the steps the runs reach were they to spend
+    the budget left as they stand: a data check runs the first probe's steps again on each
+    part, outside the default product budget, and over a subset it is as many products as the
+    runs (16,000 samples, 8,192 of them the curvature's: 'at worst 1,600 products, ≈ 0:00:01
+    more' with the check's 2,132 products and some 2:50 ahead). Priced at the runs' seconds a
+    product so far, the check too (it is timed only under a time budget, which bounds the bar
+    already and states nothing here), and nothing before a rate is known."""
     left = plan.max_products - spent
     if plan.time_budget is not None or left <= 0 or per_product <= 0:
         return ""
-    return f"; at worst {plan.max_products:,} products, ≈ {clock_text(left * per_product)} more"
+    after, runs = plan.after, max(len(steps), 1)
+    reach = min(dim, (sum(steps) + left) // (runs + after.counted_per_step))
+    following = after.expected(runs, reach)
+    products = max(0, left - after.products(runs, reach)) + following
+    check = after.per_step * reach if after.per_step and not after.counted else 0  # beyond the budget
+    text = f" and a data check of {check:,}" if check else ""
+    return f"; at worst {plan.max_products:,} products{text}, ≈ {clock_text(products * per_product)} more"
 
 
 def adaptive_slq(
@@ -394,8 +406,8 @@ def adaptive_slq(
                 nonlocal running
                 running = base + n
                 if progress is not None:
-                    progress(base + n, planned + following, text + _at_worst(plan, running, runs_rate(clock())),
-                             left=priced)
+                    worst = _at_worst(plan, running, runs_rate(clock()), [s for g in live for s in g.steps][:kept], dim)
+                    progress(base + n, planned + following, text + worst, left=priced)
 
             width = len(group.steps[:kept])
             spent += group.extend(to, callback, runs=kept, until=out_of_time)
@@ -429,7 +441,8 @@ def adaptive_slq(
                 after.seconds(len(results), steps, runs_rate(now), quad.exact), deadline - now))
             more = not quad.exact and verdict.plus_minus > plan.tolerance  # else the runs end here
             progress(spent, spent + after.expected(len(results), steps, quad.exact),
-                     text + (_at_worst(plan, spent, runs_rate(now)) if more else ""), left=priced)
+                     text + (_at_worst(plan, spent, runs_rate(now), [r.steps for r in results], dim) if more else ""),
+                     left=priced)
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
         if cut:  # the time budget ran out within the stage: its answer depends on the clock
