@@ -59,10 +59,10 @@ class Provenance:
     # sha256 of the TorchScript the model holds, without its weights (``None``: none, or not
     # recorded): two archives of one state dict compute otherwise when their code does
     code: str | None = None
-    # sha256 of which variant of a TorchScript class each module runs, where the model holds two of
-    # one class (``None``: it holds none, or not recorded): ``code`` leaves out TorchScript's
-    # numbering, so an archive with two modules' variants (a constant compiled into their methods)
-    # swapped reads alike there
+    # sha256 of which variant of a TorchScript class or function each module runs, where the model holds
+    # two of one (``None``: it holds none, or not recorded): ``code`` leaves out TorchScript's
+    # numbering, so an archive with two modules' variants (a constant compiled into their methods, or
+    # into a function each calls) swapped reads alike there
     classes: str | None = None
     # ``code`` as reports saved before computed it, with the example inputs of a trace made in this
     # process (``None``: the model holds none; never recorded): such a report's code compares with either
@@ -704,7 +704,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     elif old.classes is not None and current.classes is not None \
             and old.classes not in (current.classes, current.classes_by_file):
         # one code with two variants of a class in it: which module runs which
-        incompatible.append("which variant of a TorchScript class each module runs differs")
+        incompatible.append("which variant of a TorchScript class or function each module runs differs")
     # (weights that differ are said so above: this digest holds them too)
     elif old.tensors is not None and current.tensors is not None \
             and old.tensors not in (current.tensors, current.tensors_by_file) and old.weights == current.weights:
@@ -722,9 +722,9 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     if old.code is not None and old.classes is None and current.classes is not None:
         # one code, which an archive with two modules' variants swapped shares: a swap that moves the
         # forward moves the loss, which check_same_loss compares; one of the gradient alone is not seen
-        notes.append(f"{path} does not record which variant of a TorchScript class each module runs (an older "
-                     "report), and this model holds two variants of one class: taken as computed for this model, not "
-                     "for one with the variants swapped between its modules; store a new one with "
+        notes.append(f"{path} does not record which variant of a TorchScript class or function each module runs (an "
+                     "older report), and this model holds two variants of one class or function: taken as computed for "
+                     "this model, not for one with the variants swapped between its modules; store a new one with "
                      f"{stored_with('`prunelimit bounds --json`')} to have that compared too")
     if old.code is not None and old.tensors is None and current.tensors is not None:
         # one code and state dict, which an archive with another value of such a tensor shares: one that moves
