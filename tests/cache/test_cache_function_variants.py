@@ -17,10 +17,13 @@ import sys
 
 import pytest
 
-from prunelimit.cache import archive_fingerprint
+from prunelimit.cache import archive_fingerprint, archive_variants
 
-# argv: the scales the two submodules' functions compile in (``1.0,0.2``), the archive; a third
-# argument compiles another ``fns.scaled`` between them, so that the second is numbered 1, not 0
+# argv: the scales the two submodules' functions compile in (``1.0,0.2``), the archive; a third,
+# ``between``: another ``fns.scaled`` compiled between them, so that the second is numbered 1, not 0;
+# ``chain``: the submodules call ``wrap.wrapped``, compiled again after each ``fns.scaled``, the first
+# ``fns.scaled`` compiled after another, so that both are numbered and ``wrapped``'s two variants read
+# alike with the numbering left out, each calling another variant of ``fns.scaled``
 FUNCTION_TWICE_PY = '''import sys
 import types
 
@@ -34,14 +37,23 @@ FNS = """import torch
 def scaled(h):
     return h.detach() * (1.0 - {0}) + h * {0}
 """
-USERS = """from torch import nn
+WRAP = """import torch
 
 import fns
 
 
-class User{0}(nn.Module):
+@torch.jit.script
+def wrapped(h):
+    return fns.scaled(h) * 1.0
+"""
+USERS = """from torch import nn
+
+import {0}
+
+
+class User{1}(nn.Module):
     def forward(self, h):
-        return fns.scaled(h)
+        return {0}.{2}(h)
 """
 
 
@@ -57,13 +69,20 @@ def define(name, text, folder=sys.argv[2] + ".src"):
     return module
 
 
-first, second = sys.argv[1].split(",")
-define("fns", FNS.format(first))
-user_a = torch.jit.script(define("users", USERS.format("A")).UserA())
-if len(sys.argv) > 3:
+how = sys.argv[3] if len(sys.argv) > 3 else ""
+called = ("wrap", "wrapped") if how == "chain" else ("fns", "scaled")
+users = []
+if how == "chain":
     define("fns", FNS.format(0.7))
-define("fns", FNS.format(second))
-user_b = torch.jit.script(define("users", USERS.format("B")).UserB())
+for scale, name in zip(sys.argv[1].split(","), "AB"):
+    if how == "between" and name == "B":
+        define("fns", FNS.format(0.7))
+    define("fns", FNS.format(scale))
+    if how == "chain":
+        define("wrap", WRAP)
+    # scripted now: the function it calls is the one defined last
+    users.append(torch.jit.script(getattr(define("users", USERS.format(called[0], name, called[1])), "User" + name)()))
+user_a, user_b = users
 
 
 class Net(nn.Module):
@@ -84,14 +103,15 @@ ARGS = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
 
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory):
-    """``one.pt`` (scales 1.0 then 0.2), ``two.pt`` (swapped) and ``again.pt`` (``one.pt``'s scales,
-    by a process that compiled the function once more between them)."""
+    """``one.pt`` (scales 1.0 then 0.2), ``two.pt`` (swapped), ``again.pt`` (``one.pt``'s scales, by a
+    process that compiled the function once more between them), and the two called through ``wrap``."""
     folder = tmp_path_factory.mktemp("function_twice")
     code = folder / "make.py"
     code.write_text(FUNCTION_TWICE_PY)
     paths = {}
-    for name, args in (("one", ("1.0,0.2",)), ("two", ("0.2,1.0",)), ("again", ("1.0,0.2", "before"))):
-        paths[name] = folder / f"{name}.pt"
+    for name, args in (("one", ("1.0,0.2",)), ("two", ("0.2,1.0",)), ("again", ("1.0,0.2", "between")),
+                       ("chained", ("1.0,0.2", "chain")), ("chained swapped", ("0.2,1.0", "chain"))):
+        paths[name] = folder / f"{name.replace(' ', '_')}.pt"
         subprocess.run([sys.executable, code, args[0], paths[name], *args[1:]], check=True,
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     return paths
@@ -120,3 +140,11 @@ def test_the_archive_with_the_functions_swapped_is_a_miss_and_another_problem(cl
 
 def test_the_same_archive_numbered_otherwise_keeps_its_key(archives):
     assert archive_fingerprint(archives["again"]) == archive_fingerprint(archives["one"])
+
+
+def test_a_function_compiled_twice_as_one_text_calling_two_variants_is_told_apart(archives):
+    """``wrap.wrapped``'s two variants read alike with the numbering left out but call the two of
+    ``fns.scaled``: each is named by what it calls in turn."""
+    one, two = archives["chained"], archives["chained swapped"]
+    assert archive_fingerprint(one) != archive_fingerprint(two)
+    assert None is not archive_variants(one) != archive_variants(two)
