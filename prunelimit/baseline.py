@@ -59,10 +59,10 @@ class Provenance:
     # sha256 of the TorchScript the model holds, without its weights (``None``: none, or not
     # recorded): two archives of one state dict compute otherwise when their code does
     code: str | None = None
-    # sha256 of which variant of a TorchScript class each module runs, where the model holds two of
-    # one class (``None``: it holds none, or not recorded): ``code`` leaves out TorchScript's
-    # numbering, so an archive with two modules' variants (a constant compiled into their methods)
-    # swapped reads alike there
+    # sha256 of which variant of a TorchScript class or function each module runs, where the model holds
+    # two of one (``None``: it holds none, or not recorded): ``code`` leaves out TorchScript's
+    # numbering, so an archive with two modules' variants (a constant compiled into their methods, or
+    # into a function each calls) swapped reads alike there
     classes: str | None = None
     # ``code`` as reports saved before computed it, with the example inputs of a trace made in this
     # process (``None``: the model holds none; never recorded): such a report's code compares with either
@@ -620,14 +620,44 @@ def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
 
 
 def _holds_more_tensors(archive: Any, module: Any) -> bool:
-    """Whether the TorchScript ``archive`` of ``module`` (saved to memory) stores more tensor
-    storages than ``module``'s state dict holds: a plain tensor attribute, which TorchScript
-    keeps with the module's tensors (``data/``) but ``state_dict`` leaves out."""
+    """Whether the TorchScript ``archive`` of ``module`` (saved to memory) stores tensor data that
+    ``module``'s state dict does not view: a plain tensor attribute, which TorchScript keeps with
+    the module's tensors (``data/``) but ``state_dict`` leaves out, in a storage of its own (more
+    storages than the state dict's) or in the rest of one a state-dict tensor views (sliced from a
+    flat storage a parameter is a view of: the storages counted alike)."""
     import zipfile
 
     with zipfile.ZipFile(archive) as opened:
         stored = sum(1 for info in opened.infolist() if info.filename.split("/", 1)[-1].startswith("data/"))
-    return stored > len({_storage(t) for t in module.state_dict().values()})
+    views: dict[int, list[Any]] = {}
+    for tensor in module.state_dict().values():
+        views.setdefault(_storage(tensor), []).append(tensor)
+    return stored > len(views) or not all(_viewed_whole(held) for held in views.values())
+
+
+def _viewed_whole(tensors: list[Any]) -> bool:
+    """Whether ``tensors``, views of one storage, view each of its bytes. A view with gaps between
+    its elements (``w[::2]``) or with elements overlapping is left out: the bytes it views are taken
+    as unviewed unless another view holds them."""
+    try:
+        size = tensors[0].untyped_storage().nbytes()
+    except (NotImplementedError, RuntimeError):  # no storage of its own (sparse): its parts are stored whole
+        return True
+    spans = sorted((t.storage_offset() * t.element_size(), (t.storage_offset() + t.numel()) * t.element_size())
+                   for t in tensors if t.numel() and _dense(t))
+    reached = 0
+    for start, end in spans:
+        if start > reached:
+            return False
+        reached = max(reached, end)
+    return reached >= size
+
+
+def _dense(tensor: Any) -> bool:
+    """Whether ``tensor`` views one run of its storage, each element once (contiguous in some order of its
+    dimensions: a transpose is, a slice with a step or an expanded dimension is not)."""
+    order = sorted(range(tensor.dim()), key=lambda d: -tensor.stride(d))
+    return tensor.permute(order).is_contiguous()
 
 
 def _storage(tensor: Any) -> int:
@@ -674,7 +704,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     elif old.classes is not None and current.classes is not None \
             and old.classes not in (current.classes, current.classes_by_file):
         # one code with two variants of a class in it: which module runs which
-        incompatible.append("which variant of a TorchScript class each module runs differs")
+        incompatible.append("which variant of a TorchScript class or function each module runs differs")
     # (weights that differ are said so above: this digest holds them too)
     elif old.tensors is not None and current.tensors is not None \
             and old.tensors not in (current.tensors, current.tensors_by_file) and old.weights == current.weights:
@@ -692,14 +722,15 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     if old.code is not None and old.classes is None and current.classes is not None:
         # one code, which an archive with two modules' variants swapped shares: a swap that moves the
         # forward moves the loss, which check_same_loss compares; one of the gradient alone is not seen
-        notes.append(f"{path} does not record which variant of a TorchScript class each module runs (an older "
-                     "report), and this model holds two variants of one class: taken as computed for this model, not "
-                     "for one with the variants swapped between its modules; store a new one with "
+        notes.append(f"{path} does not record which variant of a TorchScript class or function each module runs (an "
+                     "older report), and this model holds two variants of one class or function: taken as computed for "
+                     "this model, not for one with the variants swapped between its modules; store a new one with "
                      f"{stored_with('`prunelimit bounds --json`')} to have that compared too")
-    if old.code is not None and old.tensors is None and current.tensors is not None \
-            and "tensors" not in (report.get("weights") or {}):
+    if old.code is not None and old.tensors is None and current.tensors is not None:
         # one code and state dict, which an archive with another value of such a tensor shares: one that moves
-        # the forward moves the loss, which check_same_loss compares; one that moves the gradient alone is not seen
+        # the forward moves the loss, which check_same_loss compares; one that moves the gradient alone is not seen.
+        # A report that records none for the same code is older too: one sliced from the storage a parameter views
+        # was not told apart before (_holds_more_tensors)
         notes.append(f"{path} does not record the tensors this model's TorchScript holds outside its state dict (an "
                      "older report), and it holds some (a plain tensor attribute of a module): taken as computed for "
                      "this model, not for one with other values of them; store a new one with "

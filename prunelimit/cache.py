@@ -353,6 +353,9 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
             # saving process compiled before (gradient scales 0.2 then 1.0 keyed as 1.0 then 0.2)
             codes = _module_codes(archive, renumbered=not by_file)
             digest.update(text_bytes("modules:" + ",".join(code for _, code in codes)))
+            called = _called_variants(archive)
+            if called is not None:  # the key of any other archive as before
+                digest.update(text_bytes("called:" + called))
     return digest.hexdigest()
 
 
@@ -373,12 +376,15 @@ def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False) -> s
         return None
     with zipfile.ZipFile(path) as archive:
         codes = _module_codes(archive, constants=False, renumbered=not by_file)
+        # not in the digests reports recorded before it was (by_file): such reports still compare
+        called = None if by_file else _called_variants(archive)
     variants: dict[str, set[str]] = {}
     for name, code in codes:
         variants.setdefault(_MANGLE.sub(b"", name.encode()).decode(), set()).add(code)
-    if all(len(found) < 2 for found in variants.values()):
+    if all(len(found) < 2 for found in variants.values()) and called is None:
         return None
-    return hashlib.sha256(text_bytes(",".join(code for _, code in codes))).hexdigest()
+    modules = ",".join(code for _, code in codes)
+    return hashlib.sha256(text_bytes(modules if called is None else f"{modules};called:{called}")).hexdigest()
 
 
 def _module_codes(archive: Any, constants: bool = True, renumbered: bool = False) -> list[tuple[str, str]]:
@@ -400,6 +406,55 @@ def _module_codes(archive: Any, constants: bool = True, renumbered: bool = False
         elif member == "data.pkl":
             modules += _pickled_classes(archive.read(info))
     return [(name, classes.get(name, "-")) for name in modules]
+
+
+def _called_variants(archive: Any) -> str | None:
+    """sha256 of which variant each call of the TorchScript code in ``archive`` (a ``zipfile.ZipFile``)
+    names, where it holds two variants of one function or of a class no module is (a scripted
+    function compiled again in the saving process, a notebook cell run again between scripting two
+    submodules: ``fns.scaled`` and ``fns.___torch_mangle_0.scaled``): with the numbering left out, which
+    module calls which read alike, so the archive with them swapped between its modules was the same
+    (modules' classes: :func:`_module_codes`). ``None`` where it holds none whose code differs.
+
+    Each such variant is named by its code with the variants it names named so in turn, until no
+    two more are told apart (a name refined as a partition is: cycles, a class naming itself, end);
+    the digest is of every definition with the calls so named."""
+    found: dict[str, bytes] = {}
+    modules: set[str] = set()
+    for info in archive.infolist():
+        member = info.filename.split("/", 1)[-1]
+        if info.is_dir() or _ARCHIVE_NOISE.fullmatch(_MANGLE.sub(b"", member.encode()).decode()):
+            continue
+        if member.endswith(".py"):
+            found.update(_blocks(member, _canonical_code(archive.read(info)), _DEFINITION_LINE)[1:])
+        elif member == "data.pkl":
+            modules.update(_pickled_classes(archive.read(info)))
+    groups: dict[str, set[str]] = {}
+    for name in found:
+        groups.setdefault(_MANGLE.sub(b"", name.encode()).decode(), set()).add(name)
+    variants = sorted(name for group in groups.values() if len(group) > 1 and not group & modules for name in group)
+    if not variants:
+        return None
+    # longest first, so that no name is matched within a longer one
+    named = re.compile(rb"(?<![\w.])(" + b"|".join(re.escape(name.encode()) for name in
+                                                     sorted(variants, key=len, reverse=True)) + rb")(?![\w])")
+
+    def code(name: str, labels: dict[str, str]) -> bytes:
+        """Its code, numbering left out, each variant it names by its label."""
+        text = named.sub(lambda m: m.group().split(b".")[-1] + b"@" + labels[m.group().decode()].encode(),
+                         found[name])
+        return _MANGLE.sub(b"", _renumbered(text))
+
+    labels = {name: "" for name in variants}
+    for _ in range(len(variants)):
+        again = {name: hashlib.sha256(code(name, labels)).hexdigest() for name in variants}
+        if len(set(again.values())) == len(set(labels.values())):
+            break
+        labels = again
+    if all(len({labels[name] for name in group}) < 2 for group in groups.values() if set(group) <= set(labels)):
+        return None
+    named_code = sorted((_MANGLE.sub(b"", name.encode()), code(name, labels)) for name in found)
+    return hashlib.sha256(b"".join(b"def %s:%d:%s" % (name, len(text), text) for name, text in named_code)).hexdigest()
 
 
 # a top-level class of TorchScript code (``class Block(Module):``): each runs to the next

@@ -160,6 +160,21 @@ def scaled_twice(folder: Path) -> tuple[Path, Path]:
     return one, two
 
 
+def archive_inputs(path: Path):
+    """The inputs of a checkpoint holding code (TorchScript, a pickled module) as the TorchScript
+    cache tests read it: 64 training digits, the file trusted."""
+    from prunelimit.inputs import load_inputs
+
+    return load_inputs(path, data="digits:train", max_samples=64, trust_pickle=True)
+
+
+def provenance_report(current) -> dict:
+    """The report ``check_same_problem`` reads for the provenance ``current``, as ``bounds --json`` records it."""
+    from prunelimit.baseline import provenance_json
+
+    return {"method": current.method, **provenance_json(current, current.hessian, current.prunable)}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """One torch thread for the whole suite: tiny matmuls on a shared 2-core machine run

@@ -46,8 +46,8 @@ def test_a_report_of_the_archive_with_the_variants_swapped_is_refused(cli, swapp
                     ("prune", two, *ARGS, "--from", report, "--ratio", "auto", "--output", tmp_path / "p.pt")):
         refused = cli(*command)
         assert refused.exit_code == 2, (command[0], refused.stdout)
-        assert "was computed for another problem than this model: which variant of a TorchScript class each " \
-               "module runs differs" in refused.stderr
+        assert "was computed for another problem than this model: which variant of a TorchScript class or " \
+               "function each module runs differs" in refused.stderr
     own = cli(*_gate(one, report), "--json")
     assert own.exit_code == 0, own.stderr
     assert json.loads(own.stdout)["bounds"]["prediction"]["ratio"] == doc["prediction"]["ratio"]
@@ -66,8 +66,8 @@ def test_an_older_report_is_read_with_a_warning_only_where_it_cannot_tell(cli, s
     read = cli(*_gate(one, older))
     assert read.exit_code == 0, read.stderr
     told = " ".join(read.stdout.split())  # the console wraps the line at its width (80 columns under xdist in CI)
-    assert "does not record which variant of a TorchScript class each module runs (an older report), and this " \
-           "model holds two variants of one class" in told
+    assert "does not record which variant of a TorchScript class or function each module runs (an older report), " \
+           "and this model holds two variants of one class or function" in told
     torch.manual_seed(0)
     plain = tmp_path / "plain.pt"
     torch.jit.save(torch.jit.script(nn.Sequential(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))), plain)

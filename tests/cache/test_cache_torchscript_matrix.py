@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from prunelimit.api import CurvatureOptions
-from prunelimit.baseline import check_same_problem, provenance, provenance_json
+from prunelimit.baseline import check_same_problem, provenance
 from prunelimit.cache import archive_fingerprint, input_key, split_key
 from prunelimit.errors import UsageError
-from prunelimit.inputs import load_inputs
+from tests.conftest import archive_inputs, provenance_report
 
 # every knob moves the gradient by a scale and leaves the value: h.detach() * (1 - s) + h * s
 NET_PY = '''import torch
@@ -108,10 +108,6 @@ def _compiled(family: str, net: torch.nn.Module) -> torch.jit.ScriptModule:
     return torch.jit.script(net) if family == "script" else torch.jit.trace(net, torch.zeros(2, 64))
 
 
-def _inputs(path):
-    return load_inputs(path, data="digits:train", max_samples=64, trust_pickle=True)
-
-
 def _key(inputs) -> str:
     """The cache key's digest, without the witness."""
     return split_key(input_key(inputs, "spectrum", CurvatureOptions()))[0]
@@ -119,10 +115,6 @@ def _key(inputs) -> str:
 
 def _provenance(inputs):
     return provenance(inputs, CurvatureOptions())
-
-
-def _report(current) -> dict:
-    return {"method": current.method, **provenance_json(current, current.hessian, current.prunable)}
 
 
 @pytest.fixture(scope="module", params=["script", "trace"])
@@ -134,7 +126,7 @@ def base(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         path = folder / "base.pt"
         torch.jit.save(_compiled(family, _net(folder, monkeypatch, name)), path)
-        inputs = _inputs(path)
+        inputs = archive_inputs(path)
         yield family, name, path, _key(inputs), _provenance(inputs)
 
 
@@ -149,7 +141,7 @@ def test_a_change_of_what_the_model_computes_is_another_key_and_problem(tmp_path
     torch.jit.save(_compiled(family, net), path)
     assert archive_fingerprint(path) != archive_fingerprint(base_path)
     with pytest.raises(UsageError, match="was computed for another problem than this model"):
-        check_same_problem("base.json", _report(before), _provenance(_inputs(path)))
+        check_same_problem("base.json", provenance_report(before), _provenance(archive_inputs(path)))
 
 
 @pytest.mark.parametrize("how", UNCHANGED)
@@ -163,9 +155,9 @@ def test_the_same_model_saved_otherwise_keeps_its_key_and_problem(tmp_path, monk
     else:
         _compiled(family, _net(tmp_path, monkeypatch, name, const="0.5"))  # another Net of the same name first
         torch.jit.save(_compiled(family, _net(tmp_path, monkeypatch, name)), path)
-    inputs = _inputs(path)
+    inputs = archive_inputs(path)
     assert _key(inputs) == key
-    assert check_same_problem("base.json", _report(before), _provenance(inputs)) == []
+    assert check_same_problem("base.json", provenance_report(before), _provenance(inputs)) == []
 
 
 def test_a_compiled_submodule_of_the_other_kind_is_keyed_by_its_code(tmp_path, monkeypatch, base):
@@ -181,7 +173,8 @@ def test_a_compiled_submodule_of_the_other_kind_is_keyed_by_its_code(tmp_path, m
         torch.jit.save(_compiled(family, net), paths[-1])
     assert archive_fingerprint(paths[0]) != archive_fingerprint(paths[1])
     with pytest.raises(UsageError, match="the model's TorchScript differs"):
-        check_same_problem("base.json", _report(_provenance(_inputs(paths[0]))), _provenance(_inputs(paths[1])))
+        check_same_problem("base.json", provenance_report(_provenance(archive_inputs(paths[0]))),
+                           _provenance(archive_inputs(paths[1])))
 
 
 def test_a_report_recording_the_code_by_its_files_still_compares(tmp_path, monkeypatch, base):
@@ -189,7 +182,7 @@ def test_a_report_recording_the_code_by_its_files_still_compares(tmp_path, monke
     model's two ``Linear`` variants) and ``weights.tensors`` by the archive's files: it reads for
     the model it was computed for, and is refused for another code."""
     family, name, _, _, before = base
-    older = _report(before)
+    older = provenance_report(before)
     older["weights"].update(code=before.code_by_file, classes=before.classes_by_file, tensors=before.tensors_by_file)
     assert older["weights"]["code"] not in (None, before.code)
     assert older["weights"]["tensors"] not in (None, before.tensors)
@@ -198,4 +191,4 @@ def test_a_report_recording_the_code_by_its_files_still_compares(tmp_path, monke
     path = tmp_path / "changed.pt"
     torch.jit.save(_compiled(family, _net(tmp_path, monkeypatch, name, const="0.5")), path)
     with pytest.raises(UsageError, match="the model's TorchScript differs"):
-        check_same_problem("older.json", older, _provenance(_inputs(path)))
+        check_same_problem("older.json", older, _provenance(archive_inputs(path)))

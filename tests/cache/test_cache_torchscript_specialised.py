@@ -18,10 +18,10 @@ import pytest
 import torch
 
 from prunelimit.api import CurvatureOptions
-from prunelimit.baseline import check_same_problem, provenance, provenance_json
+from prunelimit.baseline import check_same_problem, provenance
 from prunelimit.cache import input_key, split_key
 from prunelimit.errors import UsageError
-from prunelimit.inputs import load_inputs
+from tests.conftest import archive_inputs, provenance_report
 
 # every knob moves the gradient by a scale and leaves the value: h.detach() * (1 - s) + h * s;
 # a knob off (``False and …``) is skipped while tracing, so it leaves no trace in the code
@@ -132,14 +132,6 @@ def _compiled(folder, monkeypatch, case: str, knobs: dict, example) -> torch.jit
         return torch.jit.trace(net, example)
 
 
-def _inputs(path):
-    return load_inputs(path, data="digits:train", max_samples=64, trust_pickle=True)
-
-
-def _report(current) -> dict:
-    return {"method": current.method, **provenance_json(current, current.hessian, current.prunable)}
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_change_a_trace_or_script_holds_is_another_key_and_problem(tmp_path, monkeypatch, case):
     _, _, base_knobs, base_example, changed_knobs, changed_example = CASES[case]
@@ -147,7 +139,7 @@ def test_a_change_a_trace_or_script_holds_is_another_key_and_problem(tmp_path, m
     for path, knobs, example in ((paths[0], base_knobs, base_example),
                                  (paths[1], {**base_knobs, **changed_knobs}, changed_example)):
         torch.jit.save(_compiled(tmp_path, monkeypatch, case, knobs, example), path)
-    _assert_told_apart(*(_inputs(path) for path in paths))
+    _assert_told_apart(*(archive_inputs(path) for path in paths))
 
 
 # an eager module holding a scripted one that its __setstate__ loads from beside its file, by a path no
@@ -204,9 +196,9 @@ def test_a_scripted_module_an_eager_one_loads_is_keyed_by_its_code(tmp_path, mon
         torch.jit.save(torch.jit.script(plholder.Scale(c)), tmp_path / f"sub{c}.pt")
     (tmp_path / "sub.pt").write_bytes((tmp_path / "sub1.0.pt").read_bytes())
     torch.save(plholder.Holder(), tmp_path / "holder.pt")
-    base = _inputs(tmp_path / "holder.pt")
+    base = archive_inputs(tmp_path / "holder.pt")
     (tmp_path / "sub.pt").write_bytes((tmp_path / "sub0.5.pt").read_bytes())
-    _assert_told_apart(base, _inputs(tmp_path / "holder.pt"))
+    _assert_told_apart(base, archive_inputs(tmp_path / "holder.pt"))
 
 
 def _assert_told_apart(base, changed) -> None:
@@ -217,4 +209,4 @@ def _assert_told_apart(base, changed) -> None:
     assert witness == pytest.approx(base_witness, rel=1e-6)  # the change moves the gradient alone
     assert key != base_key
     with pytest.raises(UsageError, match="was computed for another problem than this model"):
-        check_same_problem("base.json", _report(provenance(base, options)), provenance(changed, options))
+        check_same_problem("base.json", provenance_report(provenance(base, options)), provenance(changed, options))
