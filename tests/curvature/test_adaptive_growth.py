@@ -164,9 +164,14 @@ def test_no_focus_when_the_budget_cannot_double_the_first_run() -> None:
     assert not focus_pays(history, verdict, 0.01, 15, 3, dim=10**6)
 
 
-def test_no_focus_when_one_run_alone_can_never_meet_the_tolerance() -> None:
-    """The focus case of ``test_focus_pays`` (rate 0.5), with one run's probe part at or above
-    the tolerance: a lone run's ± could never get below it, so every run goes on."""
-    history = [(8, 0.1 * 2**0.5), (16, 0.1)]
-    assert focus_pays(history, Assessment(0.5, 0.101, 0.1, 0.001, 0.009), 0.01, 1_000, 3, dim=10**6)
-    assert not focus_pays(history, Assessment(0.5, 0.101, 0.1, 0.001, 0.01), 0.01, 1_000, 3, dim=10**6)
+def test_focus_weighs_the_lone_runs_probe_part_against_the_runs_prediction() -> None:
+    """Rate 0.5, 1,000 products left, 3 runs. Truncation-bound (0.214 predicted for the runs,
+    0.126 + 0.02 alone): the lone run goes on though its probe part alone, 0.02, misses the
+    tolerance 0.01, which the runs miss too (a 34k-parameter MLP ended at ± 0.060 with three
+    runs, ± 0.014 alone). Nearly probe-bound (0.0093 for the runs, 0.0025 + 0.006 alone): the
+    power law errs high on both truncation parts, so a lone probe part of half the runs'
+    predicted ± or more keeps every run."""
+    steep = [(8, 2**0.5), (16, 1.0)]
+    assert focus_pays(steep, Assessment(0.5, 1.001, 1.0, 0.001, 0.02), 0.01, 1_000, 3, dim=10**6)
+    flat = [(8, 0.02 * 2**0.5), (16, 0.02)]
+    assert not focus_pays(flat, Assessment(0.5, 0.025, 0.02, 0.005, 0.006), 0.005, 1_000, 3, dim=10**6)
