@@ -2,7 +2,12 @@
 or buffer) is stored with its tensors but left out of its state dict: two archives that differ
 in it alone had one ``weights.fingerprint`` and one ``weights.code``, and ``gate --from`` read
 one's ρ* (81.29 %) for the other (87.16 % computed there; the scale moves only the gradient, so
-the loss on the data is the same). Reports record ``weights.tensors`` where such a tensor is held."""
+the loss on the data is the same). Reports record ``weights.tensors`` where such a tensor is held.
+
+The same attribute sliced from the storage a parameter views (one flat storage: the weight its
+first 256 floats, the attribute the last 4) leaves the archive no more storages than the state
+dict views, and reports recorded no ``weights.tensors`` for it (76.90 % read for 85.57 % on a
+trained copy, seen): the bytes of a storage no state-dict tensor views count as such a tensor."""
 
 from __future__ import annotations
 
@@ -29,12 +34,25 @@ class _Scaled(nn.Module):
         return self.b(h.detach() * (1.0 - self.scale) + h * self.scale)
 
 
+class _FlatScaled(_Scaled):
+    def __init__(self, scale: float) -> None:
+        super().__init__(scale)
+        torch.manual_seed(0)
+        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
+        flat = torch.empty(64 * 4 + 4)
+        flat[:256] = self.a.weight.detach().reshape(-1)
+        flat[256:] = scale
+        self.a.weight = nn.Parameter(flat[:256].view(4, 64))
+        self.scale = flat[256:]
+
+
 def _gate(model, data, report):
     return prunelimit.gate(model, data, min_ratio=0.0, use="predicted", prediction_from=report)
 
 
-def test_a_report_of_another_tensor_attribute_is_refused(train, tmp_path):
-    one, other = torch.jit.script(_Scaled(1.0)), torch.jit.script(_Scaled(0.2))
+@pytest.mark.parametrize("module", [_Scaled, _FlatScaled], ids=["own-storage", "a-parameters-storage"])
+def test_a_report_of_another_tensor_attribute_is_refused(module, train, tmp_path):
+    one, other = torch.jit.script(module(1.0)), torch.jit.script(module(0.2))
     report, own = prunelimit.bounds(one, train), prunelimit.bounds(other, train)
     assert report.ratio != own.ratio
     with pytest.raises(UsageError, match="was computed for another problem than this model: a tensor the model's "
@@ -44,13 +62,20 @@ def test_a_report_of_another_tensor_attribute_is_refused(train, tmp_path):
     assert (weights["fingerprint"], weights["code"]) == (theirs["fingerprint"], theirs["code"])  # what read them alike
     assert None is not weights["tensors"] != theirs["tensors"]
     assert _gate(one, train, report).estimate.ratio == report.ratio
-    # an older report (no weights.tensors) is read, saying that it cannot tell
-    older = document("bounds", report.to_json())
-    del older["weights"]["tensors"]
-    path = tmp_path / "older.json"
-    path.write_text(json.dumps(older))
-    told = [w for w in _gate(other, train, path).warnings if "does not record the tensors" in w]
-    assert len(told) == 1 and "(an older report), and it holds some (a plain tensor attribute of a module)" in told[0]
+    # an older report (no weights.tensors), or one that recorded none for this code (before a
+    # tensor in a parameter's storage was told apart), is read, saying that it cannot tell
+    for older_kind in ("older", "none"):
+        older = document("bounds", report.to_json())
+        if older_kind == "older":
+            del older["weights"]["tensors"]
+        else:
+            older["weights"]["tensors"] = None
+        path = tmp_path / f"{older_kind}.json"
+        path.write_text(json.dumps(older))
+        told = [w for w in _gate(other, train, path).warnings if "does not record the tensors" in w]
+        assert len(told) == 1
+        if older_kind == "older":
+            assert "(an older report), and it holds some (a plain tensor attribute of a module)" in told[0]
 
 
 def test_tensors_are_recorded_only_where_a_module_holds_one_outside_its_state_dict(small_model):
