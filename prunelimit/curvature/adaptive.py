@@ -26,7 +26,9 @@ then buys the cheaper remedy for the larger part:
   smaller ± (its truncation part there plus ``statistical_alone``, the probe part one run
   has), the other runs stop and the first continues alone, unless one run's probe part
   alone is half the runs' predicted ± or more (the power law errs high on the truncation
-  parts, which fall towards the probe parts, the runs' the lower). Truncation-bound models
+  parts, which fall towards the probe parts, the runs' the lower), or the predicted gain is
+  under the excess of that probe part over the runs', which the lone run loses for certain
+  should the truncation parts fall faster than predicted. Truncation-bound models
   get a several-fold smaller ± for the same products, also where one probe's noise alone
   misses the tolerance (D of 10⁴–10⁵: then the runs could not meet it either);
   the dropped runs' products stay counted. Should the lone run still end with a wider ±
