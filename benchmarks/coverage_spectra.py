@@ -12,6 +12,7 @@ a Wilson 95 % interval goes with each rate.
     python benchmarks/coverage_spectra.py --family negative-1/c --negative flat --plans 3x12
     python benchmarks/coverage_spectra.py --family two-clusters --dim 600 --adaptive --seeds 100
     python benchmarks/coverage_spectra.py --family far-cluster-top --float32 --plans 3x40
+    python benchmarks/coverage_spectra.py --family cauchy --dim 3000 --dct-basis --adaptive --max-hvps 800 --seeds 40
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections import Counter
 
 import numpy as np
 import torch
+from scipy.fft import dct, idct
 
 from prunelimit.api.curvature import LimitTarget, _slq_spectrum, slq_uncertainty
 from prunelimit.api.options import CurvatureOptions, SolverChoice
@@ -88,20 +90,48 @@ def epsilon_for(profile: MagnitudeProfile, lam: np.ndarray, ratio: float, negati
     return 10**high
 
 
-def problem(family: str, dim: int, ratio: float, negative: str, diagonal: bool, dtype: torch.dtype = torch.float64):
+class DctBasisOperator:
+    """``Q diag(λ) Qᵀ`` with ``Q = S₂ Cᵀ P S₁ Cᵀ`` (C the orthonormal DCT-II, S random signs, P a
+    random permutation): a delocalised orthonormal basis whose products cost O(D log D), for D
+    where a dense random basis would not fit or would take minutes a product."""
+
+    def __init__(self, lam: np.ndarray, rng: np.random.Generator) -> None:
+        dim = len(lam)
+        self.signs, self.perm, self.signs2 = rng.choice([-1.0, 1.0], dim), rng.permutation(dim), rng.choice([-1.0, 1.0], dim)
+        self.lam, self.inverse = lam, np.argsort(self.perm)
+        self.shape, self.dtype, self.device, self.lockstep = (dim, dim), torch.float64, torch.device("cpu"), 1
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        x = dct(self.signs2[:, None] * V.numpy(), norm="ortho", axis=0)  # Qᵀ V ...
+        x = dct((self.signs[:, None] * x)[self.perm], norm="ortho", axis=0)
+        x = idct(self.lam[:, None] * x, norm="ortho", axis=0)  # ... scaled, then Q
+        return torch.from_numpy(self.signs2[:, None] * idct(self.signs[:, None] * x[self.inverse], norm="ortho", axis=0)).to(V)
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self.matmat(v[:, None])[:, 0]
+
+
+def problem(family: str, dim: int, ratio: float, negative: str, diagonal: bool, dtype: torch.dtype = torch.float64,
+            dct_basis: bool = False):
     """``(operator, limit target, exact ρ*)``; ``negative-1/c`` sets 40 % of a log-normal
     spectrum to −(0.3 … 3)/c, c = R(ρ*)²/2ε at the ε that puts the rest's ρ* at ``ratio``."""
     rng = np.random.default_rng(0)
     lam = spectrum(family, dim, rng)
-    basis = np.eye(dim) if diagonal else np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+    if dct_basis:
+        fast = DctBasisOperator(lam, rng)
+    else:
+        basis = np.eye(dim) if diagonal else np.linalg.qr(rng.normal(size=(dim, dim)))[0]
     profile = MagnitudeProfile.from_tensors([torch.tensor(rng.laplace(0, 0.05, dim))])
     epsilon = epsilon_for(profile, lam, ratio, negative)
     if family == "negative-1/c":
         c = profile.radius_continuous(exact_ratio(profile, lam, epsilon, negative)) ** 2 / (2 * epsilon)
         count = int(0.4 * dim)
         lam[:count] = -rng.uniform(0.3, 3.0, count) / c
-    op = DenseOperator(torch.tensor((basis * lam) @ basis.T).to(dtype))
-    op.lockstep = 1
+    if dct_basis:
+        op = fast
+    else:
+        op = DenseOperator(torch.tensor((basis * lam) @ basis.T).to(dtype))
+        op.lockstep = 1
     return op, LimitTarget(epsilon, "given", profile, (), ()), exact_ratio(profile, lam, epsilon, negative)
 
 
@@ -121,21 +151,28 @@ def main() -> None:
     parser.add_argument("--plans", default="1x40,3x40", help="fixed plans, RUNSxSTEPS, comma-separated")
     parser.add_argument("--adaptive", action="store_true", help="adaptive SLQ instead of the fixed plans")
     parser.add_argument("--tolerance", type=float, default=0.01)
+    parser.add_argument("--max-hvps", type=int, help="adaptive SLQ's product budget (default: the library's)")
+    parser.add_argument("--dct-basis", action="store_true",
+                        help="a DCT-built random basis, O(D log D) products (float64), for D of 10⁴ and more")
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--float32", action="store_true", help="float32 products (the ± then holds their rounding)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     dtype = torch.float32 if args.float32 else torch.float64
-    op, target, exact = problem(args.family, args.dim, args.ratio, args.negative, args.diagonal, dtype)
+    if args.dct_basis and (args.diagonal or args.float32):
+        raise SystemExit("--dct-basis takes float64 products in its own basis")
+    op, target, exact = problem(args.family, args.dim, args.ratio, args.negative, args.diagonal, dtype, args.dct_basis)
     print(f"{args.family} D={args.dim} negative={args.negative} {dtype} ε={target.epsilon:.3g} exact ρ*={exact:.4f}")
     plans = [None] if args.adaptive else [tuple(map(int, p.split("x"))) for p in args.plans.split(",")]
     for plan in plans:
-        start, hits, widths, stops = time.perf_counter(), 0, [], Counter()
+        start, hits, widths, errors, focused, stops = time.perf_counter(), 0, [], [], 0, Counter()
         for seed in range(args.seeds):
             if plan is None:
-                options = CurvatureOptions(negative=args.negative, seed=seed, tolerance=args.tolerance)
+                options = CurvatureOptions(negative=args.negative, seed=seed, tolerance=args.tolerance,
+                                           max_hvps=args.max_hvps)
                 choice = SolverChoice("slq-h", True, 32, initial_runs(args.dim, args.tolerance, 3), "adaptive")
-                quad, stopped, _ = _slq_spectrum(op, choice, options, target, dtype, None)
+                quad, stopped, trail = _slq_spectrum(op, choice, options, target, dtype, None)
+                focused += trail[0].runs > 1 and any(stage.runs == 1 for stage in trail)  # the first run went on alone
             else:
                 options = CurvatureOptions(negative=args.negative, runs=plan[0], iterations=plan[1])
                 quad, stopped = slq(op, plan[1], plan[0], seed, "h"), "fixed"
@@ -145,11 +182,13 @@ def main() -> None:
             covered = abs(ratio - exact) <= u.plus_minus + 1e-12  # an exact ± 0, to rounding
             hits += covered
             widths.append(u.plus_minus)
+            errors.append(abs(ratio - exact))
             stops[(stopped, quad.runs, u.probes_kind, covered)] += 1
         low, high = wilson(hits, args.seeds)
         name = f"adaptive ±{args.tolerance:g}" if plan is None else f"{plan[0]}x{plan[1]}"
-        print(f"  {name}: {hits}/{args.seeds} covered [{low:.3f}, {high:.3f}], median ± {np.median(widths):.4f}"
-              f" ({time.perf_counter() - start:.0f} s)")
+        print(f"  {name}: {hits}/{args.seeds} covered [{low:.3f}, {high:.3f}], median ± {np.median(widths):.4f}, "
+              f"median |error| {np.median(errors):.4f}" + (f", {focused} focused" if plan is None else "")
+              + f" ({time.perf_counter() - start:.0f} s)")
         for key in sorted({k[:3] for k in stops}, key=str):
             print(f"    {key[0]}, {key[1]} runs, {key[2]}: {stops[(*key, True)]}/{stops[(*key, True)] + stops[(*key, False)]}")
 

@@ -175,3 +175,19 @@ def test_focus_weighs_the_lone_runs_probe_part_against_the_runs_prediction() -> 
     assert focus_pays(steep, Assessment(0.5, 1.001, 1.0, 0.001, 0.02), 0.01, 1_000, 3, dim=10**6)
     flat = [(8, 0.02 * 2**0.5), (16, 0.02)]
     assert not focus_pays(flat, Assessment(0.5, 0.025, 0.02, 0.005, 0.006), 0.005, 1_000, 3, dim=10**6)
+
+
+
+def test_no_focus_where_the_predicted_gain_is_under_the_lone_runs_probe_excess() -> None:
+    """The stages a |Cauchy| spectrum (D = 3,000, exact ρ* 0.5, tolerance 0.01, 800 products)
+    gave three runs at 32 and 64 steps: truncation 0.437 then 0.239, a rate of 0.87, which
+    predicts ± 0.084 for the runs and 0.067 for a lone run (probe part 0.036, under half of
+    0.084). The rate quickened (0.047 at 128 steps): a lone run ended at ± 0.036, three at
+    0.020. The predicted gain, 0.017, is under the 0.021 the lone run's probe part exceeds the
+    runs' by, which it loses for certain where the truncation parts fall faster: every run
+    goes on. The same rate from a truncation part ten times larger predicts a gain of 0.38:
+    the first run goes on alone."""
+    verdict = Assessment(0.5017, 0.2535, 0.2388, 0.0148, 0.0358)
+    history = [(32, 0.43727097046313224), (64, 0.23878938373902214)]
+    assert not focus_pays(history, verdict, 0.01, 608, 3, dim=3_000)
+    assert focus_pays([(m, 10 * e) for m, e in history], verdict, 0.01, 608, 3, dim=3_000)
