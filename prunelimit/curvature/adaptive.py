@@ -702,16 +702,12 @@ def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance:
         return False
     together = _truncation_at(history, rate, steps + left / (runs + per_step), dim) + verdict.statistical
     alone = _truncation_at(history, rate, steps + left / (1 + per_step), dim) + verdict.statistical_alone
-    # The power law through early stages errs high on both truncation parts, which then fall
-    # towards the probe parts, the runs' the lower: a lone run whose probe part is half the
-    # runs' predicted ± or more gains too little to weigh against that (a 2,410-parameter MLP:
-    # 0.030 alone against 0.026 for three runs). Below it the lone run wins by far, though its
-    # probe part alone misses the tolerance (a 34k-parameter MLP: ± 0.014 against 0.060),
-    # where the predicted gain is at least what the lone run loses for certain should the
-    # truncation parts fall faster, the excess of its probe part over the runs': the rate of
-    # two early stages can quicken several-fold (|Cauchy| eigenvalues, D = 3,000, 800 products:
-    # 0.87 through 32 and 64 steps, 2.35 through 128; the runs were set aside for a predicted
-    # gain of 0.017 against 0.021, and the lone run ended at ± 0.036 where three ended at 0.020).
+    # The power law through two early stages errs high on both truncation parts, which may then
+    # fall to the probe parts, the runs' the lower: the lone run must win by more than its probe
+    # part's excess (|Cauchy| eigenvalues, D = 3,000: a predicted gain of 0.017 against 0.021 ended
+    # at ± 0.036 alone where three runs reached 0.020), and its probe part stay under half the
+    # runs' predicted ± (a 2,410-parameter MLP: 0.030 alone against 0.026). Past both it wins by
+    # far, though that part alone misses the tolerance (a 34k-parameter MLP: ± 0.014 against 0.060).
     return (together > tolerance and alone < together and 2 * verdict.statistical_alone < together
             and together - alone >= verdict.statistical_alone - verdict.statistical)
 

@@ -177,7 +177,6 @@ def test_focus_weighs_the_lone_runs_probe_part_against_the_runs_prediction() -> 
     assert not focus_pays(flat, Assessment(0.5, 0.025, 0.02, 0.005, 0.006), 0.005, 1_000, 3, dim=10**6)
 
 
-
 def test_no_focus_where_the_predicted_gain_is_under_the_lone_runs_probe_excess() -> None:
     """The stages a |Cauchy| spectrum (D = 3,000, exact ρ* 0.5, tolerance 0.01, 800 products)
     gave three runs at 32 and 64 steps: truncation 0.437 then 0.239, a rate of 0.87, which
