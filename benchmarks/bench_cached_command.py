@@ -2,7 +2,7 @@
 
 Each command runs in this process through typer's runner (as the test suite runs them), the
 first time to fill a private cache, then ``--repeat`` times more; the best of those is printed
-with the time spent looking the spectrum up (``api.curvature.stored_spectrum``: its keys and the
+with the time spent looking the spectrum up (``api.stored.stored_spectrum``: its keys and the
 entry read back) and inside the report's provenance (``baseline.provenance``: ``weights.python`` and the TorchScript digests).
 Run it from two checkouts to compare them: the peer here is the code before a change.
 
@@ -59,7 +59,7 @@ def main() -> None:
     from typer.testing import CliRunner
 
     from prunelimit import baseline
-    from prunelimit.api import curvature, layers, limit
+    from prunelimit.api import layers, limit, stored
     from prunelimit.cli import app
 
     torch.set_num_threads(1)
@@ -72,7 +72,7 @@ def main() -> None:
         for _ in range(args.repeat):
             lookup: list[float] = []
             provenance: list[float] = []
-            with timed([curvature, limit, layers], "stored_spectrum", lookup), \
+            with timed([stored, limit, layers], "stored_spectrum", lookup), \
                     timed([baseline], "provenance", provenance):
                 start = time.perf_counter()
                 result = runner.invoke(app, argv)

@@ -2,9 +2,10 @@
 
 ``prunelimit.cli`` only parses options, calls these and prints the result. One module a
 command family: ``summary`` (info), ``options`` (curvature options and the solver choice),
-``curvature`` (spectrum), ``limit`` (bounds), ``layers`` (``--per-layer``), ``pruning``
-(prune), ``verification`` (verify), ``gating`` (gate), ``training`` (train and starting
-points), ``laws`` (nplh, imp, hyperflux); ``export`` lives beside its package (``prunelimit.sparse``).
+``curvature`` (spectrum), ``stored`` (the spectrum read from the cache), ``limit`` (bounds),
+``layers`` (``--per-layer``), ``pruning`` (prune), ``verification`` (verify), ``gating``
+(gate), ``training`` (train and starting points), ``laws`` (nplh, imp, hyperflux); ``export``
+lives beside its package (``prunelimit.sparse``).
 """
 
 from prunelimit.api.curvature import (
@@ -14,7 +15,6 @@ from prunelimit.api.curvature import (
     limit_target,
     require_data,
     spectrum,
-    stored_spectrum,
 )
 from prunelimit.api.gating import GateReport, gate
 from prunelimit.api.laws import DEFAULT_PRESSURES, HyperfluxReport, hyperflux, imp, nplh, parse_region, run_hyperflux
@@ -40,6 +40,7 @@ from prunelimit.api.pruning import (
     prune_outputs,
     resolve_ratio,
 )
+from prunelimit.api.stored import stored_spectrum
 from prunelimit.api.summary import InfoReport, LayerInfo, info
 from prunelimit.api.training import StartingPoint, starting_point, train
 from prunelimit.api.verification import MeasuredLimit, VerifyReport, check_verify_options, measured_limit, verify

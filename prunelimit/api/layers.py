@@ -12,21 +12,23 @@ from prunelimit.api.curvature import (
     LimitTarget,
     SpectrumReport,
     basis_storage,
-    check_stored_rules,
     curvature_data,
-    default_engines,
     drawn_by_class,
     hessian_operator,
-    if_same_engines,
     optional_target,
     product_dtype,
     recorded_engines,
+)
+from prunelimit.api.options import EXACT_IGNORES, CurvatureOptions, basis_memory_bytes
+from prunelimit.api.stored import (
+    check_stored_rules,
+    default_engines,
+    if_same_engines,
     result_keys,
     store_result,
     stored_result,
     stored_spectrum,
 )
-from prunelimit.api.options import EXACT_IGNORES, CurvatureOptions, basis_memory_bytes
 from prunelimit.cache import Store
 from prunelimit.curvature.layers import LAYER_PROBES, LAYER_STEPS, Block, BlockCost, BlockCurvature, SubsetParts
 from prunelimit.data.subsample import Subsample

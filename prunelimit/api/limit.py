@@ -20,10 +20,10 @@ from prunelimit.api.curvature import (
     require_limit_inputs,
     rounding_fix,
     slq_uncertainty,
-    stored_spectrum,
     tolerance_warning,
 )
 from prunelimit.api.layers import layer_breakdown, with_layers
+from prunelimit.api.stored import stored_spectrum
 from prunelimit.api.options import (
     SLQ_VALIDATED_STIFFNESS,
     SPREAD_TOLERANCE,

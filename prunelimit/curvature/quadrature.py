@@ -42,7 +42,7 @@ class SpectralQuadrature:
     where the float32 products' error alone kept ρ*'s ± above the tolerance.
     ``slice_error``: a fixed plan's ``product_error`` as a slice of the data measured it, where
     the error over all the data could be measured after the runs (ρ*'s ± at ε and the tolerance
-    decide whether it is: ``api.curvature._fixed_plan_error``); ``None`` elsewhere.
+    decide whether it is: ``api.curvature.fixed_plan_error``); ``None`` elsewhere.
     ``run_steps``: each run's Lanczos steps, in row order (``None``: not recorded, as for the
     exact spectrum). A time budget that cuts a stage of new runs, which run one after the
     other, leaves them unequal (32, 32 and 5 steps), where ``steps`` is the longest's alone.

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prunelimit import api
-from prunelimit.api import curvature
+from prunelimit.api import curvature, stored
 from prunelimit.data.subsample import DATA_PARTS
 
 
@@ -155,7 +155,7 @@ def test_auto_is_keyed_as_all_where_the_classes_make_it_take_every_sample(monkey
     y = torch.arange(120) % 20  # 20 classes: four a class is 80 of 120
     batches = [(torch.zeros(20, 2), y[i : i + 20]) for i in range(0, 120, 20)]
     inputs = types.SimpleNamespace(batches=batches, loss_fn=resolve_loss(loss), device=torch.device("cpu"))
-    assert curvature._keyed_options(inputs, api.CurvatureOptions()).hessian_samples == keyed
+    assert stored._keyed_options(inputs, api.CurvatureOptions()).hessian_samples == keyed
 
 
 def _products_take_a_second(monkeypatch) -> list[float]:
@@ -461,7 +461,7 @@ def watched(work):
     return call
 
 adaptive.adaptive_slq = watched(adaptive.adaptive_slq)  # the runs and their assessments
-curvature._limit_ratio = watched(curvature._limit_ratio)  # the exact spectrum's ρ*, after its eigenvalues
+curvature.limit_ratio_of = watched(curvature.limit_ratio_of)  # the exact spectrum's ρ*, after its eigenvalues
 rep = api.spectrum(inputs, api.CurvatureOptions(time_budget=1e6))
 print(rep.solver, imported[:3])
 rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", max_hvps=40, time_budget=1e6))

@@ -816,7 +816,7 @@ def test_the_exact_spectrum_is_keyed_without_what_it_never_reads(own_ckpt, tmp_p
     """``--method exact`` draws no probe and no subset: another seed (or SLQ setting) is the
     same spectrum, one entry. Every other method, the default too (it may choose SLQ), keys them."""
     from prunelimit.api import CurvatureOptions
-    from prunelimit.api.curvature import result_keys
+    from prunelimit.api.stored import result_keys
     from prunelimit.api.options import EXACT_IGNORES
     from prunelimit.cache import Store
     from prunelimit.inputs import load_inputs

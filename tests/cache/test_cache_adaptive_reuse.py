@@ -112,7 +112,7 @@ def test_a_looser_answer_finished_beside_a_tighter_one_leaves_the_tighter_shared
     computation, after its products and before it stores."""
     from dataclasses import replace
 
-    from prunelimit.api import curvature
+    from prunelimit.api import curvature, stored
     from prunelimit.cache import open_store
 
     cache = tmp_path / "cache"
@@ -122,7 +122,7 @@ def test_a_looser_answer_finished_beside_a_tighter_one_leaves_the_tighter_shared
         rep = compute(inputs, options, progress)
         if not beside:
             beside.append(None)  # the tighter run's own computation is not wrapped again
-            beside[0] = curvature.stored_spectrum(inputs, replace(options, tolerance=0.02), store=open_store(cache, True))
+            beside[0] = stored.stored_spectrum(inputs, replace(options, tolerance=0.02), store=open_store(cache, True))
         return rep
 
     monkeypatch.setattr(curvature, "spectrum", looser_then_tighter_beside)

@@ -51,7 +51,7 @@ def test_float64_on_a_float64_model_is_keyed_as_auto(own_ckpt, method):
     """A float64 model's products are float64, and so is every basis `auto` stores (no float64
     re-run follows them): `--basis-dtype float64` is its entry, `float32` is not."""
     from prunelimit.api import CurvatureOptions
-    from prunelimit.api.curvature import _keyed_options
+    from prunelimit.api.stored import _keyed_options
     from prunelimit.inputs import load_inputs
 
     inputs = load_inputs(own_ckpt, data="digits:train", max_samples=50)

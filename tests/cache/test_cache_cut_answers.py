@@ -74,7 +74,7 @@ def test_only_a_machine_limit_that_missed_the_tolerance_is_computed_again():
     from types import SimpleNamespace
 
     from prunelimit.api import CurvatureOptions
-    from prunelimit.api.curvature import _cut_by_the_machine
+    from prunelimit.api.stored import _cut_by_the_machine
 
     cut = {(stop, note, memory): _cut_by_the_machine(SimpleNamespace(stopped_by=stop, tolerance_note=note),
                                                      replace(CurvatureOptions(), basis_memory_mb=memory))

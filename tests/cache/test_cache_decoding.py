@@ -17,7 +17,7 @@ from prunelimit.api.layers import StoredBlocks
 from prunelimit.cache import RESULT_CLASSES, Entry, _field_hints, from_entry, to_entry
 
 ROOT = Path(__file__).resolve().parents[2]
-STORED = (SpectrumReport, StoredBlocks)  # the results stored_result reads (api.curvature, api.layers)
+STORED = (SpectrumReport, StoredBlocks)  # the results stored_result reads (api.stored, api.layers)
 
 
 def _declared(hint, found: set) -> set:
