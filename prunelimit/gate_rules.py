@@ -225,11 +225,10 @@ def _read_warning(warning: str, source: str) -> str:
     """A saved ``warning`` as a run that read its prediction from ``source`` states it: a
     remedy naming a flag refused beside ``--from`` is the storing run's (``_read_fix``), and
     a note on how the storing run's flags were used is said as that run's."""
-    from prunelimit.api.curvature import (
-        EXACT_SUBSET_REMEDY, OVER_BUDGET_NOTE, ROUNDING_NOTE, SUBSAMPLE_NOTE, TOLERANCE_MISSED, UNUSED_BY_EXACT,
-    )
+    from prunelimit.api.curvature import EXACT_SUBSET_REMEDY, ROUNDING_NOTE, UNUSED_BY_EXACT
     from prunelimit.api.layers import BLOCKS_OUTSIDE
     from prunelimit.api.limit import BEYOND_VALIDATED, STEPS_MOVED
+    from prunelimit.api.spectrum_notes import OVER_BUDGET_NOTE, SUBSAMPLE_NOTE, TOLERANCE_MISSED
     from prunelimit.theory.consistency import ARITHMETIC_MOVED, METHODS_CITED, OUTSIDE_BOUNDS
     from prunelimit.theory.epsilon import ROUNDED_EPSILON
 
@@ -674,7 +673,7 @@ def _narrower(report: dict[str, Any]) -> str:
     """What narrows ``report``'s ± where its rounding part does not hold it: the limit that
     stopped its runs, raised; a fixed plan's size (it never reads the tolerance); else a
     smaller tolerance."""
-    from prunelimit.api.curvature import larger_budget
+    from prunelimit.api.spectrum_notes import larger_budget
 
     spectrum = report.get("spectrum") if isinstance(report.get("spectrum"), dict) else {}
     stopped_by, choice = spectrum.get("stopped_by"), spectrum.get("choice")

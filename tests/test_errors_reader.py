@@ -15,8 +15,8 @@ import prunelimit
 from prunelimit.models.params import ParamSelection
 
 from prunelimit import api
-from prunelimit.api.curvature import (larger_budget, _more_probes, _more_steps, _over_budget_note,
-                                      subsample_note, samples_notes)
+from prunelimit.api.curvature import samples_notes
+from prunelimit.api.spectrum_notes import larger_budget, _more_probes, _more_steps, over_budget_note, subsample_note
 from prunelimit.api.laws import _missed_target
 from prunelimit.api.layers import outside_budgets
 from prunelimit.api.limit import outside_hessian_warnings
@@ -58,7 +58,7 @@ def _warnings() -> list[str]:
             *outside_hessian_warnings(["0.weight"], [plain], {}, ParamSelection()),
             *samples_notes(api.CurvatureOptions(hessian_samples=50), 1000, "exact"),
             *samples_notes(api.CurvatureOptions(hessian_samples=5000), 1000, "slq-h"), subsample_note(300, 1000),
-            _over_budget_note(api.CurvatureOptions(max_hvps=10, time_budget=1.0), 20, 3.0),
+            over_budget_note(api.CurvatureOptions(max_hvps=10, time_budget=1.0), 20, 3.0),
             # the remedies the tolerance warning quotes
             larger_budget("memory"), larger_budget("tolerance"), _more_steps(None), _more_probes("converged", 10**6),
             assess_regime([plain]).advice]

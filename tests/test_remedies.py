@@ -13,7 +13,7 @@ from torch import nn
 import prunelimit
 import prunelimit.api as api
 import prunelimit.api.curvature as curvature
-from prunelimit.api.curvature import tolerance_warning
+from prunelimit.api.spectrum_notes import tolerance_warning
 from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.errors import UsageError, library_call, options_named
 from prunelimit.gate_rules import GateRule, evaluate_gate, resolution_notes

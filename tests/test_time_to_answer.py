@@ -184,7 +184,7 @@ def test_tolerance_stop_names_the_data_part_that_took_the_total_over() -> None:
     budget (none stopped the runs), e.g. `spectrum examples/digits-mlp.pt --method slq
     --hessian-samples 60`: here steps 0.0050 + 6.21·0.00076 = 0.0097 alone (three runs:
     Student's 98.75 % quantile), 0.0138 with data."""
-    from prunelimit.api.curvature import tolerance_warning
+    from prunelimit.api.spectrum_notes import tolerance_warning
     from prunelimit.theory.uncertainty import Uncertainty
 
     options = api.CurvatureOptions(tolerance=0.01)
@@ -206,7 +206,7 @@ def test_tolerance_stop_names_the_data_part_that_took_the_total_over() -> None:
 def test_the_tolerance_warning_shows_a_small_plus_minus_to_its_digits() -> None:
     """Four fixed decimals stated a ± of 4e-5 against a tolerance of 1e-5 as "± 0.0000":
     the ± is shown to two significant digits (in points, as the headline), ρ* to the same decimal."""
-    from prunelimit.api.curvature import tolerance_warning
+    from prunelimit.api.spectrum_notes import tolerance_warning
     from prunelimit.theory.uncertainty import Uncertainty
 
     small = Uncertainty(probes=None, steps=0.00004, data=None, runs=1, probes_kind="bound")
@@ -329,11 +329,11 @@ def test_a_spectrum_past_a_given_budget_says_how_far_and_what_to_raise() -> None
     --time-budget (``tests/api/test_curvature.py``): only a budget below the smallest plan,
     or a data check slower than timed, goes past one, and the warning says by how much and
     which option to raise; a run within its budgets, or with none given, says nothing."""
-    from prunelimit.api.curvature import _over_budget_note
+    from prunelimit.api.spectrum_notes import over_budget_note
 
-    assert _over_budget_note(api.CurvatureOptions(method="slq", max_hvps=500, time_budget=9.0), 500, 9.0) is None
-    assert _over_budget_note(api.CurvatureOptions(method="slq"), 4000, 900.0) is None  # none given
-    both = _over_budget_note(api.CurvatureOptions(method="slq", time_budget=5.0, max_hvps=100), 120, 6.0)
+    assert over_budget_note(api.CurvatureOptions(method="slq", max_hvps=500, time_budget=9.0), 500, 9.0) is None
+    assert over_budget_note(api.CurvatureOptions(method="slq"), 4000, 900.0) is None  # none given
+    both = over_budget_note(api.CurvatureOptions(method="slq", time_budget=5.0, max_hvps=100), 120, 6.0)
     assert both.startswith("the spectrum went 20 products over --max-hvps 100 (120) and 1.00 s over "
                            "--time-budget 5 s (6.00 s):") and both.endswith("raise --max-hvps and --time-budget")
 

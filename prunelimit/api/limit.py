@@ -20,9 +20,9 @@ from prunelimit.api.curvature import (
     require_limit_inputs,
     rounding_fix,
     slq_uncertainty,
-    tolerance_warning,
 )
 from prunelimit.api.layers import layer_breakdown, with_layers
+from prunelimit.api.spectrum_notes import tolerance_warning
 from prunelimit.api.stored import stored_spectrum
 from prunelimit.api.options import (
     SLQ_VALIDATED_STIFFNESS,

@@ -20,7 +20,6 @@ import torch
 
 from prunelimit.api.curvature import (
     ROUNDING_NOTE,
-    SUBSAMPLE_NOTE,
     SpectrumReport,
     basis_storage,
     drawn_by_class,
@@ -39,12 +38,11 @@ from prunelimit.api.curvature import (
     slq_uncertainty,
     spectrum_with_engines,
     stored_rounding_note,
-    subsample_note,
     target_or_reason,
     timed_products,
-    tolerance_warning,
 )
 from prunelimit.api.options import EXACT_IGNORES, CurvatureOptions, check_exact_subset, choose_solver, memory_budget_mb
+from prunelimit.api.spectrum_notes import SUBSAMPLE_NOTE, subsample_note, tolerance_warning
 from prunelimit.cache import Store
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import NumericalError, UsageError

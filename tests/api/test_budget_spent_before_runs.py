@@ -16,6 +16,7 @@ import types
 
 import prunelimit
 import prunelimit.api.curvature as curvature
+import prunelimit.api.spectrum_notes as spectrum_notes
 from prunelimit import distributed, library
 
 
@@ -54,9 +55,9 @@ def test_budget_spent_before_the_runs_is_named(monkeypatch, model, train):
 def test_the_note_names_the_stages_that_ran_before_the_runs():
     """Exact columns the watch left for SLQ after the budget had run out are named among them."""
     options = prunelimit.api.CurvatureOptions(time_budget=10.0)
-    note = curvature._over_budget_note(options, 500, 12.0, setup=3.0,
+    note = spectrum_notes.over_budget_note(options, 500, 12.0, setup=3.0,
                                        runs_began=(11.5, ("solver_choice", "data_passes", "exact_columns")))
     assert ("the spectrum's work before the Lanczos runs (timing the solver choice, the passes over the data, "
             "the exact columns left for SLQ) 8.5 s more") in note, note
-    within = curvature._over_budget_note(options, 500, 12.0, setup=3.0, runs_began=(9.0, ("solver_choice",)))
+    within = spectrum_notes.over_budget_note(options, 500, 12.0, setup=3.0, runs_began=(9.0, ("solver_choice",)))
     assert "the work that must follow the Lanczos runs took longer than predicted" in within  # time was left

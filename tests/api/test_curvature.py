@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prunelimit import api
-from prunelimit.api import curvature, stored
+from prunelimit.api import curvature, spectrum_notes, stored
 from prunelimit.data.subsample import DATA_PARTS
 
 
@@ -93,7 +93,7 @@ def test_a_cached_spectrum_does_not_repeat_the_budget_overrun_of_the_run_that_co
     the time-budget overrun this test needs was not warned of (CI of 8329b55)."""
     from prunelimit.cache import open_store
 
-    monkeypatch.setattr(curvature, "overrun_allowance", lambda budget: 0.0)
+    monkeypatch.setattr(spectrum_notes, "overrun_allowance", lambda budget: 0.0)
 
     store = open_store(tmp_path / "cache", True)
     options = api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=3, time_budget=1e-3)
@@ -331,7 +331,7 @@ def test_the_time_budget_warning_shows_the_overshoot_it_names(budget, seconds, s
     """At two decimals a few milliseconds over read "went 0.00 s over --time-budget 3 s
     (3.00 s)" (seen on a 910-weight MLP): a warning naming no overshoot. It now keeps the
     overshoot's second significant digit."""
-    note = curvature._over_budget_note(api.CurvatureOptions(time_budget=budget), 10, seconds)
+    note = spectrum_notes.over_budget_note(api.CurvatureOptions(time_budget=budget), 10, seconds)
     assert note.startswith(f"the spectrum went {said}:") and note.endswith("raise --time-budget")
 
 

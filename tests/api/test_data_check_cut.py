@@ -14,7 +14,7 @@ import torch
 
 import prunelimit
 from prunelimit import api
-from prunelimit.api import curvature
+from prunelimit.api import curvature, spectrum_notes
 
 from tests.conftest import CLOCKED_DIM, ClockedOperator
 
@@ -84,17 +84,17 @@ def test_an_overrun_by_the_data_check_names_it() -> None:
     runs took longer than predicted, or even their first step and that work do not fit'.
     A check within its price keeps that wording."""
     options = api.CurvatureOptions(method="slq", time_budget=30.0)
-    slow = curvature._over_budget_note(options, 1_000, 35.6, check=(14.0, 8.3))
+    slow = spectrum_notes.over_budget_note(options, 1_000, 35.6, check=(14.0, 8.3))
     assert "the data check on the subset's parts took 14.0 s where 8.3 s was priced" in slow
-    within = curvature._over_budget_note(options, 1_000, 35.6, check=(8.0, 8.3))
+    within = spectrum_notes.over_budget_note(options, 1_000, 35.6, check=(8.0, 8.3))
     assert "the work that must follow the Lanczos runs took longer than predicted" in within
 
 
 def test_the_spectrum_passes_the_data_checks_seconds_and_price(monkeypatch, small_model, train) -> None:
     """Under a time budget the spectrum hands the note the check's seconds and its price."""
     checks = []
-    note = curvature._over_budget_note
-    monkeypatch.setattr(curvature, "_over_budget_note",
+    note = curvature.over_budget_note
+    monkeypatch.setattr(curvature, "over_budget_note",
                         lambda *a, **k: checks.append(a[-1]) or note(*a, **k))
     prunelimit.spectrum(small_model, train, method="slq", hessian_samples=100, time_budget=3600.0)
     took, priced = checks[0]

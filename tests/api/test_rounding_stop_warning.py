@@ -6,7 +6,7 @@ warning says which, and names the rounding part's remedy from the parts themselv
 from __future__ import annotations
 
 import prunelimit.api as api
-from prunelimit.api.curvature import tolerance_warning
+from prunelimit.api.spectrum_notes import tolerance_warning
 from prunelimit.theory.uncertainty import Uncertainty
 
 OPTIONS = api.CurvatureOptions(tolerance=0.002, max_hvps=300)

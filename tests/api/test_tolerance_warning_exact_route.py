@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from prunelimit import api
-from prunelimit.api.curvature import tolerance_warning
+from prunelimit.api.spectrum_notes import tolerance_warning
 from prunelimit.api.options import SolverChoice
 from prunelimit.errors import library_call
 from prunelimit.theory.uncertainty import Uncertainty

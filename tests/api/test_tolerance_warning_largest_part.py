@@ -8,7 +8,7 @@ largest part is steps, which needs more Lanczos steps'. Parts now compare as the
 from __future__ import annotations
 
 import prunelimit.api as api
-from prunelimit.api.curvature import tolerance_warning
+from prunelimit.api.spectrum_notes import tolerance_warning
 from prunelimit.theory.uncertainty import Uncertainty
 
 
