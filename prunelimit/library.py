@@ -1444,7 +1444,7 @@ def _choice_as_typed(ratio: Any) -> str:
 def _result_as_ratio(ratio: Any) -> str:
     """What a ``bounds`` or ``verify`` result in hand given as ``prune``'s ``ratio`` is, with
     the fix, or ``""``: it was refused as 'got BoundsReport(spectrum=…, a BoundsReport, not a
-    number'. A verify result holds its ``bounds`` only where it computed them; a spectrum
+    number'. A verify result holds its ``bounds`` only where it computed or was given them; a spectrum
     none (it was told no more than 'not a number')."""
     if isinstance(ratio, api.SpectrumReport):
         return (f"a {type(ratio).__name__}, which holds no ε or bounds; give ratio='auto' (ρ*) or 'lower' (ρ_L) with "

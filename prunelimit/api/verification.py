@@ -129,8 +129,8 @@ def stated_uncertainty(report: dict) -> "Uncertainty | None":
 class VerifyReport:
     """Prediction (``bounds``, or a saved report) beside the measured actual limit, Δ and, when large, why.
 
-    ``bounds`` is the full ``bounds`` result when it was computed here, ``None`` when the
-    prediction was read from a file (``prediction.source``)."""
+    ``bounds`` is the full ``bounds`` result when it was computed here or given in hand
+    (``prediction_from``), ``None`` when the prediction was read from a file (``prediction.source``)."""
 
     prediction: PredictedLimit
     actual: "ActualLimit"
@@ -162,8 +162,10 @@ class VerifyReport:
                                 self.actual.levels)
 
     def to_json(self) -> dict:
-        body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)
-        if self.bounds is None:  # this run's work, not the saved run's: the prediction was read, no products
+        # a BoundsReport given (prediction_from) was read, as a file is: its work is not this run's
+        computed = self.bounds if self.prediction.source is None else None
+        body = computed.to_json() if computed is not None else dict(self.prediction.body)
+        if computed is None:  # this run's work, not the saved run's: the prediction was read, no products
             body = read_plus_minus(body, self.prediction.uncertainty)
             body["timing"] = read_timing(body.get("timing"))
         # the search comes after the spectrum, outside its seconds and budgets: its own time
@@ -366,7 +368,10 @@ def verify(
     regime = rep.regime if rep is not None else inputs_regime(inputs, [p.detach() for _, p in prunable])
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights), regime, refit))
     prediction = replace(prediction, warnings=tuple(told_measured(prediction.warnings)))
-    return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
+    # a BoundsReport given is held as one, so that it passes on (prediction_from=report.bounds): as None it
+    # was no prediction, and the next call computed one anew with its own options
+    held = prediction_from if isinstance(prediction_from, BoundsReport) else rep
+    return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, held, tuple(notes))
 
 
 def overshot_ratios(overshoot: object) -> list[float]:

@@ -44,10 +44,11 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit import validate
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, fields_named, option, quoted, said
 from prunelimit.laws.points import check_header, check_row_fields, header_fix, percent_fix, repeated_rows
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
-from prunelimit.report.notebook import error_fit_summary, shown
+from prunelimit.report.notebook import brief, error_fit_summary, shown
 from prunelimit.report.rounding import signed
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -60,6 +61,8 @@ _RANK_TOL = 1e-8  # Jacobian singular values below this (relative) are direction
 _LOG_FLOAT_MAX = math.log(sys.float_info.max)  # ≈ 709.78: exp of more overflows
 
 
+@brief
+@compared_by_value
 @dataclass(frozen=True)
 class ErrorPoints:
     """Measured (density, error) points; width and depth are both present or both absent.

@@ -35,6 +35,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError
 from prunelimit.report.notebook import brief
 from prunelimit.theory.profile import PruningPath
@@ -58,7 +59,8 @@ _RTOL = 4 * np.finfo(float).eps
 
 
 @brief
-@dataclass(frozen=True, eq=False)
+@compared_by_value
+@dataclass(frozen=True)
 class LimitPrediction:
     """Predicted limit as a removed fraction ``ratio`` (``density`` = 1 − ratio).
 

@@ -52,7 +52,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import NumericalError, UsageError, quoted
+from prunelimit.report.notebook import brief
 from prunelimit.theory.limit import BOUND_MODES, a_eta
 from prunelimit.theory.statdim import (
     Geometry,
@@ -76,7 +78,9 @@ _NODE_BLOCK = 8
 _R_BLOCK = 16
 
 
-@dataclass(frozen=True, eq=False)
+@brief
+@compared_by_value
+@dataclass(frozen=True)
 class PaperPrediction:
     """The reference code's predicted ratio (removed fraction) and its working arrays.
 

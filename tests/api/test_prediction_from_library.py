@@ -34,7 +34,9 @@ def test_verify_gate_and_prune_read_a_prediction_and_compute_no_spectrum(model, 
     given = {"computed": computed, "saved": saved}[source]
     name = str(saved) if source == "saved" else "the BoundsReport given as prediction_from"
     report = prunelimit.verify(model, train, prediction_from=given)
-    assert report.bounds is None and report.prediction.ratio == computed.ratio
+    # a report in hand is held as given (it passes on), a file's is not rebuilt
+    assert report.bounds is (computed if source == "computed" else None)
+    assert report.prediction.ratio == computed.ratio
     assert report.prediction.lower == computed.lower and report.prediction.source == name
     doc = report.to_json()
     assert doc["timing"]["hvps"] == 0 and doc["prediction_from"] == name
@@ -176,7 +178,7 @@ def test_a_result_as_a_rules_baseline_is_told_as_the_baseline_keyword_is(model, 
     assert prunelimit.gate(model, train, rules=[{"baseline": saved, "max_drop": 0.1}], prediction_from=computed).passed
 
 
-def test_a_result_as_prunes_ratio_is_told_how_to_give_its_prediction(model, train, computed):
+def test_a_result_as_prunes_ratio_is_told_how_to_give_its_prediction(model, train, computed, saved):
     """``prune(model, result)`` said "ratio must be …, got BoundsReport(spectrum=SpectrumReport(
     method=…, a BoundsReport, not a number", without the fix; a verify result alike. Both
     fixes the message gives are taken and prune to the result's ρ*."""
@@ -189,7 +191,7 @@ def test_a_result_as_prunes_ratio_is_told_how_to_give_its_prediction(model, trai
             prunelimit.prune(model, result, train)
     assert prunelimit.prune(model, "auto", train, prediction_from=verified.bounds).requested == computed.ratio
     assert prunelimit.prune(model, computed.ratio).requested == computed.ratio
-    read = prunelimit.verify(model, train, prediction_from=computed)  # holds no bounds of its own
+    read = prunelimit.verify(model, train, prediction_from=saved)  # holds no bounds: a file's are not rebuilt
     with pytest.raises(OptionError, match=r", got a VerifyReport; give a number, result\.prediction\.ratio \(its ρ\*\) "
                                           r"or result\.prediction\.lower \(its ρ_L\)$"):
         prunelimit.prune(model, read, train)
