@@ -76,6 +76,11 @@ class Provenance:
     code_by_file: str | None = None
     classes_by_file: str | None = None
     tensors_by_file: str | None = None
+    # ``code``, ``classes`` and ``tensors`` as reports saved before computed them, a numbered name torch bound to
+    # a temporary for its length alone not put back (``cache._unhoisted``; never recorded): such a report's compare too
+    code_printed: str | None = None
+    classes_printed: str | None = None
+    tensors_printed: str | None = None
     # sha256 of the Python the model's modules outside TorchScript run (an eager module's classes, the functions
     # and values they read, a custom autograd Function's backward), as the result cache keys it (``None``: every
     # module is TorchScript, or not recorded): two eager models of one state dict compute otherwise when it differs
@@ -550,7 +555,8 @@ def _code(model: Any) -> dict[str, str | None]:
     where it holds two of one (``classes``), of its code with a trace's example inputs where it
     holds them (``code_as_traced``), of the whole of it, tensors included, where its modules hold
     tensors outside the state dict (``tensors``), and the first, second and fourth by the files of
-    its code, as reports saved before recorded them (``…_by_file``); ``None``: it holds none. One that cannot
+    its code, as reports saved before recorded them (``…_by_file``), and by its definitions as torch printed
+    them, as reports saved before read them (``…_printed``); ``None``: it holds none. One that cannot
     be saved (a ``@torch.jit.ignore`` method calls Python) has its ``code`` alone, by its compiled and its Python
     code (``unsaved_fingerprint``); ``TypeError`` where that cannot be read either (a trace around it)."""
     import hashlib
@@ -564,7 +570,7 @@ def _code(model: Any) -> dict[str, str | None]:
         except TypeError:  # a @torch.jit.ignore method calls Python: by its compiled and its Python code
             code = unsaved_fingerprint(module)
             found.append((name, {**dict.fromkeys(_CODE_FIELDS), "code": code, "code_as_traced": code,
-                                 "code_by_file": code}))
+                                 "code_by_file": code, "code_printed": code}))
         else:
             found.append((name, _module_digests(archive, module)))
 
@@ -603,7 +609,8 @@ def _python(model: Any) -> str | None:
 
 
 # the digests ``_code`` records of a model's TorchScript: ``Provenance``'s fields
-_CODE_FIELDS = ("code", "classes", "code_as_traced", "tensors", "code_by_file", "classes_by_file", "tensors_by_file")
+_CODE_FIELDS = ("code", "classes", "code_as_traced", "tensors", "code_by_file", "classes_by_file", "tensors_by_file",
+                "code_printed", "classes_printed", "tensors_printed")
 
 
 def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
@@ -616,7 +623,10 @@ def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
             "tensors": archive_fingerprint(archive) if more else None,
             "code_by_file": archive_fingerprint(archive, code_only=True, by_file=True),
             "classes_by_file": archive_variants(archive, by_file=True),
-            "tensors_by_file": archive_fingerprint(archive, by_file=True) if more else None}
+            "tensors_by_file": archive_fingerprint(archive, by_file=True) if more else None,
+            "code_printed": archive_fingerprint(archive, code_only=True, printed=True),
+            "classes_printed": archive_variants(archive, printed=True),
+            "tensors_printed": archive_fingerprint(archive, printed=True) if more else None}
 
 
 def _holds_more_tensors(archive: Any, module: Any) -> bool:
@@ -693,7 +703,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         incompatible.insert(0, f"the weights differ (in float type at least: {types})" if types else "the weights differ")
     # two archives of one state dict (an older report, or an eager model, records no code: not compared)
     if old.code is not None and current.code is not None \
-            and old.code not in (current.code, current.code_by_file, current.code_as_traced):
+            and old.code not in (current.code, current.code_by_file, current.code_as_traced, current.code_printed):
         incompatible.append("the model's TorchScript differs (its code, a constant compiled into it or a value its "
                             "modules hold besides tensors" + (", or, as an older report recorded it, the example "
                                                               "inputs it was traced on)" if current.code_as_traced
@@ -702,12 +712,13 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         incompatible.append("the model's Python code differs (its modules' classes, the functions they call, a custom "
                             "autograd Function's backward included, or a value they read besides tensors)")
     elif old.classes is not None and current.classes is not None \
-            and old.classes not in (current.classes, current.classes_by_file):
+            and old.classes not in (current.classes, current.classes_by_file, current.classes_printed):
         # one code with two variants of a class in it: which module runs which
         incompatible.append("which variant of a TorchScript class or function each module runs differs")
     # (weights that differ are said so above: this digest holds them too)
     elif old.tensors is not None and current.tensors is not None \
-            and old.tensors not in (current.tensors, current.tensors_by_file) and old.weights == current.weights:
+            and old.tensors not in (current.tensors, current.tensors_by_file, current.tensors_printed) \
+            and old.weights == current.weights:
         incompatible.append("a tensor the model's TorchScript holds outside its state dict differs (a plain tensor "
                             "attribute of a module)")
     if incompatible:

@@ -14,16 +14,22 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
+from prunelimit.api import CurvatureOptions
+from prunelimit.baseline import check_same_problem, provenance
 from prunelimit.cache import archive_fingerprint, archive_variants
+from prunelimit.errors import UsageError
+from tests.conftest import archive_inputs, provenance_report
 
 # argv: the scales the two submodules' functions compile in (``1.0,0.2``), the archive; a third,
 # ``between``: another ``fns.scaled`` compiled between them, so that the second is numbered 1, not 0;
 # ``chain``: the submodules call ``wrap.wrapped``, compiled again after each ``fns.scaled``, the first
 # ``fns.scaled`` compiled after another, so that both are numbered and ``wrapped``'s two variants read
-# alike with the numbering left out, each calling another variant of ``fns.scaled``
+# alike with the numbering left out, each calling another variant of ``fns.scaled``; ``reversed``: the
+# second submodule scripted first, so that the first calls the numbered variant
 FUNCTION_TWICE_PY = '''import sys
 import types
 
@@ -71,18 +77,18 @@ def define(name, text, folder=sys.argv[2] + ".src"):
 
 how = sys.argv[3] if len(sys.argv) > 3 else ""
 called = ("wrap", "wrapped") if how == "chain" else ("fns", "scaled")
-users = []
+users = {}
 if how == "chain":
     define("fns", FNS.format(0.7))
-for scale, name in zip(sys.argv[1].split(","), "AB"):
+for scale, name in sorted(zip(sys.argv[1].split(","), "AB"), key=lambda pair: pair[1], reverse=how == "reversed"):
     if how == "between" and name == "B":
         define("fns", FNS.format(0.7))
     define("fns", FNS.format(scale))
     if how == "chain":
         define("wrap", WRAP)
     # scripted now: the function it calls is the one defined last
-    users.append(torch.jit.script(getattr(define("users", USERS.format(called[0], name, called[1])), "User" + name)()))
-user_a, user_b = users
+    users[name] = torch.jit.script(getattr(define("users", USERS.format(called[0], name, called[1])), "User" + name)())
+user_a, user_b = users["A"], users["B"]
 
 
 class Net(nn.Module):
@@ -104,12 +110,14 @@ ARGS = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory):
     """``one.pt`` (scales 1.0 then 0.2), ``two.pt`` (swapped), ``again.pt`` (``one.pt``'s scales, by a
-    process that compiled the function once more between them), and the two called through ``wrap``."""
+    process that compiled the function once more between them), ``one.pt`` and ``two.pt`` again by a process that
+    scripted the second submodule first, and the two called through ``wrap``."""
     folder = tmp_path_factory.mktemp("function_twice")
     code = folder / "make.py"
     code.write_text(FUNCTION_TWICE_PY)
     paths = {}
     for name, args in (("one", ("1.0,0.2",)), ("two", ("0.2,1.0",)), ("again", ("1.0,0.2", "between")),
+                       ("reversed", ("1.0,0.2", "reversed")), ("two reversed", ("0.2,1.0", "reversed")),
                        ("chained", ("1.0,0.2", "chain")), ("chained swapped", ("0.2,1.0", "chain"))):
         paths[name] = folder / f"{name.replace(' ', '_')}.pt"
         subprocess.run([sys.executable, code, args[0], paths[name], *args[1:]], check=True,
@@ -148,3 +156,38 @@ def test_a_function_compiled_twice_as_one_text_calling_two_variants_is_told_apar
     one, two = archives["chained"], archives["chained swapped"]
     assert archive_fingerprint(one) != archive_fingerprint(two)
     assert None is not archive_variants(one) != archive_variants(two)
+
+
+def test_the_same_archive_compiled_in_the_other_order_is_a_hit_and_the_same_problem(cli, archives, tmp_path):
+    """torch binds a numbered function to a temporary for its length (``_0 = __torch__.fns.___torch_mangle_0.scaled``
+    then ``return _0(h, )``), which it prints inline unnumbered (``return __torch__.fns.scaled(h, )``): the same
+    archive by a process that scripted the second submodule first had UserA's code read otherwise, missed the
+    cache and was refused by ``--from`` ('the model's TorchScript differs'). The swapped archive, made either
+    way, is still another key and problem."""
+    one, again = archives["one"], archives["reversed"]
+    assert archive_fingerprint(again) == archive_fingerprint(one)
+    assert archive_fingerprint(archives["two reversed"]) == archive_fingerprint(archives["two"]) \
+        != archive_fingerprint(one)
+    stored = cli("bounds", one, *ARGS, "--json")
+    assert stored.exit_code == 0, stored.stderr
+    report = tmp_path / "one.json"
+    report.write_text(stored.stdout)
+    gate = ("gate", again, *ARGS, "--min-ratio", 0, "--use", "predicted", "--json")
+    cached = cli(*gate)
+    assert json.loads(cached.stdout)["cache_hit"] is True
+    assert _ratio(cached) == json.loads(stored.stdout)["prediction"]["ratio"]
+    assert _ratio(cli(*gate, "--from", report)) == json.loads(stored.stdout)["prediction"]["ratio"]
+    refused = cli("gate", archives["two reversed"], *ARGS, "--min-ratio", 0, "--use", "predicted", "--from", report)
+    assert refused.exit_code == 2
+    assert "which variant of a TorchScript class or function each module runs differs" in refused.stderr
+
+
+def test_a_report_that_read_the_code_as_torch_printed_it_still_compares(archives):
+    """A report saved before the numbered names were put back recorded ``weights.code`` and ``classes`` of
+    the code as torch printed it: read for its own archive, refused for the swapped one."""
+    one, two = (provenance(archive_inputs(archives[name]), CurvatureOptions()) for name in ("one", "two"))
+    assert one.code_printed != one.code  # UserB calls the numbered variant through a temporary
+    older = provenance_report(replace(one, code=one.code_printed, classes=one.classes_printed))
+    assert check_same_problem("older.json", older, one) == []
+    with pytest.raises(UsageError, match="which variant of a TorchScript class or function each module runs differs"):
+        check_same_problem("older.json", older, two)
