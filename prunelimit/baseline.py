@@ -558,7 +558,7 @@ def _code(model: Any) -> dict[str, str | None]:
     its code, as reports saved before recorded them (``…_by_file``), and by its definitions as torch printed
     them, as reports saved before read them (``…_printed``); ``None``: it holds none. One that cannot
     be saved (a ``@torch.jit.ignore`` method calls Python) has its ``code`` alone, by its compiled and its Python
-    code (``unsaved_fingerprint``); ``TypeError`` where that cannot be read either (a trace around it)."""
+    code (``unsaved_fingerprint``), a trace around one alike; ``TypeError`` where that cannot be read either."""
     import hashlib
 
     from prunelimit.cache import saved_archive, scripted_modules, unsaved_fingerprint
@@ -766,8 +766,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
 
 def _check_code_read(path: str, report: dict[str, Any], old: Provenance, current: Provenance) -> None:
     """Refuse (``UsageError``, exit 2) a saved prediction where this model's code cannot be read
-    (``current.unread``: a trace around a scripted module with a ``@torch.jit.ignore`` method, an
-    attribute whose reading fails), or the report's model's could not (it records ``weights.code``
+    (``current.unread``: an attribute whose reading fails), or the report's model's could not (it records ``weights.code``
     and ``weights.python`` both null), or the loss's code either side (:data:`UNREAD_CODE`): the weights
     and the loss on the data would be compared, and a report of other code, one that moves the gradient
     alone, read for this model in silence."""

@@ -604,7 +604,9 @@ def unsaved_fingerprint(module: Any) -> str:
     of Python, which TorchScript cannot export), as ``archive_fingerprint(..., code_only=True)`` keys the
     code of one that can: each of its modules' compiled methods by their code (numbering left out), the
     values they hold besides parameters and buffers, and the Python their ignored methods and the ignored
-    functions they call run, with what it reads, as the user's code is keyed (``_Values``). ``TypeError`` where any of it cannot be read."""
+    functions they call run, with what it reads, as the user's code is keyed (``_Values``); a trace around
+    such a module (its only form: a trace's own methods are saved) likewise, with the tensor constants its code
+    names (``CONSTANTS.c0``: a global tensor the traced code read). ``TypeError`` where any of it cannot be read."""
     digest = hashlib.sha256()
     values = _Values(digest, module.modules())
     try:
@@ -613,7 +615,11 @@ def unsaved_fingerprint(module: Any) -> str:
                                                          sub.named_buffers(recurse=False))}
             for method in sorted(sub._c._method_names()):
                 compiled = sub._c._get_method(method)
-                digest.update(text_bytes(f"def {name}.{method}:") + _MANGLE.sub(b"", text_bytes(compiled.code)))
+                code, constants = compiled.code_with_constants
+                digest.update(text_bytes(f"def {name}.{method}:") + _MANGLE.sub(b"", text_bytes(code)))
+                for key, constant in sorted(constants.items()):  # none in a scripted method's code
+                    values._tag(f"constant:{name}.{method}.{key}")
+                    values.update(key, constant)
                 # an ignored function it calls (the code names it alone); an ignored method is one of the
                 # module's values, below
                 for node in compiled.graph.findAllNodes("prim::PythonOp"):
@@ -622,8 +628,9 @@ def unsaved_fingerprint(module: Any) -> str:
                 if key not in tensors:
                     values._tag(f"attr:{name}.{key}")
                     values.update(key, sub._c.getattr(key))
-            values.module(name, sub)
-    except Exception as exc:  # a traced module has no concrete type; the user's objects run their code
+            # a traced module's compiled half, the module whose methods and attributes are read here
+            values.module(name, sub, compiled=("_actual_script_module",))
+    except Exception as exc:  # a traced module of an older torch has no concrete type; the user's objects run their code
         raise TypeError(f"TorchScript module cannot be read: {type(exc).__name__}") from None
     return digest.hexdigest()
 
@@ -1145,9 +1152,10 @@ class _Values:
     def _tag(self, text: str) -> None:
         self.digest.update(text_bytes(text) + b"\0")
 
-    def module(self, name: str, module: Any) -> None:
+    def module(self, name: str, module: Any, compiled: tuple[str, ...] = ()) -> None:
         """A module of the model: its mode, its own attributes and its hooks (its tensors and
-        children are keyed elsewhere)."""
+        children are keyed elsewhere); ``compiled``: attributes left out that hold its compiled half,
+        read elsewhere."""
         import torch
 
         self._tag(f"module:{name}:{module.training}")
@@ -1157,7 +1165,7 @@ class _Values:
         # archive it is part of (``archive_fingerprint``, ``scripted_fingerprints``), not saved again here
         own = (torch._C.ScriptModule, torch._C.ScriptMethod) if isinstance(module, torch.jit.ScriptModule) else ()
         for key, value in vars(module).items():
-            if isinstance(value, own):
+            if isinstance(value, own) or key in compiled:
                 continue
             if key not in internals:
                 self._tag(f"attr:{key}")
