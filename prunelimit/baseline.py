@@ -81,6 +81,10 @@ class Provenance:
     code_printed: str | None = None
     classes_printed: str | None = None
     tensors_printed: str | None = None
+    # ``classes`` as reports saved before recorded it, without which variant of a function compiled twice each
+    # call names (``None`` where the model holds no such function; never recorded): such a report cannot tell
+    # this model from one with the variants swapped, and says so
+    classes_uncalled: str | None = None
     # sha256 of the Python the model's modules outside TorchScript run (an eager module's classes, the functions
     # and values they read, a custom autograd Function's backward), as the result cache keys it (``None``: every
     # module is TorchScript, or not recorded): two eager models of one state dict compute otherwise when it differs
@@ -556,7 +560,8 @@ def _code(model: Any) -> dict[str, str | None]:
     holds them (``code_as_traced``), of the whole of it, tensors included, where its modules hold
     tensors outside the state dict (``tensors``), and the first, second and fourth by the files of
     its code, as reports saved before recorded them (``…_by_file``), and by its definitions as torch printed
-    them, as reports saved before read them (``…_printed``); ``None``: it holds none. One that cannot
+    them, as reports saved before read them (``…_printed``), and of which variant of a class each module runs
+    without the calls of a function compiled twice (``classes_uncalled``); ``None``: it holds none. One that cannot
     be saved (a ``@torch.jit.ignore`` method calls Python) has its ``code`` alone, by its compiled and its Python
     code (``unsaved_fingerprint``), a trace around one alike; ``TypeError`` where that cannot be read either."""
     import hashlib
@@ -581,6 +586,8 @@ def _code(model: Any) -> dict[str, str | None]:
     digests = {field: joined(field) for field in _CODE_FIELDS}
     if all(one["code_as_traced"] == one["code_by_file"] for _, one in found):  # no trace's inputs held
         digests["code_as_traced"] = None
+    if digests["classes_uncalled"] == digests["classes_printed"]:  # no function compiled twice
+        digests["classes_uncalled"] = None
     return digests
 
 
@@ -610,7 +617,7 @@ def _python(model: Any) -> str | None:
 
 # the digests ``_code`` records of a model's TorchScript: ``Provenance``'s fields
 _CODE_FIELDS = ("code", "classes", "code_as_traced", "tensors", "code_by_file", "classes_by_file", "tensors_by_file",
-                "code_printed", "classes_printed", "tensors_printed")
+                "code_printed", "classes_printed", "tensors_printed", "classes_uncalled")
 
 
 def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
@@ -626,7 +633,8 @@ def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
             "tensors_by_file": archive_fingerprint(archive, by_file=True) if more else None,
             "code_printed": archive_fingerprint(archive, code_only=True, printed=True),
             "classes_printed": archive_variants(archive, printed=True),
-            "tensors_printed": archive_fingerprint(archive, printed=True) if more else None}
+            "tensors_printed": archive_fingerprint(archive, printed=True) if more else None,
+            "classes_uncalled": archive_variants(archive, printed=True, called=False)}
 
 
 def _holds_more_tensors(archive: Any, module: Any) -> bool:
@@ -713,6 +721,13 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                             "autograd Function's backward included, or a value they read besides tensors)")
     elif old.classes is not None and current.classes is not None \
             and old.classes not in (current.classes, current.classes_by_file, current.classes_printed):
+        if old.classes == current.classes_uncalled and not incompatible:  # this archive's, or its functions swapped
+            raise UsageError(f"{path} cannot be compared with this model: it records which variant of a TorchScript "
+                             "class each module runs, not which variant of a function compiled twice each calls (a "
+                             "report of an older prunelimit), and this model holds two variants of one function, so a "
+                             "report of the model with them swapped between its modules, which moves the gradient "
+                             f"alone, would be read for it; store a new one with {stored_with('`prunelimit bounds --json`')}, "
+                             f"or drop {option('prediction_from', flag='--from')}")
         # one code with two variants of a class in it: which module runs which
         incompatible.append("which variant of a TorchScript class or function each module runs differs")
     # (weights that differ are said so above: this digest holds them too)

@@ -361,7 +361,8 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
     return digest.hexdigest()
 
 
-def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False, printed: bool = False) -> str | None:
+def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False, printed: bool = False,
+                     called: bool = True) -> str | None:
     """sha256 of which code each module of a TorchScript archive runs (what :func:`archive_fingerprint`
     keys beyond ``code_only``), where it holds two variants of one class whose methods differ
     (a constant compiled into them: a gradient scale, a convolution's stride); ``None`` where it
@@ -370,7 +371,8 @@ def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False, prin
     (``in_features : Final[int] = 64``) run one method, on weights the report compares anyway.
     ``by_file``: each class's temporaries as its file numbers them, as a report's ``weights.classes``
     was computed before (:func:`_renumbered`; such reports still compare); ``printed``: as
-    :func:`archive_fingerprint` reads it."""
+    :func:`archive_fingerprint` reads it; ``called``: with which variant of a function compiled twice each
+    call names (:func:`_called_variants`), which reports saved before did not record."""
     import zipfile
 
     from prunelimit.limits import is_zip
@@ -380,14 +382,14 @@ def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False, prin
     with zipfile.ZipFile(path) as archive:
         codes = _module_codes(archive, constants=False, renumbered=not by_file, printed=printed)
         # not in the digests reports recorded before it was (by_file): such reports still compare
-        called = None if by_file else _called_variants(archive, printed)
+        calls = _called_variants(archive, printed) if called and not by_file else None
     variants: dict[str, set[str]] = {}
     for name, code in codes:
         variants.setdefault(_MANGLE.sub(b"", name.encode()).decode(), set()).add(code)
-    if all(len(found) < 2 for found in variants.values()) and called is None:
+    if all(len(found) < 2 for found in variants.values()) and calls is None:
         return None
     modules = ",".join(code for _, code in codes)
-    return hashlib.sha256(text_bytes(modules if called is None else f"{modules};called:{called}")).hexdigest()
+    return hashlib.sha256(text_bytes(modules if calls is None else f"{modules};called:{calls}")).hexdigest()
 
 
 def _module_codes(archive: Any, constants: bool = True, renumbered: bool = False,

@@ -29,7 +29,8 @@ from tests.conftest import archive_inputs, provenance_report
 # ``chain``: the submodules call ``wrap.wrapped``, compiled again after each ``fns.scaled``, the first
 # ``fns.scaled`` compiled after another, so that both are numbered and ``wrapped``'s two variants read
 # alike with the numbering left out, each calling another variant of ``fns.scaled``; ``reversed``: the
-# second submodule scripted first, so that the first calls the numbered variant
+# second submodule scripted first, so that the first calls the numbered variant; ``classes``: the model
+# holds two variants of one class too (two ``Scale`` modules, scales 1.0 and 0.5 compiled in)
 FUNCTION_TWICE_PY = '''import sys
 import types
 
@@ -91,15 +92,30 @@ for scale, name in sorted(zip(sys.argv[1].split(","), "AB"), key=lambda pair: pa
 user_a, user_b = users["A"], users["B"]
 
 
+class Scale(nn.Module):
+    __constants__ = ["scale"]
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return x.detach() * (1.0 - self.scale) + x * self.scale
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
         torch.manual_seed(0)
         self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
         self.first, self.second = user_a, user_b
+        self.scales = nn.ModuleList([Scale(1.0), Scale(0.5)] if how == "classes" else [])
 
     def forward(self, x):
-        return self.second(self.b(self.first(torch.relu(self.a(x)))))
+        h = self.first(torch.relu(self.a(x)))
+        for scale in self.scales:
+            h = scale(h)
+        return self.second(self.b(h))
 
 
 torch.jit.save(torch.jit.script(Net()), sys.argv[2])
@@ -111,13 +127,15 @@ ARGS = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
 def archives(tmp_path_factory):
     """``one.pt`` (scales 1.0 then 0.2), ``two.pt`` (swapped), ``again.pt`` (``one.pt``'s scales, by a
     process that compiled the function once more between them), ``one.pt`` and ``two.pt`` again by a process that
-    scripted the second submodule first, and the two called through ``wrap``."""
+    scripted the second submodule first, the two holding two variants of a class too, and the two called
+    through ``wrap``."""
     folder = tmp_path_factory.mktemp("function_twice")
     code = folder / "make.py"
     code.write_text(FUNCTION_TWICE_PY)
     paths = {}
     for name, args in (("one", ("1.0,0.2",)), ("two", ("0.2,1.0",)), ("again", ("1.0,0.2", "between")),
                        ("reversed", ("1.0,0.2", "reversed")), ("two reversed", ("0.2,1.0", "reversed")),
+                       ("classes", ("1.0,0.2", "classes")), ("classes swapped", ("0.2,1.0", "classes")),
                        ("chained", ("1.0,0.2", "chain")), ("chained swapped", ("0.2,1.0", "chain"))):
         paths[name] = folder / f"{name.replace(' ', '_')}.pt"
         subprocess.run([sys.executable, code, args[0], paths[name], *args[1:]], check=True,
@@ -191,3 +209,23 @@ def test_a_report_that_read_the_code_as_torch_printed_it_still_compares(archives
     assert check_same_problem("older.json", older, one) == []
     with pytest.raises(UsageError, match="which variant of a TorchScript class or function each module runs differs"):
         check_same_problem("older.json", older, two)
+
+
+def test_an_older_report_of_an_archive_of_class_and_function_variants_is_refused_saying_why(archives):
+    """A report of an older prunelimit, which did not record which variant of a function each call names,
+    records for an archive holding two variants of a class and of a function which class each module runs
+    alone (``classes_uncalled``: the digest such a report of ``classes.pt`` recorded, seen from one the older
+    prunelimit wrote), alike for the archive with the functions swapped, whose ρ* differs (0.9630 and
+    0.9485, seen): it was refused as of another problem, 'which variant … differs', for its own archive too.
+    It cannot tell them apart and is refused saying so; a report of this prunelimit reads for its own."""
+    one, two = (provenance(archive_inputs(archives[name]), CurvatureOptions())
+                for name in ("classes", "classes swapped"))
+    assert None is not one.classes_uncalled == two.classes_uncalled != one.classes
+    older = provenance_report(replace(one, classes=one.classes_uncalled))
+    for current in (one, two):
+        with pytest.raises(UsageError, match="cannot be compared with this model: it records which variant of a "
+                                             "TorchScript class each module runs, not which variant of a function"):
+            check_same_problem("older.json", older, current)
+    assert check_same_problem("one.json", provenance_report(one), one) == []
+    with pytest.raises(UsageError, match="which variant of a TorchScript class or function each module runs differs"):
+        check_same_problem("one.json", provenance_report(one), two)
