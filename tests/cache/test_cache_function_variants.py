@@ -229,3 +229,19 @@ def test_an_older_report_of_an_archive_of_class_and_function_variants_is_refused
     assert check_same_problem("one.json", provenance_report(one), one) == []
     with pytest.raises(UsageError, match="which variant of a TorchScript class or function each module runs differs"):
         check_same_problem("one.json", provenance_report(one), two)
+
+
+def test_only_a_numbered_name_torch_prints_inline_unnumbered_is_put_back():
+    """``cache._unhoisted`` puts back a numbered name bound to a temporary used once, where the name
+    unnumbered and the line's indent stay under 40 characters (torch prints it inline then); a name
+    torch binds unnumbered too, one used twice and a call (putting it in its use can move when it runs)
+    stay as torch wrote them."""
+    from prunelimit.cache import _unhoisted
+
+    bound = b"def f(h: Tensor) -> Tensor:\n  _0 = __torch__.fns.___torch_mangle_0.scaled\n  return _0(h, )\n"
+    assert _unhoisted(bound) == b"def f(h: Tensor) -> Tensor:\n  return __torch__.fns.___torch_mangle_0.scaled(h, )\n"
+    for kept in (b"  _0 = __torch__.fns.scaled\n  return _0(h, )\n",
+                 b"  _0 = __torch__.gradient_scales_of_mine.___torch_mangle_0.scaled\n  return _0(h, )\n",
+                 b"  _0 = __torch__.fns.___torch_mangle_0.scaled\n  _1 = _0(h, )\n  return _0(_1, )\n",
+                 b"  _0 = __torch__.fns.___torch_mangle_0.scaled(h, )\n  return _0\n"):
+        assert _unhoisted(kept) == kept, kept
