@@ -76,6 +76,15 @@ class Provenance:
     code_by_file: str | None = None
     classes_by_file: str | None = None
     tensors_by_file: str | None = None
+    # ``code``, ``classes`` and ``tensors`` as reports saved before computed them, a numbered name torch bound to
+    # a temporary for its length alone not put back (``cache._unhoisted``; never recorded): such a report's compare too
+    code_printed: str | None = None
+    classes_printed: str | None = None
+    tensors_printed: str | None = None
+    # ``classes`` as reports saved before recorded it, without which variant of a function compiled twice each
+    # call names (``None`` where the model holds no such function; never recorded): such a report cannot tell
+    # this model from one with the variants swapped, and says so
+    classes_uncalled: str | None = None
     # sha256 of the Python the model's modules outside TorchScript run (an eager module's classes, the functions
     # and values they read, a custom autograd Function's backward), as the result cache keys it (``None``: every
     # module is TorchScript, or not recorded): two eager models of one state dict compute otherwise when it differs
@@ -550,9 +559,11 @@ def _code(model: Any) -> dict[str, str | None]:
     where it holds two of one (``classes``), of its code with a trace's example inputs where it
     holds them (``code_as_traced``), of the whole of it, tensors included, where its modules hold
     tensors outside the state dict (``tensors``), and the first, second and fourth by the files of
-    its code, as reports saved before recorded them (``…_by_file``); ``None``: it holds none. One that cannot
+    its code, as reports saved before recorded them (``…_by_file``), and by its definitions as torch printed
+    them, as reports saved before read them (``…_printed``), and of which variant of a class each module runs
+    without the calls of a function compiled twice (``classes_uncalled``); ``None``: it holds none. One that cannot
     be saved (a ``@torch.jit.ignore`` method calls Python) has its ``code`` alone, by its compiled and its Python
-    code (``unsaved_fingerprint``); ``TypeError`` where that cannot be read either (a trace around it)."""
+    code (``unsaved_fingerprint``), a trace around one alike; ``TypeError`` where that cannot be read either."""
     import hashlib
 
     from prunelimit.cache import saved_archive, scripted_modules, unsaved_fingerprint
@@ -564,7 +575,7 @@ def _code(model: Any) -> dict[str, str | None]:
         except TypeError:  # a @torch.jit.ignore method calls Python: by its compiled and its Python code
             code = unsaved_fingerprint(module)
             found.append((name, {**dict.fromkeys(_CODE_FIELDS), "code": code, "code_as_traced": code,
-                                 "code_by_file": code}))
+                                 "code_by_file": code, "code_printed": code}))
         else:
             found.append((name, _module_digests(archive, module)))
 
@@ -575,6 +586,8 @@ def _code(model: Any) -> dict[str, str | None]:
     digests = {field: joined(field) for field in _CODE_FIELDS}
     if all(one["code_as_traced"] == one["code_by_file"] for _, one in found):  # no trace's inputs held
         digests["code_as_traced"] = None
+    if digests["classes_uncalled"] == digests["classes_printed"]:  # no function compiled twice
+        digests["classes_uncalled"] = None
     return digests
 
 
@@ -603,7 +616,8 @@ def _python(model: Any) -> str | None:
 
 
 # the digests ``_code`` records of a model's TorchScript: ``Provenance``'s fields
-_CODE_FIELDS = ("code", "classes", "code_as_traced", "tensors", "code_by_file", "classes_by_file", "tensors_by_file")
+_CODE_FIELDS = ("code", "classes", "code_as_traced", "tensors", "code_by_file", "classes_by_file", "tensors_by_file",
+                "code_printed", "classes_printed", "tensors_printed", "classes_uncalled")
 
 
 def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
@@ -616,7 +630,11 @@ def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
             "tensors": archive_fingerprint(archive) if more else None,
             "code_by_file": archive_fingerprint(archive, code_only=True, by_file=True),
             "classes_by_file": archive_variants(archive, by_file=True),
-            "tensors_by_file": archive_fingerprint(archive, by_file=True) if more else None}
+            "tensors_by_file": archive_fingerprint(archive, by_file=True) if more else None,
+            "code_printed": archive_fingerprint(archive, code_only=True, printed=True),
+            "classes_printed": archive_variants(archive, printed=True),
+            "tensors_printed": archive_fingerprint(archive, printed=True) if more else None,
+            "classes_uncalled": archive_variants(archive, printed=True, called=False)}
 
 
 def _holds_more_tensors(archive: Any, module: Any) -> bool:
@@ -693,7 +711,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         incompatible.insert(0, f"the weights differ (in float type at least: {types})" if types else "the weights differ")
     # two archives of one state dict (an older report, or an eager model, records no code: not compared)
     if old.code is not None and current.code is not None \
-            and old.code not in (current.code, current.code_by_file, current.code_as_traced):
+            and old.code not in (current.code, current.code_by_file, current.code_as_traced, current.code_printed):
         incompatible.append("the model's TorchScript differs (its code, a constant compiled into it or a value its "
                             "modules hold besides tensors" + (", or, as an older report recorded it, the example "
                                                               "inputs it was traced on)" if current.code_as_traced
@@ -702,12 +720,20 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         incompatible.append("the model's Python code differs (its modules' classes, the functions they call, a custom "
                             "autograd Function's backward included, or a value they read besides tensors)")
     elif old.classes is not None and current.classes is not None \
-            and old.classes not in (current.classes, current.classes_by_file):
+            and old.classes not in (current.classes, current.classes_by_file, current.classes_printed):
+        if old.classes == current.classes_uncalled and not incompatible:  # this archive's, or its functions swapped
+            raise UsageError(f"{path} cannot be compared with this model: it records which variant of a TorchScript "
+                             "class each module runs, not which variant of a function compiled twice each calls (a "
+                             "report of an older prunelimit), and this model holds two variants of one function, so a "
+                             "report of the model with them swapped between its modules, which moves the gradient "
+                             f"alone, would be read for it; store a new one with {stored_with('`prunelimit bounds --json`')}, "
+                             f"or drop {option('prediction_from', flag='--from')}")
         # one code with two variants of a class in it: which module runs which
         incompatible.append("which variant of a TorchScript class or function each module runs differs")
     # (weights that differ are said so above: this digest holds them too)
     elif old.tensors is not None and current.tensors is not None \
-            and old.tensors not in (current.tensors, current.tensors_by_file) and old.weights == current.weights:
+            and old.tensors not in (current.tensors, current.tensors_by_file, current.tensors_printed) \
+            and old.weights == current.weights:
         incompatible.append("a tensor the model's TorchScript holds outside its state dict differs (a plain tensor "
                             "attribute of a module)")
     if incompatible:
@@ -755,8 +781,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
 
 def _check_code_read(path: str, report: dict[str, Any], old: Provenance, current: Provenance) -> None:
     """Refuse (``UsageError``, exit 2) a saved prediction where this model's code cannot be read
-    (``current.unread``: a trace around a scripted module with a ``@torch.jit.ignore`` method, an
-    attribute whose reading fails), or the report's model's could not (it records ``weights.code``
+    (``current.unread``: an attribute whose reading fails), or the report's model's could not (it records ``weights.code``
     and ``weights.python`` both null), or the loss's code either side (:data:`UNREAD_CODE`): the weights
     and the loss on the data would be compared, and a report of other code, one that moves the gradient
     alone, read for this model in silence."""

@@ -299,7 +299,7 @@ def _canonical_code(data: bytes) -> bytes:
 
 
 def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False, traced_inputs: bool = False,
-                        by_file: bool = False) -> str:
+                        by_file: bool = False, printed: bool = False) -> str:
     """sha256 of a TorchScript archive or pickled module by what it computes with: its members
     by their names inside the archive (not the folder name torch gives them after the file it
     saved to), pickles in a canonical form (a re-save numbers its memo otherwise), code by its
@@ -316,7 +316,9 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
     (:data:`_TRACED_INPUTS`) are left out; ``traced_inputs``: kept, as a report's ``weights.code`` of
     a trace made in its process kept them before they were left out (such reports still compare);
     ``by_file``: code by its files, temporaries as each file numbers them (:func:`_renumbered`), as a
-    report's ``weights.code`` and ``weights.tensors`` were computed before (such reports still compare)."""
+    report's ``weights.code`` and ``weights.tensors`` were computed before (such reports still compare);
+    ``printed``: by its definitions as torch printed them, a numbered name it bound to a temporary for its
+    length alone not put back (:func:`_unhoisted`), as they were computed before (such reports still compare)."""
     import zipfile
 
     from prunelimit.limits import is_zip
@@ -332,7 +334,7 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
             if _ARCHIVE_NOISE.fullmatch(name) or (not traced_inputs and _TRACED_INPUTS.fullmatch(name)):
                 continue
             if name.endswith(".py") and not by_file:
-                definitions += _definitions(name, _canonical_code(archive.read(info)))
+                definitions += _definitions(name, _canonical_code(archive.read(info)), printed)
                 continue
             if name.endswith((".pkl", ".py")):
                 data = archive.read(info)
@@ -351,15 +353,16 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
             # which code each module runs: with the numbering left out, two variants of one class (two
             # constants) read alike wherever they sit, and which module is numbered follows what the
             # saving process compiled before (gradient scales 0.2 then 1.0 keyed as 1.0 then 0.2)
-            codes = _module_codes(archive, renumbered=not by_file)
+            codes = _module_codes(archive, renumbered=not by_file, printed=printed)
             digest.update(text_bytes("modules:" + ",".join(code for _, code in codes)))
-            called = _called_variants(archive)
+            called = _called_variants(archive, printed)
             if called is not None:  # the key of any other archive as before
                 digest.update(text_bytes("called:" + called))
     return digest.hexdigest()
 
 
-def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False) -> str | None:
+def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False, printed: bool = False,
+                     called: bool = True) -> str | None:
     """sha256 of which code each module of a TorchScript archive runs (what :func:`archive_fingerprint`
     keys beyond ``code_only``), where it holds two variants of one class whose methods differ
     (a constant compiled into them: a gradient scale, a convolution's stride); ``None`` where it
@@ -367,7 +370,9 @@ def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False) -> s
     module runs. Constants' declarations are left out: two ``Linear`` variants of other sizes
     (``in_features : Final[int] = 64``) run one method, on weights the report compares anyway.
     ``by_file``: each class's temporaries as its file numbers them, as a report's ``weights.classes``
-    was computed before (:func:`_renumbered`; such reports still compare)."""
+    was computed before (:func:`_renumbered`; such reports still compare); ``printed``: as
+    :func:`archive_fingerprint` reads it; ``called``: with which variant of a function compiled twice each
+    call names (:func:`_called_variants`), which reports saved before did not record."""
     import zipfile
 
     from prunelimit.limits import is_zip
@@ -375,23 +380,24 @@ def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False) -> s
     if not is_zip(path):
         return None
     with zipfile.ZipFile(path) as archive:
-        codes = _module_codes(archive, constants=False, renumbered=not by_file)
+        codes = _module_codes(archive, constants=False, renumbered=not by_file, printed=printed)
         # not in the digests reports recorded before it was (by_file): such reports still compare
-        called = None if by_file else _called_variants(archive)
+        calls = _called_variants(archive, printed) if called and not by_file else None
     variants: dict[str, set[str]] = {}
     for name, code in codes:
         variants.setdefault(_MANGLE.sub(b"", name.encode()).decode(), set()).add(code)
-    if all(len(found) < 2 for found in variants.values()) and called is None:
+    if all(len(found) < 2 for found in variants.values()) and calls is None:
         return None
     modules = ",".join(code for _, code in codes)
-    return hashlib.sha256(text_bytes(modules if called is None else f"{modules};called:{called}")).hexdigest()
+    return hashlib.sha256(text_bytes(modules if calls is None else f"{modules};called:{calls}")).hexdigest()
 
 
-def _module_codes(archive: Any, constants: bool = True, renumbered: bool = False) -> list[tuple[str, str]]:
+def _module_codes(archive: Any, constants: bool = True, renumbered: bool = False,
+                  printed: bool = False) -> list[tuple[str, str]]:
     """Each TorchScript class the ``data.pkl`` of ``archive`` (a ``zipfile.ZipFile``) names (the
     module tree's), in the order it first names each, by its name as saved with the digest of its
     code (``-`` for one no code file holds); ``constants``: with its constants' declarations;
-    ``renumbered``: its temporaries numbered within it (:func:`_renumbered`)."""
+    ``renumbered``: its temporaries numbered within it (:func:`_renumbered`, ``printed`` as it takes it)."""
     classes: dict[str, str] = {}
     modules: list[str] = []
     for info in archive.infolist():
@@ -402,13 +408,13 @@ def _module_codes(archive: Any, constants: bool = True, renumbered: bool = False
             code = _canonical_code(archive.read(info))
             if not constants:
                 code = b"\n".join(line for line in code.split(b"\n") if not _CONSTANT_LINE.fullmatch(line))
-            classes.update(_class_codes(member, code, renumbered))
+            classes.update(_class_codes(member, code, renumbered, printed))
         elif member == "data.pkl":
             modules += _pickled_classes(archive.read(info))
     return [(name, classes.get(name, "-")) for name in modules]
 
 
-def _called_variants(archive: Any) -> str | None:
+def _called_variants(archive: Any, printed: bool = False) -> str | None:
     """sha256 of which variant each call of the TorchScript code in ``archive`` (a ``zipfile.ZipFile``)
     names, where it holds two variants of one function or of a class no module is (a scripted
     function compiled again in the saving process, a notebook cell run again between scripting two
@@ -418,7 +424,7 @@ def _called_variants(archive: Any) -> str | None:
 
     Each such variant is named by its code with the variants it names named so in turn, until no
     two more are told apart (a name refined as a partition is: cycles, a class naming itself, end);
-    the digest is of every definition with the calls so named."""
+    the digest is of every definition with the calls so named (``printed``: :func:`_renumbered`)."""
     found: dict[str, bytes] = {}
     modules: set[str] = set()
     for info in archive.infolist():
@@ -426,7 +432,8 @@ def _called_variants(archive: Any) -> str | None:
         if info.is_dir() or _ARCHIVE_NOISE.fullmatch(_MANGLE.sub(b"", member.encode()).decode()):
             continue
         if member.endswith(".py"):
-            found.update(_blocks(member, _canonical_code(archive.read(info)), _DEFINITION_LINE)[1:])
+            found.update((name, block if printed else _unhoisted(block))
+                         for name, block in _blocks(member, _canonical_code(archive.read(info)), _DEFINITION_LINE)[1:])
         elif member == "data.pkl":
             modules.update(_pickled_classes(archive.read(info)))
     groups: dict[str, set[str]] = {}
@@ -443,7 +450,7 @@ def _called_variants(archive: Any) -> str | None:
         """Its code, numbering left out, each variant it names by its label."""
         text = named.sub(lambda m: m.group().split(b".")[-1] + b"@" + labels[m.group().decode()].encode(),
                          found[name])
-        return _MANGLE.sub(b"", _renumbered(text))
+        return _MANGLE.sub(b"", _renumbered(text, printed))
 
     labels = {name: "" for name in variants}
     for _ in range(len(variants)):
@@ -461,11 +468,11 @@ def _called_variants(archive: Any) -> str | None:
 _CLASS_LINE = re.compile(rb"^class (\w+)\b", re.MULTILINE)
 
 
-def _class_codes(member: str, code: bytes, renumbered: bool = False) -> dict[str, str]:
+def _class_codes(member: str, code: bytes, renumbered: bool = False, printed: bool = False) -> dict[str, str]:
     """The sha256 of each class's code (numbering left out; ``renumbered``: its temporaries too,
-    :func:`_renumbered`) in the archive's ``member`` (``code/__torch__/___torch_mangle_3.py``), by
+    :func:`_renumbered`, ``printed`` as it takes it) in the archive's ``member`` (``code/__torch__/___torch_mangle_3.py``), by
     its name as saved (``__torch__.___torch_mangle_3.Block``)."""
-    return {name: hashlib.sha256(_MANGLE.sub(b"", _renumbered(block) if renumbered else block)).hexdigest()
+    return {name: hashlib.sha256(_MANGLE.sub(b"", _renumbered(block, printed) if renumbered else block)).hexdigest()
             for name, block in _blocks(member, code, _CLASS_LINE)[1:]}
 
 
@@ -473,12 +480,14 @@ def _class_codes(member: str, code: bytes, renumbered: bool = False) -> dict[str
 _DEFINITION_LINE = re.compile(rb"^(?:class|def) (\w+)\b", re.MULTILINE)
 
 
-def _definitions(member: str, code: bytes) -> list[tuple[str, bytes]]:
+def _definitions(member: str, code: bytes, printed: bool = False) -> list[tuple[str, bytes]]:
     """The top-level definitions of the TorchScript code in the archive's ``member`` (its name with
     the numbering left out: ``code/__torch__/net.py`` for ``code/__torch__/net/___torch_mangle_3.py``)
     by their qualified names (``__torch__.net.Block``), numbering left out, and what precedes the
-    first by ``member``: which file torch wrote a class into is no part of what it computes."""
-    found = [(name, _MANGLE.sub(b"", _renumbered(block))) for name, block in _blocks(member, code, _DEFINITION_LINE)]
+    first by ``member``: which file torch wrote a class into is no part of what it computes (``printed``:
+    :func:`_renumbered`)."""
+    found = [(name, _MANGLE.sub(b"", _renumbered(block, printed)))
+             for name, block in _blocks(member, code, _DEFINITION_LINE)]
     return [(name, block) for name, block in found if block]
 
 
@@ -487,17 +496,45 @@ def _definitions(member: str, code: bytes) -> list[tuple[str, bytes]]:
 _TEMPORARY = re.compile(rb'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|(?<![\w.])_\d+\b')
 
 
-def _renumbered(code: bytes) -> bytes:
+def _renumbered(code: bytes, printed: bool = False) -> bytes:
     """``code`` (one definition) with its temporaries renamed ``_0``, ``_1``, … in the order they
     first appear: torch numbers them on through the definitions it writes into one file, so a class
-    after another in one file read ``_2 = …`` where the same class in a file of its own reads ``_0 = …``."""
+    after another in one file read ``_2 = …`` where the same class in a file of its own reads ``_0 = …``;
+    a numbered name torch bound to one for its length alone put back (:func:`_unhoisted`; ``printed``: as
+    torch wrote it, as reports saved before read it)."""
     names: dict[bytes, bytes] = {}
 
     def renamed(found: "re.Match[bytes]") -> bytes:
         token = found.group()
         return token if token[:1] in b"\"'" else names.setdefault(token, b"_%d" % len(names))
 
-    return _TEMPORARY.sub(renamed, code)
+    return _TEMPORARY.sub(renamed, code if printed else _unhoisted(code))
+
+
+# a temporary TorchScript's printer binds a function or class to on a line of its own
+# (``    _0 = __torch__.fns.___torch_mangle_0.scaled``), which it does where the name and the line's
+# indent reach _PRINTED_INLINE characters, and prints inline below that
+_NAME_TEMPORARY = re.compile(rb"^([ \t]*)(_\d+) = (__torch__(?:\.\w+)+)\n", re.MULTILINE)
+_PRINTED_INLINE = 40
+
+
+def _unhoisted(code: bytes) -> bytes:
+    """``code`` (one definition) with each temporary bound to a numbered name (:data:`_MANGLE`) that
+    torch would print inline without its number put in its one use, its line dropped: the same code
+    calling ``fns.scaled`` reads ``return __torch__.fns.scaled(h, )``, and calling the function compiled
+    again, numbered, ``_0 = __torch__.fns.___torch_mangle_0.scaled`` then ``return _0(h, )`` (the name is
+    longer), so that the process that compiled it first had another key. A name is a constant, read
+    alike wherever it is put; any other temporary is left as torch wrote it (putting a call in its use
+    can move when it runs)."""
+    for bound in reversed(list(_NAME_TEMPORARY.finditer(code))):
+        indent, temporary, name = bound.groups()
+        if not _MANGLE.search(name) or len(_MANGLE.sub(b"", name)) + len(indent) >= _PRINTED_INLINE:
+            continue
+        rest = code[bound.end():]
+        uses = [found for found in _TEMPORARY.finditer(rest) if found.group() == temporary]
+        if len(uses) == 1:  # one use, as torch prints a name it binds
+            code = code[:bound.start()] + rest[:uses[0].start()] + name + rest[uses[0].end():]
+    return code
 
 
 def _blocks(member: str, code: bytes, line: "re.Pattern[bytes]") -> list[tuple[str, bytes]]:
@@ -569,7 +606,9 @@ def unsaved_fingerprint(module: Any) -> str:
     of Python, which TorchScript cannot export), as ``archive_fingerprint(..., code_only=True)`` keys the
     code of one that can: each of its modules' compiled methods by their code (numbering left out), the
     values they hold besides parameters and buffers, and the Python their ignored methods and the ignored
-    functions they call run, with what it reads, as the user's code is keyed (``_Values``). ``TypeError`` where any of it cannot be read."""
+    functions they call run, with what it reads, as the user's code is keyed (``_Values``); a trace around
+    such a module (its only form: a trace's own methods are saved) likewise, with the tensor constants its code
+    names (``CONSTANTS.c0``: a global tensor the traced code read). ``TypeError`` where any of it cannot be read."""
     digest = hashlib.sha256()
     values = _Values(digest, module.modules())
     try:
@@ -578,7 +617,11 @@ def unsaved_fingerprint(module: Any) -> str:
                                                          sub.named_buffers(recurse=False))}
             for method in sorted(sub._c._method_names()):
                 compiled = sub._c._get_method(method)
-                digest.update(text_bytes(f"def {name}.{method}:") + _MANGLE.sub(b"", text_bytes(compiled.code)))
+                code, constants = compiled.code_with_constants
+                digest.update(text_bytes(f"def {name}.{method}:") + _MANGLE.sub(b"", text_bytes(code)))
+                for key, constant in sorted(constants.items()):  # none in a scripted method's code
+                    values._tag(f"constant:{name}.{method}.{key}")
+                    values.update(key, constant)
                 # an ignored function it calls (the code names it alone); an ignored method is one of the
                 # module's values, below
                 for node in compiled.graph.findAllNodes("prim::PythonOp"):
@@ -587,8 +630,9 @@ def unsaved_fingerprint(module: Any) -> str:
                 if key not in tensors:
                     values._tag(f"attr:{name}.{key}")
                     values.update(key, sub._c.getattr(key))
-            values.module(name, sub)
-    except Exception as exc:  # a traced module has no concrete type; the user's objects run their code
+            # a traced module's compiled half, the module whose methods and attributes are read here
+            values.module(name, sub, compiled=("_actual_script_module",))
+    except Exception as exc:  # a traced module of an older torch has no concrete type; the user's objects run their code
         raise TypeError(f"TorchScript module cannot be read: {type(exc).__name__}") from None
     return digest.hexdigest()
 
@@ -1110,9 +1154,10 @@ class _Values:
     def _tag(self, text: str) -> None:
         self.digest.update(text_bytes(text) + b"\0")
 
-    def module(self, name: str, module: Any) -> None:
+    def module(self, name: str, module: Any, compiled: tuple[str, ...] = ()) -> None:
         """A module of the model: its mode, its own attributes and its hooks (its tensors and
-        children are keyed elsewhere)."""
+        children are keyed elsewhere); ``compiled``: attributes left out that hold its compiled half,
+        read elsewhere."""
         import torch
 
         self._tag(f"module:{name}:{module.training}")
@@ -1122,7 +1167,7 @@ class _Values:
         # archive it is part of (``archive_fingerprint``, ``scripted_fingerprints``), not saved again here
         own = (torch._C.ScriptModule, torch._C.ScriptMethod) if isinstance(module, torch.jit.ScriptModule) else ()
         for key, value in vars(module).items():
-            if isinstance(value, own):
+            if isinstance(value, own) or key in compiled:
                 continue
             if key not in internals:
                 self._tag(f"attr:{key}")

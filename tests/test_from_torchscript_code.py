@@ -164,7 +164,9 @@ def test_the_code_of_a_scripted_module_that_cannot_be_saved_is_its_python_too(tm
         assert _code(_ignored(tmp_path, monkeypatch, **knobs))["code"] != base, knobs
 
 
-# a trace around a scripted module with a @torch.jit.ignore method: neither saved nor read as TorchScript
+# a trace around a scripted module with a @torch.jit.ignore method, which TorchScript cannot save: {c} scales the
+# gradient in the ignored method's Python, the factory's t in a plain tensor attribute, which the trace holds as a
+# constant of its code (``CONSTANTS.c0``)
 TRACED_PY = '''import torch
 from torch import nn
 
@@ -183,47 +185,57 @@ class Inner(nn.Module):
 
 
 class Outer(nn.Module):
-    def __init__(self):
+    def __init__(self, t):
         super().__init__()
         self.inner = torch.jit.script(Inner())
         self.b = nn.Linear(4, 10)
+        self.t = torch.full((4,), t)
 
     def forward(self, x):
-        return self.b(self.inner(x))
+        h = self.inner(x)
+        return self.b(h.detach() * (1.0 - self.t) + h * self.t)
 
 
-def build():
-    return torch.jit.trace(Outer(), torch.zeros(2, 64))
+def build(t=1.0):
+    return torch.jit.trace(Outer(t), torch.zeros(2, 64))
 '''
 
 
-def test_a_model_whose_code_cannot_be_read_is_not_read_from_a_report(cli, tmp_path):
-    """A trace around such a module recorded ``weights.code`` null, as an eager module does, and
-    ``gate --from`` read its report for the ignored method's other code in silence: a report is not
-    read for a model whose code cannot be read, nor one whose model's could not for any model."""
+def test_a_trace_around_a_module_that_cannot_be_saved_is_compared_by_its_code(cli, tmp_path):
+    """A trace around such a module recorded ``weights.code`` null, its code not read (the trace's compiled half,
+    ``_actual_script_module``, was read as a module held outside the model, which could not be saved), and
+    ``gate --from`` refused its report for the very factory it was computed for ('this model's code cannot be
+    read'). It is compared by its code now, as a scripted module that cannot be saved is, with the tensor
+    constants the trace holds: its own report reads; one of the ignored method's other Python or another
+    constant, each moving the gradient alone, is refused."""
     factory = tmp_path / "traced.py"
     factory.write_text(TRACED_PY.format(c="1.0"))
     ckpt = tmp_path / "weights.pt"
     torch.manual_seed(0)
     torch.save({f"inner.{k}" if k.startswith("a.") else k: v for k, v in _Net("relu").state_dict().items()}, ckpt)
     args = (ckpt, "--model", f"{factory}:build", "--data", "digits:train", "--max-samples", 200)
-    result = cli("bounds", *args, "--json")
-    assert result.exit_code == 0, result.stderr
-    assert (json.loads(result.stdout)["weights"]["code"], json.loads(result.stdout)["weights"]["python"]) == (None, None)
-    report = tmp_path / "traced.json"
-    report.write_text(result.stdout)
-    factory.write_text(TRACED_PY.format(c="0.5"))
-    for command in (("gate", "--min-ratio", 0), ("verify",)):
-        refused = cli(command[0], *args, "--from", report, *command[1:])
-        assert refused.exit_code == 2, refused.stdout
-        assert "cannot be compared with this model: this model's code cannot be read" in refused.stderr
-        assert "drop --from" in refused.stderr
-    # its report, read for a model whose code is read (a scripted copy of one state dict): refused alike
+    made, report = report_read_back(cli, tmp_path, *args)
+    assert made["weights"]["code"] is not None
+    for command in (("gate", "--min-ratio", 0, "--use", "predicted"), ("verify",)):
+        read = cli(command[0], *args, "--from", report, *command[1:])
+        assert read.exit_code == 0, read.stderr
+    for c, spec in (("1.0", "build:t=0.5"), ("0.5", "build")):
+        factory.write_text(TRACED_PY.format(c=c))
+        refused = cli("gate", *args[:2], f"{factory}:{spec}", *args[3:], "--from", report, "--min-ratio", 0)
+        assert refused.exit_code == 2, (c, spec, refused.stdout)
+        assert "the model's TorchScript differs" in refused.stderr, (c, spec)
+
+
+def test_a_report_of_a_model_whose_code_could_not_be_read_is_not_read(cli, tmp_path):
+    """A report recording ``weights.code`` and ``weights.python`` null beside its weights (its model's code
+    could not be read: a value whose attributes raise when read) is read for no model: a scripted copy of
+    one state dict, whose code is read, refuses it."""
     torch.manual_seed(0)
     scripted = tmp_path / "scripted.pt"
     torch.jit.save(torch.jit.script(_Net("relu")), scripted)
-    doc = json.loads(report.read_text())
-    doc["weights"]["fingerprint"] = json.loads(cli("bounds", scripted, *ARGS, "--json").stdout)["weights"]["fingerprint"]
+    doc = json.loads(cli("bounds", scripted, *ARGS, "--json").stdout)
+    doc["weights"]["code"] = doc["weights"]["python"] = None
+    report = tmp_path / "unread.json"
     report.write_text(json.dumps(doc))
     refused = cli("gate", scripted, *ARGS, "--from", report, "--min-ratio", 0)
     assert refused.exit_code == 2 and "the code of the model it was computed for could not be read" in refused.stderr
