@@ -227,8 +227,11 @@ def prune_with_torch(given: nn.Module, masks: Mapping[str, Tensor], recorded: di
                              "apply the masks to the model they were computed for")
     for name, mask in masks.items():
         module_name, _, attribute = name.rpartition(".")
-        for module, alias in _holders(model, _parameter(model.get_submodule(module_name), attribute)):
-            prune.custom_from_mask(module, alias, mask)  # on a pruned one, torch stacks it: kept where both keep
+        owner = model.get_submodule(module_name)
+        # masks made or unpickled on another device (a CPU box's, for a model on a GPU): torch multiplies them in place
+        on_device = mask.to(getattr(owner, attribute).device)
+        for module, alias in _holders(model, _parameter(owner, attribute)):
+            prune.custom_from_mask(module, alias, on_device)  # on a pruned one, torch stacks it: kept where both keep
     if recorded is not None:
         setattr(model, PRUNED_ATTRIBUTE, recorded)
     return given

@@ -185,6 +185,17 @@ def test_a_tied_weight_pruned_with_torch_folds_as_one_parameter() -> None:
     assert torch.equal(net.a.weight_mask, net.b.weight_mask) and net.a.weight_mask[:2].sum() == 0
 
 
+def test_prune_with_torch_moves_the_masks_to_the_models_device() -> None:
+    """Masks made on a CPU (or unpickled there) for a model on another device: torch multiplies
+    the mask into the weight, and raised "Tensor on device cpu is not on the expected device".
+    The meta device stands in for a GPU here."""
+    net = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)).to("meta")
+    keep = torch.rand(4, 6, generator=torch.Generator().manual_seed(1)) > 0.5
+    prune_with_torch(net, {"0.weight": keep})
+    assert net[0].weight_mask.device.type == net[0].weight.device.type == "meta"
+    assert keep.device.type == "cpu"  # the caller's masks are left where they were
+
+
 def test_prune_with_torch_refuses_a_torchscript_model_in_one_line() -> None:
     """torch.nn.utils.prune needs forward pre-hooks, which a ScriptModule has not: it failed
     with torch's "get_submodule is not supported on ScriptModules"."""
