@@ -1322,6 +1322,8 @@ class Pruning:
     epsilon_source: str | None = None
     # a saved report's spectrum and timing as read (``prediction_from``), as ``prune --json`` states them
     read: dict | None = None
+    # the overshoot check of the prediction behind ``"auto"``/``"lower"`` (bounds' ``overshoot``); ``None`` for a given one
+    overshoot: dict | None = None
 
     @property
     def recorded(self) -> dict:
@@ -1346,13 +1348,14 @@ class Pruning:
 
     def to_json(self) -> dict:
         """``prunelimit prune --json``'s document, less its schema and what needs files or an
-        evaluation: ``ratio``, ``layers``, ``warnings``, ``spectrum`` and ``timing``."""
+        evaluation: ``ratio``, ``layers``, ``overshoot``, ``warnings``, ``spectrum`` and ``timing``."""
         from prunelimit.api.pruning import layers_json, ratio_json, spectrum_json, spectrum_timing
         from prunelimit.report.jsonout import plain
 
         return {"ratio": ratio_json(self.requested, self.achieved, self.source, self.scope, self.uncertainty,
                                     self.epsilon, self.epsilon_source),
                 "layers": layers_json(self.layers, self.collapsed),
+                "overshoot": plain(self.overshoot),
                 "warnings": list(self.warnings),
                 "spectrum": plain(spectrum_json(self.spectrum, self.read)),
                 # as ``prune --json`` writes it, less the pruning's own seconds (``timing.prune``):
@@ -1431,7 +1434,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                     *beyond_ratio(value, layers, removed, scope),
                                     *collapse_warnings(value, scope, layers, collapsed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed,
-                   resolved.epsilon, resolved.epsilon_source, resolved.read)
+                   resolved.epsilon, resolved.epsilon_source, resolved.read, resolved.overshoot)
 
 
 def _choice_as_typed(ratio: Any) -> str:

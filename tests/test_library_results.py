@@ -232,7 +232,7 @@ def test_the_html_summary_states_the_bounds_as_the_report_page_does(results):
 @pytest.mark.parametrize("ratio", ["0.5", "auto"])
 def test_a_prunings_json_is_the_commands_without_what_needs_files_or_evaluation(cli, model, train, tmp_path, ratio):
     """``Pruning.to_json()`` holds the keys of ``prune --json`` that stand without files or an
-    evaluation (``ratio``, ``layers``, ``warnings``, ``spectrum``, ``timing``), each as the command writes it.
+    evaluation (``ratio``, ``layers``, ``overshoot``, ``warnings``, ``spectrum``, ``timing``), each as the command writes it.
     For a given ratio its ``timing`` was ``null`` where the command writes zero curvature work."""
     import json
 
@@ -251,10 +251,11 @@ def test_a_prunings_json_is_the_commands_without_what_needs_files_or_evaluation(
     # a number reads no data (tests/test_library_prune_number_unread.py)
     pruning = prunelimit.prune(model, float(ratio)) if ratio != "auto" else prunelimit.prune(model, ratio, train, method="exact")
     body = json.loads(json.dumps(document("prune", pruning.to_json())))
-    assert set(body) == {"schema", "ratio", "layers", "warnings", "spectrum", "timing"}
+    assert set(body) == {"schema", "ratio", "layers", "overshoot", "warnings", "spectrum", "timing"}
     command["timing"].pop("prune")  # the command's own evaluating, pruning and writing
-    # a given ratio stands on no spectrum: null in both
-    assert all(_same_shape(body[key], command[key]) and (body[key] is not None or key == "spectrum" and ratio != "auto")
+    # a given ratio stands on no spectrum, nor on an overshoot check: null in both
+    assert all(_same_shape(body[key], command[key])
+               and (body[key] is not None or key in ("spectrum", "overshoot") and ratio != "auto")
                for key in body), (body, command)
     assert body["ratio"]["achieved"] == command["ratio"]["achieved"] and body["layers"] == command["layers"]
     if ratio == "auto":  # the same choice and stop (its reason names the option as each caller writes it)

@@ -65,6 +65,9 @@ class PruneReport:
     # the acc-drop warning names ``--ratio lower`` only where it prunes less
     lower: float | None = None
     finetune_epochs: int = 0  # the masked fine-tuning epochs after pruning (``finetuned`` their result)
+    # the overshoot check of the prediction behind ``--ratio auto|lower`` (bounds' ``overshoot``, a
+    # ``--from`` report's as read); ``None`` for a given ratio
+    overshoot: dict | None = None
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -101,6 +104,9 @@ class PruneReport:
                       "accuracy_drop": self.accuracy_drop},
             "acc_drop": self.acc_drop,
             "acc_drop_exceeded": self.acc_drop_exceeded,
+            # whether the predicted ratio lies past the limit one-shot pruning reaches, as bounds
+            # measured it: a CI step can tell a pruning that stands on an overshooting prediction
+            "overshoot": self.overshoot,
             "finetuned": ev(self.finetuned),
             "output": self.output,
             "formats": list(self.formats),
@@ -214,6 +220,7 @@ class ResolvedRatio:
     # the prediction's ρ_L (``None``: none computed, ``--bound-mode none``, or measured past the
     # limit by the overshoot check: the acc-drop warning then names no ``--ratio lower``)
     lower: float | None = None
+    overshoot: dict | None = None  # the prediction's overshoot check (bounds' ``overshoot``); ``None`` for a number
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -237,8 +244,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             # the overshoot check the report states (its warning is among the report's), or, in an
             # older report that states none, measured here as verify --from and gate --from do
             stated = report.get("overshoot")
-            _, measured = saved_overshoot(name, stated, None if stated is not None else
-                                          PredictedLimit.from_report(name, report), inputs, scope)
+            overshoot, measured = saved_overshoot(name, stated, None if stated is not None else
+                                                  PredictedLimit.from_report(name, report), inputs, scope)
             source = report.get("epsilon_source")  # a report from before the key states none
             # a verify report measured the limit: its reader is told to go by it, not to measure it;
             # a bounds report's overshoot, to prune below the points it measured past it
@@ -249,7 +256,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None,
                                  read=read_spectrum(report), measured=limit,
-                                 lower=_within_limit(_stated_lower(report), check))
+                                 lower=_within_limit(_stated_lower(report), check), overshoot=overshoot)
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -262,7 +269,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         stated = rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)",
                              _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
-                             stated, rep.epsilon, rep.epsilon_source, lower=_within_limit(rep.lower, rep.overshoot))
+                             stated, rep.epsilon, rep.epsilon_source, lower=_within_limit(rep.lower, rep.overshoot),
+                             overshoot=None if rep.overshoot is None else rep.overshoot.to_json())
     from prunelimit.validate import number_fix, read_number
 
     try:  # as every numeric option reads its text: float() took 0_9 as 9 and named no fix for 0,9
@@ -340,12 +348,13 @@ def prune(
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
     read: dict | None = None, measured: ReadLimit | None = None, lower: float | None = None,
+    overshoot: dict | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
     ``ratio_warnings``, ``spectrum``, ``uncertainty`` (ρ*'s stated ±), ``epsilon``,
-    ``epsilon_source``, ``read``, ``measured`` and ``lower``: those of the prediction ``ratio`` came from
+    ``epsilon_source``, ``read``, ``measured``, ``lower`` and ``overshoot``: those of the prediction ``ratio`` came from
     (``resolve_ratio``), kept in the report (the ± in ``meta.pruned`` too)."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
@@ -413,7 +422,7 @@ def prune(
                                           if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after, measured))), spectrum,
                       uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read,
-                      measured, lower, finetune_epochs)
+                      measured, lower, finetune_epochs, overshoot)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))
