@@ -3,12 +3,16 @@ docs/accuracy.md, "Coverage on real networks").
 
 Each model (an ``mlp:`` spec or a name of ``ARCHITECTURES``: CNNs plain, with BatchNorm or
 GroupNorm, MLPs with LayerNorm, GELU or tanh, a tiny self-attention model, an MLP fitting
-one-hot targets by ``--loss mse``) is trained on the bundled digits (``prunelimit.train``,
-30 epochs, plainly with ``l1=0`` or with ``--l1``), small enough for its exact float64 spectrum
+one-hot targets by ``--loss mse``; at D 4,192–4,810, where adaptive SLQ's focus fires, a
+CNN with BatchNorm and a hidden linear layer, a LayerNorm–GELU MLP, an MSE MLP regressing a digit's
+bottom half on its top half, an MLP memorising 400 random labels) is trained on the bundled
+digits (``prunelimit.train``, 30 epochs, 400 for the memoriser, plainly with ``l1=0`` or
+with ``--l1``), small enough for its exact float64 spectrum
 (``method="exact"``, the reference). Every plan then runs ``prunelimit.bounds(...,
 method="slq", seed=s)`` for ``--seeds`` probe seeds, as ``bounds --method slq --seed s``
 does, and counts whether ``|ρ̂ − ρ*_exact| ≤ ± + 1e-6`` (``COVER_SLACK``); a Wilson 95 % interval goes with each
-rate, and a row per way the run stopped (``stopped_by``, probe part, runs). A plan is
+rate, the runs that focused (``focused``) and a row per way the run stopped (``stopped_by``,
+probe part, runs). A plan is
 ``tol=T`` (adaptive SLQ to ``--tolerance T``), ``RxM`` (the fixed plan ``--runs R
 --iterations M``), ``hs=N`` (adaptive SLQ with ``--hessian-samples N``, compared with
 the full data's exact ρ*: the data part covers the scatter between subsets only,
@@ -65,30 +69,58 @@ class TinyAttention(nn.Module):
         return self.head((tokens + self.out(weights @ v)).mean(dim=1))
 
 
-# named models beside mlp specs: (factory, image data, loss); D ≤ 2,474 so the exact
-# reference takes seconds. "mse" fits one-hot targets, the only regression the digits allow
+def cnn_bn_hidden() -> nn.Module:
+    """16 3×3 channels with a BatchNorm (eval mode), a ReLU and a 2×2 pool, then a hidden
+    linear layer of 16 and a linear head on the 1×8×8 digits: 4,442 parameters (32 more in
+    the norm)."""
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(16 * 4 * 4, 16), nn.ReLU(), nn.Linear(16, 10))
+
+
+def digits_data(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bundled digits as a family trains on them: ``flat`` (64 features) or ``image``
+    (1×8×8) with their classes, ``one-hot`` their classes as MSE targets, ``halves`` the top
+    four rows as inputs and the bottom four as regression targets, ``random-labels`` the
+    first 400 with seeded random classes (to be memorised)."""
+    data = load_dataset("digits:train:image=1" if kind == "image" else "digits:train")
+    if kind == "one-hot":
+        return data.x, nn.functional.one_hot(data.y, 10).float()
+    if kind == "halves":
+        return data.x[:, :32].contiguous(), data.x[:, 32:].contiguous()
+    if kind == "random-labels":
+        return data.x[:400], torch.randint(0, 10, (400,), generator=torch.Generator().manual_seed(0))
+    return data.x, data.y
+
+
+# named models beside mlp specs: (factory, digits_data kind, loss, epochs). The first eight,
+# D ≤ 2,474, take seconds for the exact reference; the last four (D 4,192–4,810: 1½ min for
+# the LayerNorm–GELU MLP's on one thread) are where adaptive SLQ's focus fires, plainly trained
 ARCHITECTURES = {
-    "cnn": (tiny_cnn, True, "ce"),
-    "cnn-bn": (lambda: tiny_cnn("bn"), True, "ce"),
-    "cnn-gn": (lambda: tiny_cnn("gn"), True, "ce"),
-    "mlp-ln": (lambda: nn.Sequential(nn.Linear(64, 32), nn.LayerNorm(32), nn.ReLU(), nn.Linear(32, 10)), False, "ce"),
-    "mlp-gelu": (lambda: nn.Sequential(nn.Linear(64, 32), nn.GELU(), nn.Linear(32, 10)), False, "ce"),
-    "mlp-tanh": (lambda: nn.Sequential(nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10)), False, "ce"),
-    "attn": (TinyAttention, False, "ce"),
-    "mlp-mse": (lambda: build_model("mlp:64,16,10"), False, "mse"),
+    "cnn": (tiny_cnn, "image", "ce", 30),
+    "cnn-bn": (lambda: tiny_cnn("bn"), "image", "ce", 30),
+    "cnn-gn": (lambda: tiny_cnn("gn"), "image", "ce", 30),
+    "mlp-ln": (lambda: nn.Sequential(nn.Linear(64, 32), nn.LayerNorm(32), nn.ReLU(), nn.Linear(32, 10)), "flat", "ce", 30),
+    "mlp-gelu": (lambda: nn.Sequential(nn.Linear(64, 32), nn.GELU(), nn.Linear(32, 10)), "flat", "ce", 30),
+    "mlp-tanh": (lambda: nn.Sequential(nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10)), "flat", "ce", 30),
+    "attn": (TinyAttention, "flat", "ce", 30),
+    "mlp-mse": (lambda: build_model("mlp:64,16,10"), "one-hot", "mse", 30),
+    "cnn-bn-hidden": (cnn_bn_hidden, "image", "ce", 30),
+    "mlp-ln-gelu": (lambda: nn.Sequential(nn.Linear(64, 64), nn.LayerNorm(64), nn.GELU(), nn.Linear(64, 10)),
+                    "flat", "ce", 30),
+    "mlp-halves": (lambda: build_model("mlp:32,64,32"), "halves", "mse", 30),
+    "mlp-memo": (lambda: build_model("mlp:64,64,10"), "random-labels", "ce", 400),
 }
 
 
 def trained(spec: str, l1: float, seed: int) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor], str]:
     """The model of ``spec`` (an mlp spec or a name of ARCHITECTURES) trained on the digits,
     its data and its loss."""
-    factory, image, loss = ARCHITECTURES.get(spec, (lambda: build_model(spec), False, "ce"))
-    data = load_dataset("digits:train:image=1" if image else "digits:train")
-    y = nn.functional.one_hot(data.y, 10).float() if loss == "mse" else data.y
+    factory, kind, loss, epochs = ARCHITECTURES.get(spec, (lambda: build_model(spec), "flat", "ce", 30))
+    data = digits_data(kind)
     torch.manual_seed(seed)
     model = factory()
-    prunelimit.train(model, (data.x, y), loss=loss, epochs=30, l1=l1, seed=seed)
-    return model, (data.x, y), loss
+    prunelimit.train(model, data, loss=loss, epochs=epochs, l1=l1, seed=seed)
+    return model, data, loss
 
 
 def model_specs(text: str) -> list[str]:
@@ -156,7 +188,7 @@ def main() -> None:
                                  "dim": reference.spectrum.params_hessian, "plan": plan, "seed": seed,
                                  "exact": reference.ratio, "ratio": got.ratio, "plus_minus": u.plus_minus,
                                  "uncertainty": u.to_json(), "stopped_by": got.spectrum.stopped_by,
-                                 "hvps": got.spectrum.hvps,
+                                 "hvps": got.spectrum.hvps, "focused": focused(got.spectrum.trail, reference.spectrum.params_hessian),
                                  "covered": abs(got.ratio - reference.ratio) <= u.plus_minus + COVER_SLACK,
                                  "seconds": time.perf_counter() - start})
                     out.write(json.dumps(rows[-1]) + "\n")
@@ -164,9 +196,15 @@ def main() -> None:
                 print(summary(rows), flush=True)
 
 
+def focused(trail, dim: int) -> bool:
+    """Whether adaptive SLQ carried the first run on alone short of D steps (a focus; carried
+    to D it is an exhaustion) after a stage of several runs."""
+    return any(before.runs > 1 and stage.runs == 1 and stage.steps < dim for before, stage in zip(trail, trail[1:]))
+
+
 def summary(rows: list[dict]) -> str:
-    """One cell: coverage with its Wilson interval, the median ±, mean HVPs, and coverage by
-    how the runs stopped (stopped_by, probe part, runs)."""
+    """One cell: coverage with its Wilson interval, the median ± and |error|, mean HVPs, the
+    runs that focused, and coverage by how the runs stopped (stopped_by, probe part, runs)."""
     hits = sum(r["covered"] for r in rows)
     lo, hi = wilson(hits, len(rows))
     kinds: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
@@ -178,7 +216,8 @@ def summary(rows: list[dict]) -> str:
     return (f"{first['model']} l1={first['l1']:g} seed={first['train_seed']} D={first['dim']} "
             f"ρ*={first['exact']:.4f} {first['plan']}: {hits}/{len(rows)} [{100 * lo:.1f}, {100 * hi:.1f}] "
             f"median ± {sorted(r['plus_minus'] for r in rows)[len(rows) // 2]:.4f}, "
-            f"mean HVPs {sum(r['hvps'] for r in rows) / len(rows):.0f}; "
+            f"median |error| {sorted(abs(r['ratio'] - r['exact']) for r in rows)[len(rows) // 2]:.4f}, "
+            f"mean HVPs {sum(r['hvps'] for r in rows) / len(rows):.0f}, focused {sum(r['focused'] for r in rows)}; "
             + "; ".join(f"{k}: {c}/{n}" for k, (c, n) in sorted(kinds.items(), key=str)))
 
 

@@ -1,10 +1,12 @@
 """The real-network coverage benchmark's models (docs/accuracy.md, "Coverage on real
 networks"): each named architecture builds, reads the digits it is trained on and is
-accepted by ``prunelimit.bounds`` with its loss; ``--models`` keeps an mlp spec's commas."""
+accepted by ``prunelimit.bounds`` with its loss; ``--models`` keeps an mlp spec's commas; a
+run counts as focused where its trail carries one run on alone short of D steps."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace as Stage
 
 import pytest
 import torch
@@ -26,17 +28,32 @@ def test_models_keep_an_mlp_specs_commas(bench):
                                                                           "attn"]
 
 
-@pytest.mark.parametrize("name", ["cnn", "cnn-bn", "cnn-gn", "mlp-ln", "mlp-gelu", "mlp-tanh", "attn", "mlp-mse"])
+@pytest.mark.parametrize("name", ["cnn", "cnn-bn", "cnn-gn", "mlp-ln", "mlp-gelu", "mlp-tanh", "attn", "mlp-mse",
+                                  "cnn-bn-hidden", "mlp-ln-gelu", "mlp-halves", "mlp-memo"])
 def test_each_architecture_is_small_and_bounded(bench, name):
-    factory, image, loss = bench.ARCHITECTURES[name]
+    factory, kind, loss, _ = bench.ARCHITECTURES[name]
     torch.manual_seed(0)
     model = factory()
-    # small enough that the exact float64 reference takes seconds
-    assert sum(p.numel() for p in model.parameters()) <= 2_474
-    data = load_dataset("digits:train:image=1" if image else "digits:train")
-    x, y = data.x[:64], data.y[:64]
-    if loss == "mse":
-        y = torch.nn.functional.one_hot(y, 10).float()
-    assert model(x).shape == (64, 10)
+    # small enough that the exact float64 reference takes at most a minute or two on one thread
+    assert sum(p.numel() for p in model.parameters()) <= 4_938
+    x, y = (part[:64] for part in bench.digits_data(kind))
+    assert model(x).shape == (y.shape if loss == "mse" else (64, 10))
     result = prunelimit.bounds(model, (x, y), loss=loss, batch_size=32, method="slq", runs=1, iterations=5, seed=0)
     assert 0.0 <= result.ratio <= 1.0
+
+
+def test_the_memorising_family_has_random_labels(bench):
+    x, y = bench.digits_data("random-labels")
+    digits = load_dataset("digits:train")
+    assert x.shape == (400, 64) and y.shape == (400,)
+    # seeded: the same labels every call, and not the digits' own classes
+    assert torch.equal(y, bench.digits_data("random-labels")[1])
+    assert (y == digits.y[:400]).float().mean() < 0.2
+
+
+def test_a_focus_is_one_run_short_of_d_after_several(bench):
+    trail = [Stage(runs=3, steps=32), Stage(runs=3, steps=64), Stage(runs=1, steps=128)]
+    assert bench.focused(trail, dim=1000)
+    # carried to D steps it is an exhaustion, not a focus; a lone run from the start neither
+    assert not bench.focused(trail[:2] + [Stage(runs=1, steps=1000)], dim=1000)
+    assert not bench.focused([Stage(runs=1, steps=40)], dim=1000)
