@@ -103,6 +103,21 @@ def test_a_shared_answer_replaces_the_calls_own_that_a_budget_cut_short(cli, own
     assert not any("is not within the tolerance" in w for w in again["warnings"])
 
 
+def test_an_answer_a_budget_cut_short_answers_a_looser_tolerance(cli, own_ckpt, tmp_path, no_spectrum):
+    """Measured before: `--tolerance 0.02 --max-hvps 20` (cut short: ± 24 pt) was kept for its
+    own call alone, and `--tolerance 0.5` computed again, a looser answer. Its ± meets 0.5: read,
+    at no product, the same numbers. (A tighter tolerance computes: the tests above.)"""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *STORED, "--max-hvps", "20"))
+    assert first["spectrum"]["stopped_by"] == "max-hvps"
+    assert 0.02 < first["prediction"]["uncertainty"]["plus_minus"] <= 0.5
+    no_spectrum()
+    hit = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, "--tolerance", "0.5"))
+    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
+    assert hit["prediction"] == first["prediction"]
+    assert not any("is not within the tolerance" in w for w in hit["warnings"])
+
+
 def test_a_looser_answer_finished_beside_a_tighter_one_leaves_the_tighter_shared(cli, own_ckpt, tmp_path,
                                                                                  monkeypatch, no_spectrum):
     """Two runs at once (two CI jobs, `bounds ... &`): `--tolerance 0.02` finished while
