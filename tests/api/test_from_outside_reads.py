@@ -1,0 +1,110 @@
+"""A saved prediction is refused for a model that reads something else besides its state dict and code
+(``weights.reads`` of a report): a buffer the state dict leaves out (``persistent=False``) that a factory
+fills from a file, a file the forward opens by name, an environment variable it reads. Each here scales the
+gradient alone, so the weights, the Python code and the loss on the data are the same, and ``gate --from``
+gated the new model on the old one's ρ* in silence (83.12 % read, where ``--no-cache`` computes 53.11 %), where
+the result cache missed (it keys all three)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import report_read_back
+
+# an MLP whose gradient through its hidden layer is scaled by g (the forward is the same for any g), g read
+# three ways: a non-persistent buffer the factory fills from g.txt, g.txt opened in forward, $PL_TEST_GSCALE
+NETS_PY = '''import os
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Net(nn.Module):
+    def __init__(self, g=1.0):
+        super().__init__()
+        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
+        self.register_buffer("g", torch.tensor(float(g)), persistent=False)
+
+    def scale(self):
+        return self.g
+
+    def forward(self, x):
+        h, g = torch.relu(self.a(x)), self.scale()
+        return self.b(h * g + (h * (1 - g)).detach())
+
+
+class Opened(Net):
+    def scale(self):
+        with open(os.path.join(HERE, "g.txt")) as file:
+            return float(file.read())
+
+
+class Variable(Net):
+    def scale(self):
+        return float(os.environ.get("PL_TEST_GSCALE", "1.0"))
+
+
+def buffer():
+    with open(os.path.join(HERE, "g.txt")) as file:
+        return Net(file.read())
+
+
+def opened():
+    return Opened()
+
+
+def variable():
+    return Variable()
+'''
+DIFFERS = "what the model reads besides its state dict and code differs"
+
+
+@pytest.mark.parametrize("factory", ["buffer", "opened", "variable"])
+def test_a_model_reading_another_value_outside_its_state_dict_is_refused_and_the_cache_misses(
+        cli, tmp_path, monkeypatch, factory):
+    monkeypatch.delenv("PL_TEST_GSCALE", raising=False)
+    (tmp_path / "nets.py").write_text(NETS_PY)
+    (tmp_path / "g.txt").write_text("1.0")
+    torch.manual_seed(0)
+    weights = tmp_path / "weights.pt"
+    torch.save(nn.ModuleDict({"a": nn.Linear(64, 4), "b": nn.Linear(4, 10)}).state_dict(), weights)
+    args = (weights, "--model", f"{tmp_path / 'nets.py'}:{factory}", "--data", "digits:train", "--max-samples", 200)
+    made, report = report_read_back(cli, tmp_path, *args)  # the same model reads its own report
+    assert made["weights"]["reads"]
+    hit = json.loads(cli("gate", *args, "--min-ratio", 0, "--json").stdout)
+    assert hit["cache_hit"]  # and the cache holds it
+    if factory == "variable":
+        monkeypatch.setenv("PL_TEST_GSCALE", "0.2")
+    else:
+        (tmp_path / "g.txt").write_text("0.2")
+    for command in (("gate", "--min-ratio", 0, "--use", "predicted"), ("verify",)):
+        refused = cli(command[0], *args, "--from", report, *command[1:])
+        assert refused.exit_code == 2, refused.stdout
+        assert DIFFERS in refused.stderr and "drop --from" in refused.stderr
+    # the cache keys what it reads (the bounds above stored the old value's spectrum): a miss, the new ρ*
+    fresh = json.loads(cli("gate", *args, "--min-ratio", 0, "--json").stdout)
+    assert not fresh["cache_hit"]
+    assert fresh["rules"][0]["measured"] < made["prediction"]["ratio"] - 0.1  # 53.11 % against 83.12 %
+
+
+def test_an_older_report_is_read_saying_it_does_not_record_them(cli, tmp_path):
+    """A report of an older prunelimit (no ``weights.reads``) is read as before, with a warning that it cannot tell."""
+    (tmp_path / "nets.py").write_text(NETS_PY)
+    (tmp_path / "g.txt").write_text("1.0")
+    torch.manual_seed(0)
+    weights = tmp_path / "weights.pt"
+    torch.save(nn.ModuleDict({"a": nn.Linear(64, 4), "b": nn.Linear(4, 10)}).state_dict(), weights)
+    args = (weights, "--model", f"{tmp_path / 'nets.py'}:buffer", "--data", "digits:train", "--max-samples", 200)
+    older = json.loads(cli("bounds", *args, "--json").stdout)
+    del older["weights"]["reads"]
+    report = tmp_path / "older.json"
+    report.write_text(json.dumps(older))
+    read = cli("gate", *args, "--from", report, "--min-ratio", 0, "--json")
+    assert read.exit_code == 0, read.stderr
+    assert any("does not record its model's reads besides its state dict and code (an older report)" in w
+               for w in json.loads(read.stdout)["warnings"])
