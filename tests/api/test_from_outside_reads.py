@@ -1,9 +1,10 @@
 """A saved prediction is refused for a model that reads something else besides its state dict and code
 (``weights.reads`` of a report): a buffer the state dict leaves out (``persistent=False``) that a factory
-fills from a file, a file the forward opens by name, an environment variable it reads. Each here scales the
+fills from a file, a file the forward opens by name (in Python, or in a ``@torch.jit.ignore`` method a scripted
+module calls back), an environment variable it reads. Each here scales the
 gradient alone, so the weights, the Python code and the loss on the data are the same, and ``gate --from``
 gated the new model on the old one's ρ* in silence (83.12 % read, where ``--no-cache`` computes 53.11 %), where
-the result cache missed (it keys all three)."""
+the result cache missed (it keys the first three, and never stores the scripted one)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from torch import nn
 from tests.conftest import report_read_back
 
 # an MLP whose gradient through its hidden layer is scaled by g (the forward is the same for any g), g read
-# three ways: a non-persistent buffer the factory fills from g.txt, g.txt opened in forward, $PL_TEST_GSCALE
+# four ways: a non-persistent buffer the factory fills from g.txt, g.txt opened in forward or in a scripted
+# module's ignored method, $PL_TEST_GSCALE
 NETS_PY = '''import os
 import torch
 from torch import nn
@@ -49,6 +51,27 @@ class Variable(Net):
         return float(os.environ.get("PL_TEST_GSCALE", "1.0"))
 
 
+class Ignored(nn.Module):
+    """Scripted: its gradient scale read in Python, by a method TorchScript calls back (which cannot be saved)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
+
+    @torch.jit.ignore
+    def scale(self, h: torch.Tensor) -> torch.Tensor:
+        with open(os.path.join(HERE, "g.txt")) as file:
+            g = float(file.read())
+        return h * g + (h * (1 - g)).detach()
+
+    def forward(self, x):
+        return self.b(self.scale(torch.relu(self.a(x))))
+
+
+def ignored():
+    return torch.jit.script(Ignored())
+
+
 def buffer():
     with open(os.path.join(HERE, "g.txt")) as file:
         return Net(file.read())
@@ -64,20 +87,25 @@ def variable():
 DIFFERS = "what the model reads besides its state dict and code differs"
 
 
-@pytest.mark.parametrize("factory", ["buffer", "opened", "variable"])
-def test_a_model_reading_another_value_outside_its_state_dict_is_refused_and_the_cache_misses(
-        cli, tmp_path, monkeypatch, factory):
-    monkeypatch.delenv("PL_TEST_GSCALE", raising=False)
+def _arguments(tmp_path, factory: str) -> tuple:
+    """The arguments of a command on :data:`NETS_PY`'s ``factory``, its weights saved and ``g.txt`` holding 1.0."""
     (tmp_path / "nets.py").write_text(NETS_PY)
     (tmp_path / "g.txt").write_text("1.0")
     torch.manual_seed(0)
     weights = tmp_path / "weights.pt"
     torch.save(nn.ModuleDict({"a": nn.Linear(64, 4), "b": nn.Linear(4, 10)}).state_dict(), weights)
-    args = (weights, "--model", f"{tmp_path / 'nets.py'}:{factory}", "--data", "digits:train", "--max-samples", 200)
+    return weights, "--model", f"{tmp_path / 'nets.py'}:{factory}", "--data", "digits:train", "--max-samples", 200
+
+
+@pytest.mark.parametrize("factory", ["buffer", "opened", "variable", "ignored"])
+def test_a_model_reading_another_value_outside_its_state_dict_is_refused_and_the_cache_misses(
+        cli, tmp_path, monkeypatch, factory):
+    monkeypatch.delenv("PL_TEST_GSCALE", raising=False)
+    args = _arguments(tmp_path, factory)
     made, report = report_read_back(cli, tmp_path, *args)  # the same model reads its own report
     assert made["weights"]["reads"]
     hit = json.loads(cli("gate", *args, "--min-ratio", 0, "--json").stdout)
-    assert hit["cache_hit"]  # and the cache holds it
+    assert hit["cache_hit"] is (factory != "ignored")  # and the cache holds it (a module that cannot be saved: never)
     if factory == "variable":
         monkeypatch.setenv("PL_TEST_GSCALE", "0.2")
     else:
@@ -94,12 +122,7 @@ def test_a_model_reading_another_value_outside_its_state_dict_is_refused_and_the
 
 def test_an_older_report_is_read_saying_it_does_not_record_them(cli, tmp_path):
     """A report of an older prunelimit (no ``weights.reads``) is read as before, with a warning that it cannot tell."""
-    (tmp_path / "nets.py").write_text(NETS_PY)
-    (tmp_path / "g.txt").write_text("1.0")
-    torch.manual_seed(0)
-    weights = tmp_path / "weights.pt"
-    torch.save(nn.ModuleDict({"a": nn.Linear(64, 4), "b": nn.Linear(4, 10)}).state_dict(), weights)
-    args = (weights, "--model", f"{tmp_path / 'nets.py'}:buffer", "--data", "digits:train", "--max-samples", 200)
+    args = _arguments(tmp_path, "buffer")
     older = json.loads(cli("bounds", *args, "--json").stdout)
     del older["weights"]["reads"]
     report = tmp_path / "older.json"
