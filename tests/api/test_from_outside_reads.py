@@ -131,3 +131,27 @@ def test_an_older_report_is_read_saying_it_does_not_record_them(cli, tmp_path):
     assert read.exit_code == 0, read.stderr
     assert any("does not record its model's reads besides its state dict and code (an older report)" in w
                for w in json.loads(read.stdout)["warnings"])
+
+
+def test_a_library_models_buffer_changed_in_place_is_refused_a_report_of_the_old_value(train):
+    """``prediction_from=`` a result in hand alike: the module's non-persistent buffer set since is refused."""
+    import prunelimit
+    from prunelimit.errors import UsageError
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
+            self.register_buffer("g", torch.tensor(1.0), persistent=False)
+
+        def forward(self, x):
+            h = torch.relu(self.a(x))
+            return self.b(h * self.g + (h * (1 - self.g)).detach())
+
+    torch.manual_seed(0)
+    model = Net()
+    report = prunelimit.bounds(model, train)
+    assert prunelimit.gate(model, train, min_ratio=0.0, use="predicted", prediction_from=report).passed
+    model.g.fill_(0.2)
+    with pytest.raises(UsageError, match=DIFFERS):
+        prunelimit.gate(model, train, min_ratio=0.0, use="predicted", prediction_from=report)
