@@ -518,9 +518,13 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     recorded_options = {**plain(dataclasses.asdict(options)), "hessian_samples": options.hessian_samples or "auto",
                         "scope": scope}
     try:
-        code, python, reads, unread = _code(model), _python(model), reads_fingerprint(inputs), None
+        code, python, unread = _code(model), _python(model), None
     except TypeError as exc:  # recorded as none: a report of it is never compared (check_same_problem)
-        code, python, reads, unread = dict.fromkeys(_CODE_FIELDS), None, None, str(exc)
+        code, python, unread = dict.fromkeys(_CODE_FIELDS), None, str(exc)
+    try:
+        reads = None if unread is not None else reads_fingerprint(inputs)
+    except TypeError:  # a folder it names is too large to key (nor does the cache store it): null, as reading none
+        reads = None
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),

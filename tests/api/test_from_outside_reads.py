@@ -155,3 +155,22 @@ def test_a_library_models_buffer_changed_in_place_is_refused_a_report_of_the_old
     model.g.fill_(0.2)
     with pytest.raises(UsageError, match=DIFFERS):
         prunelimit.gate(model, train, min_ratio=0.0, use="predicted", prediction_from=report)
+
+
+def test_a_model_naming_a_folder_too_large_to_key_still_reads_its_own_report(train, tmp_path, monkeypatch):
+    """A folder the code names that holds more entries than are keyed (``FOLDER_ENTRIES``, here 2 for 3 files:
+    a data set's root) records ``weights.reads`` null, not the model's code as unreadable: its own report reads."""
+    import prunelimit
+    from prunelimit import cache_reads
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in "abc":
+        (folder / f"{name}.txt").write_text(name)
+    monkeypatch.setattr(cache_reads, "FOLDER_ENTRIES", 2)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))
+    model.root = str(folder)
+    report = prunelimit.bounds(model, train)
+    assert report.to_json()["weights"]["reads"] is None and report.to_json()["weights"]["python"]
+    assert prunelimit.gate(model, train, min_ratio=0.0, use="predicted", prediction_from=report).passed
