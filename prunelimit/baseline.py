@@ -89,6 +89,10 @@ class Provenance:
     # and values they read, a custom autograd Function's backward), as the result cache keys it (``None``: every
     # module is TorchScript, or not recorded): two eager models of one state dict compute otherwise when it differs
     python: str | None = None
+    # sha256 of what the model and the loss read besides the state dict and their code (``cache.reads_fingerprint``:
+    # a buffer left out of the state dict, a file, folder or environment variable the code names or a file it opened;
+    # ``None``: it reads none, or not recorded): two builds of one state dict and code compute otherwise when it differs
+    reads: str | None = None
     # why this model's code cannot be read (``None``: it can), which ``code`` and ``python`` then leave null:
     # known for a run, recorded in a report as both null
     unread: str | None = None
@@ -110,7 +114,7 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
         "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout,
                     "code": None if p is None else p.code, "classes": None if p is None else p.classes,
                     "tensors": None if p is None else p.tensors, "dtype": None if p is None else p.dtype,
-                    "python": None if p is None else p.python},
+                    "python": None if p is None else p.python, "reads": None if p is None else p.reads},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
         "precision": None if p is None else p.precision,
@@ -141,6 +145,7 @@ def recorded(report: dict[str, Any], what: str) -> Provenance:
                       classes=_entry(weights, "classes", *text, what=what, parent="weights"),
                       tensors=_entry(weights, "tensors", *text, what=what, parent="weights"),
                       python=_entry(weights, "python", *text, what=what, parent="weights"),
+                      reads=_entry(weights, "reads", *text, what=what, parent="weights"),
                       dtype=_entry(weights, "dtype", *text, what=what, parent="weights"),
                       precision=_entry(report, "precision", dict, "an object", what))
 
@@ -499,7 +504,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     import hashlib
 
     from prunelimit import __version__
-    from prunelimit.cache import data_fingerprint, weights_fingerprint
+    from prunelimit.cache import data_fingerprint, reads_fingerprint, weights_fingerprint
     from prunelimit.inputs import float_types
     from prunelimit.models.params import hessian_parameters, prunable_parameters
     from prunelimit.report.jsonout import plain
@@ -516,11 +521,15 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
         code, python, unread = _code(model), _python(model), None
     except TypeError as exc:  # recorded as none: a report of it is never compared (check_same_problem)
         code, python, unread = dict.fromkeys(_CODE_FIELDS), None, str(exc)
+    try:
+        reads = None if unread is not None else reads_fingerprint(inputs)
+    except TypeError:  # a folder it names is too large to key (nor does the cache store it): null, as reading none
+        reads = None
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
         __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), **code,
-        python=python, unread=unread, precision=precision_now(inputs.device),
+        python=python, reads=reads, unread=unread, precision=precision_now(inputs.device),
         dtype="/".join(float_types(model)) or None,
     )
 
@@ -599,11 +608,9 @@ def _python(model: Any) -> str | None:
     (``_code`` holds it). ``TypeError`` where any of it cannot be read (reading it runs the user's code)."""
     import hashlib
 
-    from prunelimit.cache import _Values, scripted_modules
+    from prunelimit.cache import _Values, eager_modules
 
-    scripted = [name for name, _ in scripted_modules(model)]
-    eager = [(name, module) for name, module in model.named_modules()
-             if not any(s == "" or name == s or name.startswith(s + ".") for s in scripted)]
+    eager = eager_modules(model)
     if not eager:
         return None
     digest = hashlib.sha256()
@@ -736,6 +743,13 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
             and old.weights == current.weights:
         incompatible.append("a tensor the model's TorchScript holds outside its state dict differs (a plain tensor "
                             "attribute of a module)")
+    # null where the model read none (an environment variable it names unset), compared too; absent (an older
+    # report): not compared
+    weights = report.get("weights") or {}  # an object or none: recorded() refused another
+    if "reads" in weights and current.unread is None and old.reads != current.reads:
+        incompatible.append("what the model reads besides its state dict and code differs (a buffer the state dict "
+                            "leaves out, persistent=False, or a file, folder or environment variable its code names "
+                            "or opens)")
     if incompatible:
         raise UsageError(f"{path} was computed for another problem than this model: {'; '.join(incompatible)}; "
                          f"run {said('`prunelimit bounds` on this checkpoint', 'prunelimit.bounds on this model')} "
@@ -744,6 +758,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         unrecorded.insert(0, "weights")
     elif current.python is not None and "python" not in (report.get("weights") or {}):
         unrecorded.append("model's Python code")
+    if old.weights is not None and current.reads is not None and "reads" not in weights:
+        unrecorded.append("model's reads besides its state dict and code")
     notes = version_notes(path, old, current)
     if old.code is not None and old.classes is None and current.classes is not None:
         # one code, which an archive with two modules' variants swapped shares: a swap that moves the
@@ -767,8 +783,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     # a report of an eager module (its code recorded as null, not left out as by an older report) read for a
     # scripted or traced copy of it, or the reverse: the export a user gates computes as the module did, but
     # Python's code and TorchScript's cannot be compared, so what only the gradient sees is not checked
-    weights = report.get("weights")
-    eager_report = isinstance(weights, dict) and "code" in weights and old.code is None
+    eager_report = "code" in weights and old.code is None
     if (eager_report and current.code is not None) or (old.code is not None and current.code is None):
         held, holds = ("no TorchScript (an eager module)", "TorchScript") if current.code is not None else \
             ("TorchScript", "none (an eager module)")

@@ -209,16 +209,58 @@ def _inputs_digest(inputs: "Inputs", big: "BigFile | None") -> tuple[str, float 
     for name, sha in sorted((name, file_sha256(source)) for source, name in code.items()):
         digest.update(text_bytes(f"code:{name}:{sha}"))
     # what the code's strings name, read while it runs (open("scale.txt"), os.environ["SCALE"])
-    folders = sorted({Path(source).parent for source in code})
-    named = values.strings | sibling_paths(values.strings, code)
-    _update_json(digest, {"paths": named_paths(named, folders, big), "environment": named_variables(values.strings)})
+    _update_json(digest, _named_reads(values, code, big))
     # what it opened, however the path was built (a library call's model opens its files here)
     with recording_opens(set(inputs.opened)) as opened:
         witness = loss_witness(inputs)
-    checkpoint = Path(path).resolve() if path is not None else None
-    _update_json(digest, {"opened": opened_lines(opened, lambda p: is_installed(p) or Path(p).resolve() == checkpoint,
-                                                  big)})
+    _update_json(digest, {"opened": _opened_reads(inputs, opened, big)})
     return digest.hexdigest(), witness
+
+
+def _named_reads(values: "_Values", code: dict[str, str], big: "BigFile | None") -> dict[str, list[str]]:
+    """The files, folders and environment variables the strings ``values`` met name (``code``: the
+    user's code files, :func:`code_files`), by what they hold."""
+    folders = sorted({Path(source).parent for source in code})
+    named = values.strings | sibling_paths(values.strings, code)
+    return {"paths": named_paths(named, folders, big), "environment": named_variables(values.strings)}
+
+
+def _opened_reads(inputs: "Inputs", opened: Iterable[str], big: "BigFile | None") -> list[str]:
+    """The files in ``opened`` by their bytes, but installed code's and the checkpoint (keyed by what was loaded)."""
+    path = inputs.loaded.path
+    checkpoint = Path(path).resolve() if path is not None else None
+    return opened_lines(opened, lambda p: is_installed(p) or Path(p).resolve() == checkpoint, big)
+
+
+def reads_fingerprint(inputs: "Inputs") -> str | None:
+    """sha256 of what the model and the loss of ``inputs`` read besides the state dict and their code, as
+    the result cache keys it: the buffers the state dict leaves out (``persistent=False``: a factory's
+    constants from a file, a fixed random projection), the files, folders and environment variables their
+    code's strings name and the files it opened while it was loaded and run on the first batch, each file
+    by its bytes, never by where it lies; ``None`` where they read none of these. A report records it
+    (``weights.reads``): ``weights.fingerprint`` and ``weights.python`` see none of it, and a change there
+    that moves the gradient alone keeps the loss ``--from`` compares. ``TypeError`` where the model's
+    attributes cannot be read, or a folder named is too large to key."""
+    model = inputs.model
+    kept = model.state_dict().keys()
+    buffers = [(name, buffer) for name, buffer in sorted(model.named_buffers()) if name not in kept]
+    values = _Values(hashlib.sha256(), model.modules())  # its strings alone are read
+    try:  # TorchScript reads no file or variable: its Python half (an ignored method) is keyed as its code
+        values.code_run(eager_modules(model))
+    except Exception as exc:  # noqa: BLE001 - reading user objects runs their code: anything can fail
+        raise TypeError(f"an attribute of the model cannot be read: {type(exc).__name__}") from None
+    with contextlib.suppress(Exception):  # a loss that cannot be read is recorded so by its name (loss_name)
+        values.update("loss", inputs.loss_fn)
+        values.modules_held()
+    whole = lambda path, info: file_sha256(path)  # noqa: E731 - a report moves between checkouts: never a stat
+    code = code_files(inputs) if values.strings else {}  # they name nothing without a string (a built-in model)
+    read = {**_named_reads(values, code, whole), "opened": _opened_reads(inputs, inputs.opened, whole)}
+    if not buffers and not any(read.values()):
+        return None
+    digest = hashlib.sha256()
+    _update_tensors(digest, "buffers", buffers)
+    _update_json(digest, read)
+    return digest.hexdigest()
 
 
 # how far the first batch's loss may move between the run that stored an entry and one that reads
@@ -584,6 +626,13 @@ def scripted_modules(model: Any) -> Iterator[tuple[str, Any]]:
         if isinstance(module, torch.jit.ScriptModule) and not inside:
             scripted.append(name)
             yield name, module
+
+
+def eager_modules(model: Any) -> list[tuple[str, Any]]:
+    """``model``'s (name, module) pairs outside TorchScript (:func:`scripted_modules` and theirs)."""
+    scripted = [name for name, _ in scripted_modules(model)]
+    return [(name, module) for name, module in model.named_modules()
+            if not any(s == "" or name == s or name.startswith(s + ".") for s in scripted)]
 
 
 def saved_archive(name: str, module: Any) -> IO[bytes]:
