@@ -497,14 +497,16 @@ def version_notes(what: str, old: Provenance, current: Provenance) -> list[str]:
             "between versions can move the numbers; store a new one to compare like with like"]
 
 
-def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provenance:
+def provenance(inputs: "Inputs", options: Any, scope: str = "global", store: Any = None) -> Provenance:
     """The provenance of a limit computed now from ``inputs`` with ``options`` (a
-    ``CurvatureOptions``): cheap, no curvature work (the data is hashed once)."""
+    ``CurvatureOptions``): cheap, no curvature work (the data is hashed once). ``store``: where a
+    large file the model reads has its digest remembered (``cache.remembered_digest``), as the
+    cache key reads it, rather than hashed again by every command."""
     import dataclasses
     import hashlib
 
     from prunelimit import __version__
-    from prunelimit.cache import data_fingerprint, reads_fingerprint, weights_fingerprint
+    from prunelimit.cache import data_fingerprint, reads_fingerprint, remembered_digest, weights_fingerprint
     from prunelimit.inputs import float_types
     from prunelimit.models.params import hessian_parameters, prunable_parameters
     from prunelimit.report.jsonout import plain
@@ -521,8 +523,9 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
         code, python, unread = _code(model), _python(model), None
     except TypeError as exc:  # recorded as none: a report of it is never compared (check_same_problem)
         code, python, unread = dict.fromkeys(_CODE_FIELDS), None, str(exc)
+    big = None if store is None else remembered_digest(store)
     try:
-        reads = None if unread is not None else reads_fingerprint(inputs)
+        reads = None if unread is not None else reads_fingerprint(inputs, big)
     except TypeError:  # a folder it names is too large to key (nor does the cache store it): null, as reading none
         reads = None
     return Provenance(

@@ -232,7 +232,7 @@ def _opened_reads(inputs: "Inputs", opened: Iterable[str], big: "BigFile | None"
     return opened_lines(opened, lambda p: is_installed(p) or Path(p).resolve() == checkpoint, big)
 
 
-def reads_fingerprint(inputs: "Inputs") -> str | None:
+def reads_fingerprint(inputs: "Inputs", big: "BigFile | None" = None) -> str | None:
     """sha256 of what the model and the loss of ``inputs`` read besides the state dict and their code, as
     the result cache keys it: the buffers the state dict leaves out (``persistent=False``: a factory's
     constants from a file, a fixed random projection), the files, folders and environment variables their
@@ -240,7 +240,8 @@ def reads_fingerprint(inputs: "Inputs") -> str | None:
     by its bytes, never by where it lies; ``None`` where they read none of these. A report records it
     (``weights.reads``): ``weights.fingerprint`` and ``weights.python`` see none of it, and a change there
     that moves the gradient alone keeps the loss ``--from`` compares. ``TypeError`` where the model's
-    attributes cannot be read, or a folder named is too large to key."""
+    attributes cannot be read, or a folder named is too large to key. ``big``: a file above
+    ``cache_reads.FILE_BYTES_KEYED`` by its digest remembered (:func:`remembered_digest`), else hashed."""
     model = inputs.model
     kept = model.state_dict().keys()
     buffers = [(name, buffer) for name, buffer in sorted(model.named_buffers()) if name not in kept]
@@ -252,7 +253,8 @@ def reads_fingerprint(inputs: "Inputs") -> str | None:
     with contextlib.suppress(Exception):  # a loss that cannot be read is recorded so by its name (loss_name)
         values.update("loss", inputs.loss_fn)
         values.modules_held()
-    whole = lambda path, info: file_sha256(path)  # noqa: E731 - a report moves between checkouts: never a stat
+    # by its bytes, never its stat: a report moves between checkouts (a remembered digest is of the bytes too)
+    whole = big or (lambda path, info: file_sha256(path))
     code = code_files(inputs) if values.strings else {}  # they name nothing without a string (a built-in model)
     read = {**_named_reads(values, code, whole), "opened": _opened_reads(inputs, inputs.opened, whole)}
     if not buffers and not any(read.values()):

@@ -109,7 +109,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     baselines = baseline_reports(rules)
     # a baseline only actual rules read is compared as a measured limit: the method is not part of it
     measured_only = {path for path, _ in baselines if not needs_spectrum(r for r in rules if r.baseline == path)}
-    current, saved, saved_notes, name = provenance(inputs, options), None, [], None
+    current, saved, saved_notes, name = provenance(inputs, options, store=store), None, [], None
     if prediction_from is not None:
         name, saved, saved_notes = prediction_report(prediction_from, inputs, options, scoped=False)
         stated = recorded(saved, name)  # what the saved prediction was computed with

@@ -214,7 +214,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     return BoundsReport(replace(spec, dense=None, curvature_data=data, tolerance_note=missed), profile.n, epsilon,
                         source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, uncertainty, first_order, target.names, scope,
-                        provenance(inputs, options, scope), regime, layers, overshoot)
+                        provenance(inputs, options, scope, store), regime, layers, overshoot)
 
 
 def inputs_regime(inputs: Inputs, weights: list) -> Regime:
