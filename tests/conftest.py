@@ -110,6 +110,20 @@ def cut_short(path: Path) -> list[Path]:
     return copies
 
 
+# a module whose gradient scale is a compiled-in constant, for the scripts that script it (SCALED_TWICE_PY,
+# tests/cache/test_cache_function_variants.py)
+SCALE_MODULE_PY = """class Scale(nn.Module):
+    __constants__ = ["scale"]
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return x.detach() * (1.0 - self.scale) + x * self.scale
+"""
+
+
 # Two scripted modules of one class whose gradient scales (compiled-in constants) differ: two
 # variants of the class in one archive, one of them numbered (``___torch_mangle_N``). Saved as
 # ``sys.argv[2]`` with the scales ``sys.argv[1]`` (``1.0,0.2``); a third argument first scripts
@@ -119,16 +133,7 @@ import torch
 from torch import nn
 
 
-class Scale(nn.Module):
-    __constants__ = ["scale"]
-
-    def __init__(self, scale):
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, x):
-        return x.detach() * (1.0 - self.scale) + x * self.scale
-
+""" + SCALE_MODULE_PY + """
 
 class Net(nn.Module):
     def __init__(self, first, second):

@@ -22,7 +22,7 @@ from prunelimit.api import CurvatureOptions
 from prunelimit.baseline import check_same_problem, provenance
 from prunelimit.cache import archive_fingerprint, archive_variants
 from prunelimit.errors import UsageError
-from tests.conftest import archive_inputs, provenance_report
+from tests.conftest import SCALE_MODULE_PY, archive_inputs, provenance_report
 
 # argv: the scales the two submodules' functions compile in (``1.0,0.2``), the archive; a third,
 # ``between``: another ``fns.scaled`` compiled between them, so that the second is numbered 1, not 0;
@@ -92,16 +92,7 @@ for scale, name in sorted(zip(sys.argv[1].split(","), "AB"), key=lambda pair: pa
 user_a, user_b = users["A"], users["B"]
 
 
-class Scale(nn.Module):
-    __constants__ = ["scale"]
-
-    def __init__(self, scale):
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, x):
-        return x.detach() * (1.0 - self.scale) + x * self.scale
-
+''' + SCALE_MODULE_PY + '''
 
 class Net(nn.Module):
     def __init__(self):
