@@ -45,12 +45,14 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit import validate
+from prunelimit.api.curvature import require_data
 from prunelimit.api.laws import HyperfluxReport
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.imp import ImpResult, ImpRow
 from prunelimit.library import (batch_size_for, check_training_output, checked_batches, checked_masks, grads_kept,
-                                keeps_caller_state, library_call, recorded_meta, require_values, settled_inputs)
+                                keeps_caller_state, library_call, path_fix, recorded_meta, require_values,
+                                settled_inputs)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.pruning.lomp import TrainResult
 from prunelimit.pruning.masks import Masks
@@ -86,6 +88,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     config = lomp_config(preset, **({} if batch_size is None else {"batch_size": batch_size}), **settings)
     validate.callback("progress", progress, "(step, total)", (2,))
     given = settled_inputs(model, data, loss=loss, batch_size=config.batch_size)
+    require_data(given, "training")  # data=None: train named the command line's --data, hyperflux and imp raised a TypeError
     check_training_output(given)
     evaluation = _evaluation(given, eval_data, config.batch_size, default=None)
     with grads_kept(model), _masks_held(model, masks, given) as (_, held):
@@ -138,6 +141,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     validate.callback("progress", progress, "(epoch, epochs)", (2,))
     size = batch_size_for(batch_size, data, eval_data)
     given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
+    require_data(given, "training")
     check_training_output(given)
     evaluation = _evaluation(given, eval_data, size, default=given.batches)
     with grads_kept(model), _masks_held(model, masks, given) as (pruned, held):
@@ -200,6 +204,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
         preflight([output_folder(out_dir, "out_dir")])
     size = batch_size_for(batch_size, data, eval_data)
     given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
+    require_data(given, "training")
     check_training_output(given)
     evaluation = _evaluation(given, eval_data, size, default=given.batches)
     with grads_kept(model), _masks_held(model, masks, given) as (pruned, held):
@@ -265,7 +270,8 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     elif isinstance(model, Mapping) and all(isinstance(v, Tensor) for v in model.values()):
         state = dict(model)
     else:
-        raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {validate.not_a_module(model)}")
+        raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {validate.not_a_module(model)}"
+                         f"{path_fix(model)}")
     require_values(state.items())
     # as the command line refuses such a tensor in a checkpoint: safetensors stores dense ones only
     opaque = next(((k, v) for k, v in state.items() if v.layout != torch.strided or v.is_quantized), None)
