@@ -681,12 +681,16 @@ def _data_tensor(value: Any) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) as the Python number
-    it holds, as every function takes it: a NumPy integer seed failed inside torch
-    (``manual_seed``: 'an integer is required', or an int64 overflow in the epoch's seed), and
-    one recorded in a result's settings made ``json.dumps(result.to_json())`` fail."""
+    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) or a 0-d real tensor (torch's
+    scalar: ``ratio=(w == 0).float().mean()``, ``density=torch.tensor(0.3)``) as the Python number it
+    holds, as every function takes it: a NumPy integer seed failed inside torch (``manual_seed``:
+    'an integer is required', or an int64 overflow in the epoch's seed), one recorded in a result's
+    settings made ``json.dumps(result.to_json())`` fail, and a 0-d tensor was refused as 'a Tensor,
+    not a number' (``error_law`` alone took it)."""
     import numpy as np
 
+    if isinstance(value, Tensor) and value.dim() == 0 and not value.is_complex() and not value.is_meta:
+        return value.item()
     return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 
