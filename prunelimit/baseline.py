@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
 
 from prunelimit.errors import InputError, UsageError, option, option_flag, said
+from prunelimit.report.notebook import brief_recorded
 from prunelimit.report.safe import clipped
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ NUMBER_OPTIONS = ("epsilon", "eta", "bound_mode", "negative", "hessian_samples")
 MEASURED_OPTIONS = ("epsilon",)
 
 
+@brief_recorded  # at a prompt (result.provenance): the fields recorded, digests shortened
 @dataclass(frozen=True)
 class Provenance:
     """What a limit was computed from: the fields a comparison needs (``None``: not recorded)."""

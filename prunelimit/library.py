@@ -131,8 +131,11 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         raise UsageError(f"{option} is an endless iterator (itertools.{type(data).__name__}), whose batches never end: "
                          "every call reads all the data it is given; give one pass, the DataLoader or list it cycles "
                          f"(or list(itertools.islice({option}, n)), its first n batches)")
+    if isinstance(data, Tensor):  # the inputs alone: iterated, its rows would be read as batches
+        raise UsageError(f"{option} is one Tensor of shape {tuple(data.shape)}, not an (x, y) pair of tensors; give "
+                         f"the labels (targets) beside the inputs, {option}=(x, y)")
     samples = _dataset_fix(data)
-    if isinstance(data, Tensor) or not isinstance(data, Iterable) or samples:
+    if not isinstance(data, Iterable) or samples:
         raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
                          f"got {type(data).__name__}{samples}")
     if isinstance(data, Mapping):  # iterating it would give its keys, read as batches
@@ -476,7 +479,7 @@ def checked_module(model: Any) -> nn.Module:
         # torch.load of a checkpoint gives its state dict: the weights without the module
         hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else \
             "; give its model, inputs.model, and the data (an Inputs goes to prunelimit.api's commands)" \
-            if isinstance(model, Inputs) else ""
+            if isinstance(model, Inputs) else path_fix(model)
         raise UsageError(f"model must be a torch.nn.Module, got {validate.not_a_module(model)}{hint}")
     model = wrapped_module(model)
     require_values([*model.named_parameters(), *model.named_buffers()])
@@ -485,6 +488,16 @@ def checked_module(model: Any) -> nn.Module:
         raise UsageError("model: its parameters were made under torch.inference_mode(), which autograd cannot use; "
                          "build or load it outside inference mode, or pass copy.deepcopy(model) made outside it")
     return model
+
+
+def path_fix(model: Any) -> str:
+    """For a checkpoint's file name given as the model (as the command line takes it), how to
+    give the module the library reads; else nothing. "got str" named neither."""
+    if not isinstance(model, (str, os.PathLike)):
+        return ""
+    return (f" (the file name {str(model)!r}); the library takes the module in memory: build it and load the file's "
+            f"weights into it, model.load_state_dict(torch.load({str(model)!r}, weights_only=True)), or give the "
+            "file to the command line, which reads it")
 
 
 def require_real(parameters: Iterable[tuple[str, Tensor]]) -> None:
@@ -668,12 +681,16 @@ def _data_tensor(value: Any) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) as the Python number
-    it holds, as every function takes it: a NumPy integer seed failed inside torch
-    (``manual_seed``: 'an integer is required', or an int64 overflow in the epoch's seed), and
-    one recorded in a result's settings made ``json.dumps(result.to_json())`` fail."""
+    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) or a 0-d real tensor (torch's
+    scalar: ``ratio=(w == 0).float().mean()``, ``density=torch.tensor(0.3)``) as the Python number it
+    holds, as every function takes it: a NumPy integer seed failed inside torch (``manual_seed``:
+    'an integer is required', or an int64 overflow in the epoch's seed), one recorded in a result's
+    settings made ``json.dumps(result.to_json())`` fail, and a 0-d tensor was refused as 'a Tensor,
+    not a number' (``error_law`` alone took it)."""
     import numpy as np
 
+    if isinstance(value, Tensor) and value.dim() == 0 and not value.is_complex() and not value.is_meta:
+        return value.item()
     return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 

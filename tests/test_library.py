@@ -107,7 +107,7 @@ def test_a_one_pass_iterator_is_read_once(model, train):
     assert prunelimit.bounds(model, iter(batches)).ratio == reference
 
 @pytest.mark.parametrize("data, message", [
-    (torch.zeros(10, 64), "tensor pair or an iterable"),
+    (torch.zeros(10, 64), r"^data is one Tensor of shape \(10, 64\), not an \(x, y\) pair of tensors; give the labels"),
     ([torch.zeros(4, 64)], "not an \\(x, y\\) pair"),
     # a dict batch: the hint named its first key only ("b['image'], b[...]"), now the keys it has
     ([{"image": torch.zeros(4, 64), "label": torch.zeros(4, dtype=torch.long)}],

@@ -1830,12 +1830,14 @@ def negative_mass_of(quad) -> float | None:
     return float(magnitude[quad.nodes < 0].sum()) / total if total > 0 else 0.0
 
 
-def require_data(inputs: Inputs) -> None:
+def require_data(inputs: Inputs, use: str = "analysis") -> None:
+    """A ``UsageError`` naming ``data`` where ``inputs`` hold no batches; ``use`` is what they are for
+    (``"training"`` for the library's ``train``, ``hyperflux`` and ``imp``)."""
     if not inputs.batches:
         where = inputs.loaded.path or "the model"
         # a model held in memory (no file) takes tensors, not spec strings
         example = "a data spec such as digits:train" if inputs.loaded.path else "an (x, y) tensor pair or a DataLoader"
-        raise UsageError.naming(f"no analysis data for {where}: pass {{0}} ({example})", "data")
+        raise UsageError.naming(f"no {use} data for {where}: pass {{0}} ({example})", "data")
 
 
 def _check_finite(values, what: str) -> None:

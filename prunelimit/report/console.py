@@ -731,9 +731,11 @@ def render_verify(rep) -> None:
     if b.lower is not None:
         table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
         table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
+    # a BoundsReport given (the library's prediction_from=) was read, as a file is: its spectrum is not this run's work
+    computed = rep.bounds if b.source is None else None
     # --method paper's, as bounds printed them: a saved report's (--from) as read
-    continuous, density = stated_paper_facts(b.body if rep.bounds is None else
-                                             None if rep.bounds.paper is None else rep.bounds.to_json())
+    continuous, density = stated_paper_facts(b.body if computed is None else
+                                             None if computed.paper is None else computed.to_json())
     if continuous is not None:
         table.add_row(CONTINUOUS, pct(continuous), pct(1 - continuous))
     pruned = ", layer-wise pruning" if b.scope == "layer" else ""
@@ -756,9 +758,9 @@ def render_verify(rep) -> None:
                           + pct(1 - r.accuracy_ratio))
     stdout.print(table)
     stdout.print(estimate_line(b.ratio, None if b.uncertainty is None else b.uncertainty.to_json()))
-    if rep.bounds is not None:
-        solver_line(rep.bounds.spectrum)
-        stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
+    if computed is not None:
+        solver_line(computed.spectrum)
+        stdout.print(f"spectrum: {cost(computed.spectrum)}")
     else:  # read (--from): the saved run's solver: line, as that run printed it
         stated_solver_line(b.body)
     if density is not None:

@@ -7,9 +7,8 @@ The fields, ``==``, pickling and ``to_json()`` are the dataclass's own."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Callable, Mapping, TypeVar
-
-from torch import nn
 
 from prunelimit.report.rounding import AT_LEAST, estimate_text, loss_text, percent
 
@@ -49,18 +48,37 @@ def brief(cls: T) -> T:
     order, 20,788 characters for a 900-weight model, and ``result.actual`` every probe. A module
     is written as its class (``model=<Sequential>``), a long set as its length and a long dict
     as its size (``masks=<2 entries>``): ``inputs_from``'s ``Inputs`` wrote every batch."""
+    return _briefed(cls, lambda value: True)
+
+
+def brief_recorded(cls: T) -> T:
+    """:func:`brief`, leaving out the fields at ``None`` (not recorded): ``result.provenance`` at a
+    prompt wrote 1,500 characters, 17 unrecorded fields and four 64-digit sha256 digests among them
+    (which :func:`brief` writes by their first 12 hex digits, as the refusals that compare them do)."""
+    return _briefed(cls, lambda value: value is not None)
+
+
+def _briefed(cls: T, shown: Callable[[Any], bool]) -> T:
     def __repr__(self: Any) -> str:
-        fields = [f"{f.name}={_brief(getattr(self, f.name))}" for f in dataclasses.fields(self) if f.repr]
+        fields = [f"{f.name}={_brief(value)}" for f in dataclasses.fields(self)
+                  if f.repr and shown(value := getattr(self, f.name))]
         return f"{type(self).__name__}({', '.join(fields)})"
 
     cls.__repr__ = __repr__  # type: ignore[method-assign]
     return cls
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")  # a sha256 in hex
+
+
 def _brief(value: Any) -> str:
-    """A field's value in a :func:`brief` repr."""
+    """A field's value in a :func:`brief` repr (a sha256 digest by its first 12 hex digits)."""
+    if isinstance(value, str) and _DIGEST.fullmatch(value):
+        return repr(f"{value[:12]}…")
     if getattr(value, "ndim", 0) > 0:  # a NumPy array or a torch tensor (not a scalar of them)
         return f"<{type(value).__name__} {'×'.join(map(str, value.shape))}>"
+    from torch import nn  # here: baseline's Provenance is briefed, and importing baseline imported no torch
+
     if isinstance(value, nn.Module):  # torch's repr writes a line a submodule
         return f"<{type(value).__name__}>"
     text = repr(value)
