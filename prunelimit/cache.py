@@ -246,8 +246,10 @@ def reads_fingerprint(inputs: "Inputs", big: "BigFile | None" = None) -> str | N
     kept = model.state_dict().keys()
     buffers = [(name, buffer) for name, buffer in sorted(model.named_buffers()) if name not in kept]
     values = _Values(hashlib.sha256(), model.modules())  # its strings alone are read
-    try:  # TorchScript reads no file or variable: its Python half (an ignored method) is keyed as its code
+    try:  # TorchScript reads no file or variable, but the Python it calls back (an ignored method) can
         values.code_run(eager_modules(model))
+        for label, called in python_called(model):
+            values.update(label, called)
     except Exception as exc:  # noqa: BLE001 - reading user objects runs their code: anything can fail
         raise TypeError(f"an attribute of the model cannot be read: {type(exc).__name__}") from None
     with contextlib.suppress(Exception):  # a loss that cannot be read is recorded so by its name (loss_name)
@@ -675,8 +677,8 @@ def unsaved_fingerprint(module: Any) -> str:
                     values.update(key, constant)
                 # an ignored function it calls (the code names it alone); an ignored method is one of the
                 # module's values, below
-                for node in compiled.graph.findAllNodes("prim::PythonOp"):
-                    values.update(f"python:{node.pyname()}", node.pyobj())
+                for pyname, called in _python_ops(compiled):
+                    values.update(f"python:{pyname}", called)
             for key in sorted(sub._concrete_type.get_attributes()):
                 if key not in tensors:
                     values._tag(f"attr:{name}.{key}")
@@ -686,6 +688,23 @@ def unsaved_fingerprint(module: Any) -> str:
     except Exception as exc:  # a traced module of an older torch has no concrete type; the user's objects run their code
         raise TypeError(f"TorchScript module cannot be read: {type(exc).__name__}") from None
     return digest.hexdigest()
+
+
+def python_called(model: Any) -> Iterator[tuple[str, Any]]:
+    """The Python the TorchScript in ``model`` calls back (``@torch.jit.ignore`` methods and functions),
+    each by the method calling it: what it reads is the model's as much as an eager module's (a file
+    opened only for the Hessian's products, past the first batch, is named by its strings alone)."""
+    for outer, module in scripted_modules(model):
+        for name, sub in module.named_modules(prefix=outer):
+            for method in sorted(sub._c._method_names()):
+                for pyname, called in _python_ops(sub._c._get_method(method)):
+                    yield f"python:{name}.{method}:{pyname}", called
+
+
+def _python_ops(compiled: Any) -> list[tuple[str, Any]]:
+    """The Python a compiled method calls (``prim::PythonOp``: an ignored function, or the binding torch makes
+    of an ignored method, which holds it as ``original_fn``), by name, in its graph's order."""
+    return [(node.pyname(), node.pyobj()) for node in compiled.graph.findAllNodes("prim::PythonOp")]
 
 
 def compiled_fingerprint(obj: Any) -> str:
