@@ -222,3 +222,36 @@ def test_a_file_the_python_of_a_scripted_module_names_is_read_past_the_first_bat
     scale.write_text("0.2")
     with pytest.raises(UsageError, match=DIFFERS):
         prunelimit.gate(model, train, min_ratio=0.0, use="predicted", prediction_from=report)
+
+
+def test_a_library_models_file_opened_by_a_built_name_is_refused_a_report_of_its_other_bytes(train, tmp_path,
+                                                                                            monkeypatch):
+    """A model in hand whose forward opens a file no string names (its name built from character codes) is
+    keyed by what the first batch opens, as a ``--model`` is on the command line: the library recorded no
+    opens, its report's ``weights.reads`` left the file out, and ``prediction_from=`` read it for the file's
+    other value (89.75 % where the model's is 93.70 %)."""
+    import prunelimit
+    from prunelimit.errors import UsageError
+
+    codes = [103, 46, 116, 120, 116]  # g.txt, in the working folder (which counts by the files named in it alone)
+    monkeypatch.chdir(tmp_path)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
+
+        def forward(self, x):
+            with open("".join(map(chr, codes))) as file:
+                g = float(file.read())
+            h = torch.relu(self.a(x))
+            return self.b(h * g + (h * (1 - g)).detach())
+
+    (tmp_path / "g.txt").write_text("1.0")
+    torch.manual_seed(0)
+    model = Net()
+    report = prunelimit.bounds(model, train)
+    assert prunelimit.gate(model, train, min_ratio=0.0, use="predicted", prediction_from=report).passed
+    (tmp_path / "g.txt").write_text("0.2")
+    with pytest.raises(UsageError, match=DIFFERS):
+        prunelimit.gate(model, train, min_ratio=0.0, use="predicted", prediction_from=report)
