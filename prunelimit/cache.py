@@ -1311,6 +1311,8 @@ class _Values:
 
         if isinstance(obj, str):  # it may name a file, folder or variable the code reads: keyed after the walk
             self.strings.add(obj)
+            if _a_name(obj):  # or what the code reads of the user's modules by it: getattr(helpers, self.fn)
+                self.names.add(obj)
             return self._tag(f"str:{portable(obj)!r}")
         if obj is None or isinstance(obj, (bool, int, float, complex, bytes)):
             return self._tag(f"{type(obj).__name__}:{obj!r}")
@@ -1365,6 +1367,9 @@ class _Values:
                 parts.append(one.digest.hexdigest())
                 self.packages |= one.packages
                 self.strings |= one.strings
+                self.names |= one.names  # what the code reads of the user's modules by them, and those modules
+                for name, module in one.held.items():
+                    self.held.setdefault(name, module)
             self._tag(f"set:{','.join(sorted(parts))}")
         elif isinstance(obj, types.MappingProxyType):  # a class's __dict__, singledispatch's registry
             self.update(label, dict(obj), deeper)
@@ -1444,7 +1449,7 @@ class _Values:
             else:
                 self.update("const", const)
             # a name in a string is read as well: getattr(cfg, "SCALE"), import_module("cfg")
-            if isinstance(const, str) and const and all(part.isidentifier() for part in const.split(".")):
+            if isinstance(const, str) and _a_name(const):
                 names.add(const)
         return names
 
@@ -1465,6 +1470,12 @@ class _Values:
             self.update(label, base, depth)
         self.update(label, {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__", "__doc__")},
                     depth)
+
+
+def _a_name(text: str) -> bool:
+    """Whether ``text`` can name what a module holds (``SCALE``, ``cfg.SCALE``), as ``getattr`` and
+    ``import_module`` read a name in a string."""
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
 def _update_json(digest, obj: Any) -> None:
