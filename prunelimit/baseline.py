@@ -913,19 +913,21 @@ def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
 
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global",
-                 saved: dict[str, Any] | None = None, scoped: bool = True) -> tuple[dict[str, Any], list[str]]:
+                 saved: dict[str, Any] | None = None, scoped: bool = True,
+                 known: Provenance | None = None) -> tuple[dict[str, Any], list[str]]:
     """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
     (``--from``), or a ``gate --json`` report of one (``stood_on``), and warnings: refused
     (``UsageError``, exit 2) when computed for another problem (``check_same_problem``) or
     pruning path; an unreadable file, or one that holds no such report
     (:func:`prediction_document`), is an ``InputError``. ``saved``: the document in hand
     (a library caller's ``BoundsReport``), read instead of the file, ``path`` its name.
-    ``scoped``: whether the command takes a ``scope`` (gate does not: it gates the global path)."""
+    ``scoped``: whether the command takes a ``scope`` (gate does not: it gates the global path).
+    ``known``: the provenance of ``inputs`` along ``scope`` its caller took already (:func:`provenance`)."""
     from prunelimit.gate_rules import read_report
 
     report = prediction_document(path, read_report(path, "bounds report") if saved is None else saved)
     check_bounds_hold_prediction(str(path), report)
-    notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
+    notes = check_same_problem(str(path), report, provenance(inputs, options, scope) if known is None else known)
     check_same_loss(str(path), report, inputs, options)
     prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"

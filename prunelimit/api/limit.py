@@ -140,13 +140,16 @@ def aliasing_json(a) -> dict:
 
 
 def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., object] | None = None,
-           scope: str = "global", store: "Store | None" = None, per_layer: bool = False) -> BoundsReport:
+           scope: str = "global", store: "Store | None" = None, per_layer: bool = False,
+           known: "Provenance | None" = None) -> BoundsReport:
     """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 
     ``scope`` is the pruning path R(ρ) follows: ``global`` (one ranking over all tensors)
     or ``layer`` (the same ratio in every tensor, as ``prune``/``verify --scope layer``).
     The spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`).
     ``per_layer`` adds each layer's curvature and part in the limit (``api.layers.layer_breakdown``).
+    ``known``: the provenance of these inputs, options and scope its caller took already (``gate``,
+    before any curvature work), not taken again.
     """
     from prunelimit.baseline import provenance
     from prunelimit.pruning.actual import overshoot_check
@@ -214,7 +217,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     return BoundsReport(replace(spec, dense=None, curvature_data=data, tolerance_note=missed), profile.n, epsilon,
                         source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, uncertainty, first_order, target.names, scope,
-                        provenance(inputs, options, scope, store), regime, layers, overshoot)
+                        provenance(inputs, options, scope, store) if known is None else known, regime, layers,
+                        overshoot)
 
 
 def inputs_regime(inputs: Inputs, weights: list) -> Regime:
@@ -233,20 +237,22 @@ GIVEN_BOUNDS = "the BoundsReport given as prediction_from"
 
 
 def prediction_report(source: PredictionSource, inputs: Inputs, options: CurvatureOptions,
-                      scope: str = "global", scoped: bool = True) -> tuple[str, dict, list[str]]:
+                      scope: str = "global", scoped: bool = True,
+                      known: "Provenance | None" = None) -> tuple[str, dict, list[str]]:
     """The name, the ``bounds`` document and the warnings of a saved prediction for
     ``inputs`` along ``scope``: a ``bounds --json`` file (``--from``) or, from Python, a
     :class:`BoundsReport` in hand, checked alike (``prunelimit.baseline.saved_report``;
     ``scoped``: whether the command takes a scope); a file is read as ``verify --from`` reads
-    it (``PredictedLimit.from_report``: ``InputError`` naming a field out of shape)."""
+    it (``PredictedLimit.from_report``: ``InputError`` naming a field out of shape). ``known``: the
+    inputs' provenance along ``scope``, taken already by the caller."""
     from prunelimit.api.verification import PredictedLimit
     from prunelimit.baseline import saved_report
     from prunelimit.report.jsonout import document
 
     if isinstance(source, BoundsReport):
         return (GIVEN_BOUNDS, *saved_report(GIVEN_BOUNDS, inputs, options, scope,
-                                            document("bounds", source.to_json()), scoped))
-    report, notes = saved_report(str(source), inputs, options, scope, scoped=scoped)
+                                            document("bounds", source.to_json()), scoped, known))
+    report, notes = saved_report(str(source), inputs, options, scope, scoped=scoped, known=known)
     # one reader for every command: prune took a report without its schema or ε that verify and gate refuse
     PredictedLimit.from_report(str(source), report)
     return str(source), report, notes
