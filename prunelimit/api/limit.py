@@ -14,6 +14,7 @@ from prunelimit import validate
 from prunelimit.api.curvature import (
     SpectrumReport,
     limit_target,
+    ranking,
     exact_uncertainty,
     path_data,
     products_dtype,
@@ -163,10 +164,11 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         raise UsageError(f"the reference arithmetic ({option('method', 'paper')}) follows the global pruning path "
                          f"only; use {option('scope', 'global')} or {option('method', 'default')}")
     require_limit_inputs(inputs, options)
-    spec = stored_spectrum(inputs, options, progress, store)
-    target = limit_target(inputs, options, spec.batch_losses)
+    ranked = ranking(inputs)  # the weights sorted once, for every step below (none sorts them again)
+    spec = stored_spectrum(inputs, options, progress, store, ranked)
+    target = limit_target(inputs, options, spec.batch_losses, ranked)
     epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
-    profile = path_profile(weights, scope)
+    profile = target.profile if scope == "global" else path_profile(weights, scope)
     kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
     prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
     paper = None
@@ -196,7 +198,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     rounding = rounding_fix(inputs, options, spec.params_hessian, products_dtype(spec, inputs))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
     overshoot = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, epsilon, ratio, lower, scope=scope,
-                                selection=inputs.selection)
+                                selection=inputs.selection, path=profile)
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
                              regime.l1_trained, rounding, has_dropout(inputs.model),
                              inputs.loss_fn is cross_entropy_loss and overshoot.dense_accuracy == 1.0)
