@@ -632,18 +632,21 @@ _CODE_FIELDS = ("code", "classes", "code_as_traced", "tensors", "code_by_file", 
 
 def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
     """``_code``'s digests of one scripted module saved to memory (``archive``), by field."""
-    from prunelimit.cache import archive_fingerprint, archive_variants
+    from prunelimit.cache import archive_fingerprint, archive_fingerprints, archive_variants
 
     more = _holds_more_tensors(archive, module)
-    return {"code": archive_fingerprint(archive, code_only=True), "classes": archive_variants(archive),
+    # each digest and its printed one from one pass: the tensors' storages are read once for both
+    code, code_printed = archive_fingerprints(archive, code_only=True)
+    tensors, tensors_printed = archive_fingerprints(archive) if more else (None, None)
+    return {"code": code, "classes": archive_variants(archive),
             "code_as_traced": archive_fingerprint(archive, code_only=True, traced_inputs=True, by_file=True),
-            "tensors": archive_fingerprint(archive) if more else None,
+            "tensors": tensors,
             "code_by_file": archive_fingerprint(archive, code_only=True, by_file=True),
             "classes_by_file": archive_variants(archive, by_file=True),
             "tensors_by_file": archive_fingerprint(archive, by_file=True) if more else None,
-            "code_printed": archive_fingerprint(archive, code_only=True, printed=True),
+            "code_printed": code_printed,
             "classes_printed": archive_variants(archive, printed=True),
-            "tensors_printed": archive_fingerprint(archive, printed=True) if more else None,
+            "tensors_printed": tensors_printed,
             "classes_uncalled": archive_variants(archive, printed=True, called=False)}
 
 
