@@ -655,18 +655,21 @@ _CODE_FIELDS = ("code", "classes", "code_as_traced", "tensors", "code_by_file", 
 
 def _module_digests(archive: Any, module: Any) -> dict[str, str | None]:
     """``_code``'s digests of one scripted module saved to memory (``archive``), by field."""
-    from prunelimit.cache import archive_fingerprint, archive_variants
+    from prunelimit.cache import archive_fingerprint, archive_fingerprints, archive_variants
 
     more = _holds_more_tensors(archive, module)
-    return {"code": archive_fingerprint(archive, code_only=True), "classes": archive_variants(archive),
+    # each digest and its printed one from one pass: the tensors' storages are read once for both
+    code, code_printed = archive_fingerprints(archive, code_only=True)
+    tensors, tensors_printed = archive_fingerprints(archive) if more else (None, None)
+    return {"code": code, "classes": archive_variants(archive),
             "code_as_traced": archive_fingerprint(archive, code_only=True, traced_inputs=True, by_file=True),
-            "tensors": archive_fingerprint(archive) if more else None,
+            "tensors": tensors,
             "code_by_file": archive_fingerprint(archive, code_only=True, by_file=True),
             "classes_by_file": archive_variants(archive, by_file=True),
             "tensors_by_file": archive_fingerprint(archive, by_file=True) if more else None,
-            "code_printed": archive_fingerprint(archive, code_only=True, printed=True),
+            "code_printed": code_printed,
             "classes_printed": archive_variants(archive, printed=True),
-            "tensors_printed": archive_fingerprint(archive, printed=True) if more else None,
+            "tensors_printed": tensors_printed,
             "classes_uncalled": archive_variants(archive, printed=True, called=False)}
 
 
@@ -941,19 +944,21 @@ def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
 
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global",
-                 saved: dict[str, Any] | None = None, scoped: bool = True) -> tuple[dict[str, Any], list[str]]:
+                 saved: dict[str, Any] | None = None, scoped: bool = True,
+                 known: Provenance | None = None) -> tuple[dict[str, Any], list[str]]:
     """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
     (``--from``), or a ``gate --json`` report of one (``stood_on``), and warnings: refused
     (``UsageError``, exit 2) when computed for another problem (``check_same_problem``) or
     pruning path; an unreadable file, or one that holds no such report
     (:func:`prediction_document`), is an ``InputError``. ``saved``: the document in hand
     (a library caller's ``BoundsReport``), read instead of the file, ``path`` its name.
-    ``scoped``: whether the command takes a ``scope`` (gate does not: it gates the global path)."""
+    ``scoped``: whether the command takes a ``scope`` (gate does not: it gates the global path).
+    ``known``: the provenance of ``inputs`` along ``scope`` its caller took already (:func:`provenance`)."""
     from prunelimit.gate_rules import read_report
 
     report = prediction_document(path, read_report(path, "bounds report") if saved is None else saved)
     check_bounds_hold_prediction(str(path), report)
-    notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
+    notes = check_same_problem(str(path), report, provenance(inputs, options, scope) if known is None else known)
     check_same_loss(str(path), report, inputs, options)
     prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"

@@ -365,14 +365,22 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
     report's ``weights.code`` and ``weights.tensors`` were computed before (such reports still compare);
     ``printed``: by its definitions as torch printed them, a numbered name it bound to a temporary for its
     length alone not put back (:func:`_unhoisted`), as they were computed before (such reports still compare)."""
+    return archive_fingerprints(path, code_only, traced_inputs, by_file, (printed,))[0]
+
+
+def archive_fingerprints(path: "str | Path | IO[bytes]", code_only: bool = False, traced_inputs: bool = False,
+                         by_file: bool = False, printed: tuple[bool, ...] = (False, True)) -> tuple[str, ...]:
+    """:func:`archive_fingerprint` with each of ``printed``, in one pass over the archive: ``printed``
+    reads no member otherwise, so the members' digest (its tensors' storages: a report's
+    ``weights.tensors`` streamed them once for each) is taken once and copied for each."""
     import zipfile
 
     from prunelimit.limits import is_zip
 
     if not is_zip(path):
-        return file_sha256(path)
+        return (file_sha256(path),) * len(printed)
     digest = hashlib.sha256()
-    definitions: list[tuple[str, bytes]] = []
+    definitions: dict[bool, list[tuple[str, bytes]]] = {way: [] for way in printed}
     with zipfile.ZipFile(path) as archive:
         members = sorted(((_MANGLE.sub(b"", info.filename.split("/", 1)[-1].encode()).decode(), info)
                           for info in archive.infolist() if not info.is_dir()), key=lambda member: member[0])
@@ -380,7 +388,9 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
             if _ARCHIVE_NOISE.fullmatch(name) or (not traced_inputs and _TRACED_INPUTS.fullmatch(name)):
                 continue
             if name.endswith(".py") and not by_file:
-                definitions += _definitions(name, _canonical_code(archive.read(info)), printed)
+                code = _canonical_code(archive.read(info))
+                for way in printed:
+                    definitions[way] += _definitions(name, code, way)
                 continue
             if name.endswith((".pkl", ".py")):
                 data = archive.read(info)
@@ -393,18 +403,22 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False,
             with archive.open(info) as member:  # tensors' storages: streamed, not read whole
                 for block in iter(lambda: member.read(1 << 20), b""):
                     digest.update(block)
-        for name, code in sorted(definitions):  # two variants of one class (its numbering left out) by their code
-            digest.update(f"def {name}:{len(code)}:".encode() + code)
-        if not code_only:  # not in a report's weights.code (code_only): reports saved before still compare
-            # which code each module runs: with the numbering left out, two variants of one class (two
-            # constants) read alike wherever they sit, and which module is numbered follows what the
-            # saving process compiled before (gradient scales 0.2 then 1.0 keyed as 1.0 then 0.2)
-            codes = _module_codes(archive, renumbered=not by_file, printed=printed)
-            digest.update(text_bytes("modules:" + ",".join(code for _, code in codes)))
-            called = _called_variants(archive, printed)
-            if called is not None:  # the key of any other archive as before
-                digest.update(text_bytes("called:" + called))
-    return digest.hexdigest()
+        found = []
+        for way in printed:
+            one = digest.copy()
+            for name, code in sorted(definitions[way]):  # two variants of one class (numbering left out) by their code
+                one.update(f"def {name}:{len(code)}:".encode() + code)
+            if not code_only:  # not in a report's weights.code (code_only): reports saved before still compare
+                # which code each module runs: with the numbering left out, two variants of one class (two
+                # constants) read alike wherever they sit, and which module is numbered follows what the
+                # saving process compiled before (gradient scales 0.2 then 1.0 keyed as 1.0 then 0.2)
+                codes = _module_codes(archive, renumbered=not by_file, printed=way)
+                one.update(text_bytes("modules:" + ",".join(code for _, code in codes)))
+                called = _called_variants(archive, way)
+                if called is not None:  # the key of any other archive as before
+                    one.update(text_bytes("called:" + called))
+            found.append(one.hexdigest())
+    return tuple(found)
 
 
 def archive_variants(path: "str | Path | IO[bytes]", by_file: bool = False, printed: bool = False,

@@ -386,8 +386,25 @@ def extreme_nodes(quad) -> tuple[float, float]:
     return float(quad.nodes[real].max()), float(quad.nodes[real].min())
 
 
-def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget:
-    """ε (given, or the population std of ``batch_losses``) and the magnitude profile."""
+# the magnitude profile of the inputs' prunable weights, sorted on the first call (:func:`ranking`)
+Ranking = Callable[[], MagnitudeProfile]
+
+
+def ranking(inputs: Inputs) -> Ranking:
+    """The magnitude profile of ``inputs``' prunable weights as :func:`limit_target` takes it, sorted
+    on the first call and handed back after, for one command to pass on: each step of a cached
+    ``bounds`` sorted every weight again (five sorts in a cached gate of a fixed plan: ~35 s of a
+    25M-weight model's). The weights as they stand at that first call."""
+    import functools
+
+    return functools.cache(lambda: MagnitudeProfile.from_tensors(
+        [p.detach() for _, p in required_prunable(inputs.model, inputs.selection)]))
+
+
+def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray,
+                 ranked: Ranking | None = None) -> LimitTarget:
+    """ε (given, or the population std of ``batch_losses``) and the magnitude profile (``ranked``'s,
+    where the caller holds it: :func:`ranking`)."""
     from prunelimit.theory.epsilon import epsilon_from_losses
 
     require_limit_inputs(inputs, options)  # too few batches: the fix that fits the data's size
@@ -397,7 +414,8 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
         epsilon, source = float(options.epsilon), "given"  # CurvatureOptions took it positive and finite
     named = required_prunable(inputs.model, inputs.selection)
     weights = tuple(p.detach() for _, p in named)
-    return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)), weights,
+    return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)) if ranked is None else ranked(),
+                       weights,
                        tuple(n for n, _ in named))
 
 
@@ -412,17 +430,18 @@ def require_limit_inputs(inputs: Inputs, options: CurvatureOptions) -> None:
     required_prunable(inputs.model, inputs.selection)
 
 
-def optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
+def optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray,
+                    ranked: Ranking | None = None) -> LimitTarget | None:
     """``limit_target``, or ``None`` where ρ* is undefined (no ε from a single batch, no
     prunable weights): the spectrum alone is still well defined, ``bounds`` then says why."""
-    return target_or_reason(inputs, options, batch_losses)[0]
+    return target_or_reason(inputs, options, batch_losses, ranked)[0]
 
 
-def target_or_reason(inputs: Inputs, options: CurvatureOptions,
-                     batch_losses: np.ndarray) -> tuple[LimitTarget | None, str | None]:
+def target_or_reason(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray,
+                     ranked: Ranking | None = None) -> tuple[LimitTarget | None, str | None]:
     """``(limit_target, None)``, or ``(None, why ρ* is undefined)`` (see ``optional_target``)."""
     try:
-        return limit_target(inputs, options, batch_losses), None
+        return limit_target(inputs, options, batch_losses, ranked), None
     except (NumericalError, UsageError) as exc:
         return None, f"no ρ* (and no ± for it): {message(exc)}"
 
@@ -1057,11 +1076,12 @@ def products_dtype(rep: "SpectrumReport", inputs: Inputs):
     return product_dtype(hessian_parameters(inputs.model, inputs.selection)[0][1].dtype)
 
 
-def stored_rounding_note(rep: "SpectrumReport", inputs: Inputs, options: CurvatureOptions) -> tuple[str, ...]:
+def stored_rounding_note(rep: "SpectrumReport", inputs: Inputs, options: CurvatureOptions,
+                         ranked: Ranking | None = None) -> tuple[str, ...]:
     """``_rounding_note`` of a stored spectrum, for this run's ε (its ± solved for it)."""
     if rep.limit_ratio is None or rep.uncertainty is None:
         return ()
-    target, _ = target_or_reason(inputs, options, rep.batch_losses)
+    target, _ = target_or_reason(inputs, options, rep.batch_losses, ranked)
     if target is None:
         return ()
     return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep, inputs), inputs,

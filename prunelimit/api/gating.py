@@ -109,9 +109,12 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     baselines = baseline_reports(rules)
     # a baseline only actual rules read is compared as a measured limit: the method is not part of it
     measured_only = {path for path, _ in baselines if not needs_spectrum(r for r in rules if r.baseline == path)}
-    current, saved, saved_notes, name = provenance(inputs, options, store=store), None, [], None
+    # taken once, before any curvature work, and passed on: the commands below took it again (the
+    # model saved and hashed again: ~1.4 s of a cached gate of a 100 MB TorchScript archive)
+    own = provenance(inputs, options, store=store)
+    current, saved, saved_notes, name = own, None, [], None
     if prediction_from is not None:
-        name, saved, saved_notes = prediction_report(prediction_from, inputs, options, scoped=False)
+        name, saved, saved_notes = prediction_report(prediction_from, inputs, options, scoped=False, known=own)
         stated = recorded(saved, name)  # what the saved prediction was computed with
         if not needs_spectrum(rules) and not _holds_measured_limit(saved, stated):
             # the search needs no prediction: the file would be read in vain
@@ -122,7 +125,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     if not needs_spectrum(rules):
         # a saved verify report of these inputs holds the measured limit: read, no pass (as a mixed policy reads it);
         # else the store's, where a verify or gate before searched it
-        measured = None if saved is not None else measured_limit(inputs, options, progress, store)
+        measured = None if saved is not None else measured_limit(inputs, options, progress, store, own)
         report = _measured_report(name, saved) if measured is None else document("verify", measured.to_json())
         # no bounds to carry what qualifies the prunable set: the gate says it beside its own notes
         return GateReport(evaluate_gate(report, rules, baselines), report, measured is not None and measured.cached,
@@ -132,7 +135,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     measured_from = name if measures and saved is not None and _holds_measured_limit(saved, stated) else None
     if measures and measured_from is None:  # the measured one-shot limit beside the prediction
         # with --from, verify states the saved report's overshoot check, or measures it (an older report)
-        verified = verify(inputs, options, progress=progress, store=store, prediction_from=prediction_from)
+        verified = verify(inputs, options, progress=progress, store=store, prediction_from=prediction_from, known=own)
         report, rep = document("verify", verified.to_json()), verified.bounds
         report["warnings"] = advised(report["warnings"], verify_advice, lambda: _measured_rules(rules))
         estimate = verified.prediction
@@ -155,7 +158,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         # what qualifies this run's inputs, as bounds says
         notes = list(inputs.qualified([*notes, *saved_notes, *measured_notes]))
     else:
-        rep = bounds(inputs, options, progress, store=store)
+        rep = bounds(inputs, options, progress, store=store, known=own)
         report, estimate = document("bounds", rep.to_json()), PredictedLimit.from_bounds(rep)
     spectrum = None if rep is None else rep.spectrum
     sample = report.get("spectrum", {}).get("hessian_samples") if spectrum is None else \

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from prunelimit.api.curvature import (
     LimitTarget,
+    Ranking,
     SpectrumReport,
     basis_storage,
     curvature_data,
@@ -17,6 +18,7 @@ from prunelimit.api.curvature import (
     hessian_operator,
     optional_target,
     product_dtype,
+    ranking,
     recorded_engines,
 )
 from prunelimit.api.options import EXACT_IGNORES, CurvatureOptions, basis_memory_bytes
@@ -77,9 +79,10 @@ def spectrum_report(inputs: Inputs, options: CurvatureOptions, progress=None, st
     the prunable set in use (added here, never stored: they belong to this run's set)."""
     from prunelimit.api.limit import outside_hessian_warnings
 
-    spec = stored_spectrum(inputs, options, progress, store)
+    ranked = ranking(inputs)  # the weights sorted once for both (as bounds sorts them)
+    spec = stored_spectrum(inputs, options, progress, store, ranked)
     if per_layer:
-        spec = spectrum_layers(inputs, options, spec, progress, store)
+        spec = spectrum_layers(inputs, options, spec, progress, store, ranked)
     # its ρ*, as bounds', counts no curvature for frozen prunable weights: the same warning
     prunable = [] if spec.limit_ratio is None else prunable_parameters(inputs.model, inputs.selection)
     outside = outside_hessian_warnings([n for n, _ in prunable], [p for _, p in prunable], spec.gradient,
@@ -88,10 +91,10 @@ def spectrum_report(inputs: Inputs, options: CurvatureOptions, progress=None, st
 
 
 def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, progress=None,
-                    store: "Store | None" = None) -> SpectrumReport:
+                    store: "Store | None" = None, ranked: Ranking | None = None) -> SpectrumReport:
     """``spec`` with each layer's curvature and, where ρ* is defined, its part in F at the
-    ρ* the spectrum was refined for (global path)."""
-    target = optional_target(inputs, options, spec.batch_losses)
+    ρ* the spectrum was refined for (global path; ``ranked``: the weights' profile, ``curvature.ranking``)."""
+    target = optional_target(inputs, options, spec.batch_losses, ranked)
     path = None if target is None else target.profile
     layers = layer_breakdown(inputs, options, spec, target, path, spec.limit_ratio, "global", progress, store)
     return replace(spec, dense=None, layers=layers)

@@ -14,6 +14,7 @@ from prunelimit import validate
 from prunelimit.api.curvature import (
     SpectrumReport,
     limit_target,
+    ranking,
     exact_uncertainty,
     path_data,
     products_dtype,
@@ -140,13 +141,16 @@ def aliasing_json(a) -> dict:
 
 
 def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., object] | None = None,
-           scope: str = "global", store: "Store | None" = None, per_layer: bool = False) -> BoundsReport:
+           scope: str = "global", store: "Store | None" = None, per_layer: bool = False,
+           known: "Provenance | None" = None) -> BoundsReport:
     """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 
     ``scope`` is the pruning path R(ρ) follows: ``global`` (one ranking over all tensors)
     or ``layer`` (the same ratio in every tensor, as ``prune``/``verify --scope layer``).
     The spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`).
     ``per_layer`` adds each layer's curvature and part in the limit (``api.layers.layer_breakdown``).
+    ``known``: the provenance of these inputs, options and scope its caller took already (``gate``,
+    before any curvature work), not taken again.
     """
     from prunelimit.baseline import provenance
     from prunelimit.pruning.actual import overshoot_check
@@ -160,10 +164,11 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         raise UsageError(f"the reference arithmetic ({option('method', 'paper')}) follows the global pruning path "
                          f"only; use {option('scope', 'global')} or {option('method', 'default')}")
     require_limit_inputs(inputs, options)
-    spec = stored_spectrum(inputs, options, progress, store)
-    target = limit_target(inputs, options, spec.batch_losses)
+    ranked = ranking(inputs)  # the weights sorted once, for every step below (none sorts them again)
+    spec = stored_spectrum(inputs, options, progress, store, ranked)
+    target = limit_target(inputs, options, spec.batch_losses, ranked)
     epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
-    profile = path_profile(weights, scope)
+    profile = target.profile if scope == "global" else path_profile(weights, scope)
     kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
     prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
     paper = None
@@ -193,7 +198,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     rounding = rounding_fix(inputs, options, spec.params_hessian, products_dtype(spec, inputs))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
     overshoot = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, epsilon, ratio, lower, scope=scope,
-                                selection=inputs.selection)
+                                selection=inputs.selection, path=profile)
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
                              regime.l1_trained, rounding, has_dropout(inputs.model),
                              inputs.loss_fn is cross_entropy_loss and overshoot.dense_accuracy == 1.0)
@@ -214,7 +219,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     return BoundsReport(replace(spec, dense=None, curvature_data=data, tolerance_note=missed), profile.n, epsilon,
                         source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, uncertainty, first_order, target.names, scope,
-                        provenance(inputs, options, scope, store), regime, layers, overshoot)
+                        provenance(inputs, options, scope, store) if known is None else known, regime, layers,
+                        overshoot)
 
 
 def inputs_regime(inputs: Inputs, weights: list) -> Regime:
@@ -233,20 +239,22 @@ GIVEN_BOUNDS = "the BoundsReport given as prediction_from"
 
 
 def prediction_report(source: PredictionSource, inputs: Inputs, options: CurvatureOptions,
-                      scope: str = "global", scoped: bool = True) -> tuple[str, dict, list[str]]:
+                      scope: str = "global", scoped: bool = True,
+                      known: "Provenance | None" = None) -> tuple[str, dict, list[str]]:
     """The name, the ``bounds`` document and the warnings of a saved prediction for
     ``inputs`` along ``scope``: a ``bounds --json`` file (``--from``) or, from Python, a
     :class:`BoundsReport` in hand, checked alike (``prunelimit.baseline.saved_report``;
     ``scoped``: whether the command takes a scope); a file is read as ``verify --from`` reads
-    it (``PredictedLimit.from_report``: ``InputError`` naming a field out of shape)."""
+    it (``PredictedLimit.from_report``: ``InputError`` naming a field out of shape). ``known``: the
+    inputs' provenance along ``scope``, taken already by the caller."""
     from prunelimit.api.verification import PredictedLimit
     from prunelimit.baseline import saved_report
     from prunelimit.report.jsonout import document
 
     if isinstance(source, BoundsReport):
         return (GIVEN_BOUNDS, *saved_report(GIVEN_BOUNDS, inputs, options, scope,
-                                            document("bounds", source.to_json()), scoped))
-    report, notes = saved_report(str(source), inputs, options, scope, scoped=scoped)
+                                            document("bounds", source.to_json()), scoped, known))
+    report, notes = saved_report(str(source), inputs, options, scope, scoped=scoped, known=known)
     # one reader for every command: prune took a report without its schema or ε that verify and gate refuse
     PredictedLimit.from_report(str(source), report)
     return str(source), report, notes

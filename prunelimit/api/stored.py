@@ -20,6 +20,7 @@ import torch
 
 from prunelimit.api.curvature import (
     ROUNDING_NOTE,
+    Ranking,
     SpectrumReport,
     basis_storage,
     drawn_by_class,
@@ -161,13 +162,15 @@ def _keyed_basis(inputs: Inputs, options: CurvatureOptions) -> str:
     return "auto" if same else options.basis_dtype
 
 
-def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
+def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions,
+                ranked: Ranking | None = None) -> SpectrumReport | None:
     """A stored fixed-plan spectrum with ρ*, its ± and the data part solved for ``options``'
     ε and ``negative`` as ``curvature.spectrum`` solves them, at the products' error it would state
     (``fixed_plan_error``); ``None`` when the stored run had a ρ* and this one has none or the
     reverse (its parts were computed only with a ρ*), or when this run would have measured the
-    products' error over all the data and the stored one did not."""
-    target, _ = target_or_reason(inputs, options, rep.batch_losses)
+    products' error over all the data and the stored one did not. ``ranked``: the weights' profile
+    (``curvature.ranking``)."""
+    target, _ = target_or_reason(inputs, options, rep.batch_losses, ranked)
     if (target is None) != (rep.limit_ratio is None):
         return None
     if target is None:
@@ -187,12 +190,13 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
 
 
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
-                    store: "Store | None" = None) -> SpectrumReport:
+                    store: "Store | None" = None, ranked: Ranking | None = None) -> SpectrumReport:
     """:func:`~prunelimit.api.curvature.spectrum`, read from ``store`` when it holds one for these
     inputs and options (``prunelimit.cache.input_key``), else computed and stored; ``store``
     ``None`` computes.
     A stored answer the machine's clock or memory cut short of its tolerance is computed
-    again and replaced (``_cut_by_the_machine``)."""
+    again and replaced (``_cut_by_the_machine``). ``ranked``: the weights' magnitude profile, which
+    an answer read back is solved on (``curvature.ranking``: sorted once for the caller too)."""
     import dataclasses
 
     from prunelimit.data.batches import total_samples
@@ -200,7 +204,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     require_data(inputs)
     check_exact_subset(options, total_samples(inputs.batches))
     start = time.perf_counter()
-    adjust = (lambda rep: _solved_for(rep, inputs, options)) if fixed_plan(options) else None
+    adjust = (lambda rep: _solved_for(rep, inputs, options, ranked)) if fixed_plan(options) else None
     keys = result_keys(inputs, store)
     key = keys(options, "spectrum")
 
@@ -290,7 +294,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         seconds = time.perf_counter() - start
         return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True,
                                    notes=tuple(found.notes) + samples_notes(options, total, found.solver)
-                                   + stored_rounding_note(found, inputs, options))
+                                   + stored_rounding_note(found, inputs, options, ranked))
     rep = spectrum_with_engines(inputs, options, progress)
     left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
     kept = replace(rep, dense=None, over_budget=None, notes=tuple(
@@ -532,7 +536,7 @@ def stored_result(store: "Store | None", key: str | None, kind: str, expected: t
     import hashlib
 
     from prunelimit.cache import encode_entry, from_entry
-    from prunelimit.distributed import all_agree
+    from prunelimit.distributed import active, all_agree
 
     entry = found = None
     if key is not None and (entry := store.load(key, kind)) is not None:
@@ -545,6 +549,8 @@ def stored_result(store: "Store | None", key: str | None, kind: str, expected: t
             store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); {store.recomputing}")
         if found is not None and adjust is not None:
             found = adjust(found)
+    if not active():  # no rank to agree with: not encoded again to be hashed (1.5 s of a 25M-weight entry)
+        return found
     return found if all_agree(None if found is None else hashlib.sha256(encode_entry(entry, key, kind)).hexdigest()) \
         else None
 

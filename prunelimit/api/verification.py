@@ -303,12 +303,13 @@ def _stored_search(store: "Store | None", key: str | None,
 
 
 def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
-                   store: "Store | None" = None) -> MeasuredLimit:
+                   store: "Store | None" = None, known: Provenance | None = None) -> MeasuredLimit:
     """The one-shot limit by the loss criterion (``verify``'s search, global scope) without
     the curvature work a prediction needs: the search needs only ε. ``progress`` hears its
     passes as ``verify``'s do. A loss curve the search saw fail and recover is a warning.
     A limit ``store`` holds for these inputs and ε (``StoredSearch``: a verify's or a gate's)
-    is read, no pass made; one searched here is kept there."""
+    is read, no pass made; one searched here is kept there. ``known``: the inputs' provenance,
+    taken already by the caller (``gate``)."""
     from prunelimit.api.curvature import limit_target, require_limit_inputs
     from prunelimit.baseline import provenance
     from prunelimit.models.params import required_prunable
@@ -333,7 +334,7 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
         store_search(store, key, StoredSearch(actual, source, None, 0, (), ()))
     unresolved = rounding_epsilon_warning(epsilon, actual.dense_loss)  # as bounds warns of it
     notes = (*actual.recovery_notes(accuracy=False), *(() if unresolved is None else (unresolved,)))
-    return MeasuredLimit(actual, epsilon, source, inputs_regime(inputs, weights), provenance(inputs, options), notes,
+    return MeasuredLimit(actual, epsilon, source, inputs_regime(inputs, weights), provenance(inputs, options) if known is None else known, notes,
                          found is not None)
 
 
@@ -380,7 +381,7 @@ def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
     sweep: int = 0, scope: str = "global", progress: Callable[..., object] | None = None, refit_epochs: int = 0,
     refit_lr: float = 0.01,
-    store: "Store | None" = None, prediction_from: PredictionSource | None = None,
+    store: "Store | None" = None, prediction_from: PredictionSource | None = None, known: Provenance | None = None,
 ) -> VerifyReport:
     """Run ``bounds`` (or read its saved report, ``prediction_from``: the file, or a
     ``BoundsReport`` in hand), then measure the actual limit and set them side by side.
@@ -388,7 +389,8 @@ def verify(
     A saved report must describe these inputs (the same weights, Hessian and prunable sets
     and data, ``prunelimit.baseline.check_same_problem``) and the same pruning ``scope``; it
     costs no curvature work. ``refit_epochs > 0`` also measures the limit after masked
-    fine-tuning (``--refit``).
+    fine-tuning (``--refit``). ``known``: the inputs' provenance along ``scope``, taken already by
+    the caller (``gate``), not taken again.
     """
     from prunelimit.pruning.actual import actual_limit
     from prunelimit.pruning.finetune import FinetuneConfig, data_batch_size
@@ -399,7 +401,7 @@ def verify(
     require_data(inputs)
     rep, notes, stated = None, [], False
     if prediction_from is not None:
-        prediction, saved_notes = saved_prediction(prediction_from, inputs, options, scope)
+        prediction, saved_notes = saved_prediction(prediction_from, inputs, options, scope, known)
         overshoot, measured = saved_overshoot(prediction.source, prediction.body.get("overshoot"), prediction, inputs,
                                               scope)
         stated = prediction.body.get("overshoot") is not None
@@ -407,7 +409,7 @@ def verify(
         # what qualifies this run's inputs, as bounds says; an overshoot measured here told as the prediction's is
         notes = list(inputs.qualified([*saved_notes, *told_measured(measured)]))
     else:
-        rep = bounds(inputs, options, progress, scope, store)
+        rep = bounds(inputs, options, progress, scope, store, known=known)
         prediction = PredictedLimit.from_bounds(rep)
     # bounds' overshoot check measured the model as given on these batches: the search's dense point
     checked = None if rep is None else rep.overshoot
@@ -487,10 +489,10 @@ def told_measured(warnings) -> list[str]:
 
 
 def saved_prediction(source: "PredictionSource", inputs: Inputs, options: CurvatureOptions,
-                     scope: str = "global") -> tuple[PredictedLimit, list[str]]:
+                     scope: str = "global", known: Provenance | None = None) -> tuple[PredictedLimit, list[str]]:
     """The prediction of a saved ``bounds --json`` report (or a ``BoundsReport`` in hand) for
     ``inputs``, and warnings (``api.limit.prediction_report`` checks that it fits)."""
-    name, report, notes = prediction_report(source, inputs, options, scope)
+    name, report, notes = prediction_report(source, inputs, options, scope, known=known)
     return PredictedLimit.from_report(name, report), notes
 
 

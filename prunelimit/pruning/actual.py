@@ -61,6 +61,7 @@ from prunelimit.validate import not_a_number, real
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
+from prunelimit.theory.profile import PruningPath
 from prunelimit.report.notebook import brief
 from prunelimit.report.rounding import percent, recovery_notes
 
@@ -196,10 +197,10 @@ def first_failure(
 class _InPlacePruner:
     """Writes ``MP_ρ(w*)`` into the model's prunable weights; restores ``w*`` on exit."""
 
-    def __init__(self, model: nn.Module, scope: Scope, selection: ParamSelection):
+    def __init__(self, model: nn.Module, scope: Scope, selection: ParamSelection, path: PruningPath | None = None):
         self.params = [p for _, p in required_prunable(model, selection)]
         self.original = [p.detach().clone() for p in self.params]
-        self.order = MagnitudeOrder.of(self.original, scope)
+        self.order = MagnitudeOrder.of(self.original, scope) if path is None else MagnitudeOrder(scope, path)
 
     @torch.no_grad()
     def set_ratio(self, ratio: float) -> None:
@@ -226,8 +227,9 @@ class _InPlacePruner:
 
 
 @contextlib.contextmanager
-def _pruned(model: nn.Module, scope: Scope, selection: ParamSelection) -> Iterator[_InPlacePruner]:
-    pruner = _InPlacePruner(model, scope, selection)
+def _pruned(model: nn.Module, scope: Scope, selection: ParamSelection,
+            path: PruningPath | None = None) -> Iterator[_InPlacePruner]:
+    pruner = _InPlacePruner(model, scope, selection, path)
     try:
         yield pruner
     finally:
@@ -369,15 +371,16 @@ def stated_dense(stated: object) -> CurvePoint | None:
 
 def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon: float, ratio: float,
                     lower: float | None, *, scope: Scope = "global",
-                    selection: ParamSelection = ParamSelection()) -> OvershootCheck:
+                    selection: ParamSelection = ParamSelection(), path: PruningPath | None = None) -> OvershootCheck:
     """:class:`OvershootCheck` of the prediction ``ratio`` (ρ*) and ``lower`` (ρ_L) with the
     loss tolerance ``epsilon``: one to three passes over ``batches`` (the dense one included).
     A point that zeroes no non-zero weight (a ratio of 0, or below an already pruned model's
     sparsity) is the dense model, weight for weight: its loss is the dense one, not measured
-    again; nor is a ratio measured twice."""
+    again; nor is a ratio measured twice. ``path``: the weights' magnitude path along ``scope``, where
+    the caller holds it (``bounds``), not sorted again."""
     start = time.perf_counter()
     ratios = [0.0, max(0.0, ratio - LARGE_GAP)] + ([] if lower is None else [lower])
-    with _pruned(model, scope, selection) as pruner:  # one sort of the weights for the losses and the counts
+    with _pruned(model, scope, selection, path) as pruner:  # one sort of the weights for the losses and the counts
         removed = [pruner.removes(r) for r in ratios[1:]] + [None]
         pruning = sorted({r for r, n in zip(ratios[1:], removed) if n})
         dense, *points = _curve(pruner, model, batches, None, loss_fn, [0.0, *pruning])
