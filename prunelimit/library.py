@@ -143,6 +143,9 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         entries = f"{len(keys)} entr{'y' if len(keys) == 1 else 'ies'}" + (f" ({_keys(keys)})" if keys else "")
         example = f", {_keyed_pair(keys, option, '{}', 'dict')}" if keys else ""
         raise UsageError(f"{option} is a {type(data).__name__} of {entries}, not an (x, y) pair; {_FORMS}{example}")
+    listed = _samples_listed(data, option)
+    if listed:
+        raise UsageError(listed)
     if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) for v in data):
         # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
         raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
@@ -361,6 +364,31 @@ def _pair_fault(pair: Any) -> str:
         if not isinstance(value, Tensor):
             return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
     return ": a 0-d tensor has no sample dimension; give one row per sample"
+
+
+def _samples_listed(data: Any, option: str) -> str:
+    """Why ``data``, an (x, y) pair of per-sample lists (``([x0, x1, …], [y0, y1, …])``, as a
+    loop appending samples makes), is refused, with the fix; else ``""``. Its x was read as batch
+    0 ('holds 100 items'), or, beside a tensor of labels, as the inputs of a model whose forward
+    takes several. A batch's labels are never single numbers, and several inputs each hold one
+    row per label, so neither form is read as this one."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2 or not isinstance(data[0], (tuple, list)):
+        return ""
+    xs, ys = data
+    if isinstance(ys, Tensor) and ys.dim() > 0:
+        labels, count = "y", len(ys)
+        if all(isinstance(t, Tensor) and t.dim() > 0 and len(t) == count for t in xs):
+            return ""  # the inputs of a model whose forward takes several: _several_inputs says so
+    elif isinstance(ys, (tuple, list)) and all(validate.real(v) or isinstance(v, Tensor) and v.dim() == 0 for v in ys):
+        labels, count = "torch.tensor(ys)", len(ys)
+    else:
+        return ""
+    if not xs or len(xs) != count:
+        return ""
+    inputs = "torch.stack(xs)" if all(isinstance(t, Tensor) for t in xs) else "torch.tensor(xs)"
+    return (f"{option} is an (x, y) pair of a {type(xs).__name__} of {count} samples and {count} labels, not of "
+            f"tensors; stack the samples into tensors, one row per sample: {option}=({inputs}, {labels}), or give "
+            "a DataLoader of a Dataset of them")
 
 
 def _several_inputs(inputs: tuple | list) -> str:
