@@ -95,6 +95,11 @@ class Provenance:
     # a buffer left out of the state dict, a file, folder or environment variable the code names or a file it opened;
     # ``None``: it reads none, or not recorded): two builds of one state dict and code compute otherwise when it differs
     reads: str | None = None
+    # sha256 of the installed packages other than torch, numpy and scipy whose code the model's and the loss's Python
+    # run (``cache.package_identity``: each distribution's version and installed files, as the result cache keys them;
+    # ``None``: none, or not recorded): their code is named alone in ``python``, so a reinstall of the user's own
+    # package that moves the gradient alone kept it
+    packages: str | None = None
     # why this model's code cannot be read (``None``: it can), which ``code`` and ``python`` then leave null:
     # known for a run, recorded in a report as both null
     unread: str | None = None
@@ -116,7 +121,8 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
         "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout,
                     "code": None if p is None else p.code, "classes": None if p is None else p.classes,
                     "tensors": None if p is None else p.tensors, "dtype": None if p is None else p.dtype,
-                    "python": None if p is None else p.python, "reads": None if p is None else p.reads},
+                    "python": None if p is None else p.python, "reads": None if p is None else p.reads,
+                    "packages": None if p is None else p.packages},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
         "precision": None if p is None else p.precision,
@@ -148,6 +154,7 @@ def recorded(report: dict[str, Any], what: str) -> Provenance:
                       tensors=_entry(weights, "tensors", *text, what=what, parent="weights"),
                       python=_entry(weights, "python", *text, what=what, parent="weights"),
                       reads=_entry(weights, "reads", *text, what=what, parent="weights"),
+                      packages=_entry(weights, "packages", *text, what=what, parent="weights"),
                       dtype=_entry(weights, "dtype", *text, what=what, parent="weights"),
                       precision=_entry(report, "precision", dict, "an object", what))
 
@@ -522,9 +529,9 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global", store: Any
     recorded_options = {**plain(dataclasses.asdict(options)), "hessian_samples": options.hessian_samples or "auto",
                         "scope": scope}
     try:
-        code, python, unread = _code(model), _python(model), None
+        code, (python, packages), unread = _code(model), _python(model, inputs.loss_fn), None
     except TypeError as exc:  # recorded as none: a report of it is never compared (check_same_problem)
-        code, python, unread = dict.fromkeys(_CODE_FIELDS), None, str(exc)
+        code, python, packages, unread = dict.fromkeys(_CODE_FIELDS), None, None, str(exc)
     big = None if store is None else remembered_digest(store)
     try:
         reads = None if unread is not None else reads_fingerprint(inputs, big)
@@ -534,7 +541,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global", store: Any
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
         __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), **code,
-        python=python, reads=reads, unread=unread, precision=precision_now(inputs.device),
+        python=python, reads=reads, packages=packages, unread=unread, precision=precision_now(inputs.device),
         dtype="/".join(float_types(model)) or None,
     )
 
@@ -605,26 +612,40 @@ def _code(model: Any) -> dict[str, str | None]:
     return digests
 
 
-def _python(model: Any) -> str | None:
+def _python(model: Any, loss_fn: Any = None) -> tuple[str | None, str | None]:
     """sha256 of the Python ``model``'s modules outside TorchScript run, as the result cache keys it
     (``cache._Values``: each module's class, mode, plain attributes and hooks, the functions they call and
     the values those read, torch's global hooks and what the user's code put on installed code), its
     tensors left out (``weights.fingerprint`` holds them); ``None`` where every module is TorchScript
-    (``_code`` holds it). ``TypeError`` where any of it cannot be read (reading it runs the user's code)."""
+    (``_code`` holds it). Then the sha256 of the installed packages that Python and ``loss_fn`` run besides
+    torch, numpy and scipy, by what installed them (:data:`NUMERICS`); ``None`` where they run none.
+    ``TypeError`` where any of it cannot be read (reading it runs the user's code)."""
+    import contextlib
     import hashlib
+    import json
 
-    from prunelimit.cache import _Values, eager_modules
+    from prunelimit.cache import _Values, eager_modules, package_identity
 
     eager = eager_modules(model)
-    if not eager:
-        return None
     digest = hashlib.sha256()
     values = _Values(digest, model.modules())
     try:
-        values.code_run(eager)
+        if eager:
+            values.code_run(eager)
     except Exception as exc:  # noqa: BLE001 - the user's objects run their code: anything can fail
         raise TypeError(f"an attribute of the model cannot be read: {type(exc).__name__}") from None
-    return digest.hexdigest()
+    found = _Values(hashlib.sha256(), model.modules())  # the loss apart: weights.python never held it
+    with contextlib.suppress(Exception):  # a loss that cannot be read is recorded so by its name (loss_name)
+        found.update("loss", loss_fn)
+    identities = {name: identity for name in sorted((values.packages | found.packages) - set(NUMERICS))
+                  if (identity := package_identity(name)) is not None}
+    packages = hashlib.sha256(json.dumps(identities).encode()).hexdigest() if identities else None
+    return (digest.hexdigest() if eager else None), packages
+
+
+# the installed packages a report's weights.packages leaves out: every model runs torch, and prunelimit's numerics
+# numpy and scipy; a report is read across their versions, as across prunelimit's own
+NUMERICS = ("torch", "numpy", "scipy")
 
 
 # the digests ``_code`` records of a model's TorchScript: ``Provenance``'s fields
@@ -755,6 +776,9 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         incompatible.append("what the model reads besides its state dict and code differs (a buffer the state dict "
                             "leaves out, persistent=False, or a file, folder or environment variable its code names "
                             "or opens)")
+    if "packages" in weights and current.unread is None and old.packages != current.packages:
+        incompatible.append("the installed code the model or the loss runs differs (a package other than torch, numpy "
+                            "and scipy, by its version and installed files: a reinstall of your own)")
     if incompatible:
         raise UsageError(f"{path} was computed for another problem than this model: {'; '.join(incompatible)}; "
                          f"run {said('`prunelimit bounds` on this checkpoint', 'prunelimit.bounds on this model')} "
@@ -765,6 +789,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         unrecorded.append("model's Python code")
     if old.weights is not None and current.reads is not None and "reads" not in weights:
         unrecorded.append("model's reads besides its state dict and code")
+    if old.weights is not None and current.packages is not None and "packages" not in weights:
+        unrecorded.append("model's installed packages")
     notes = version_notes(path, old, current)
     if old.code is not None and old.classes is None and current.classes is not None:
         # one code, which an archive with two modules' variants swapped shares: a swap that moves the

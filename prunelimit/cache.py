@@ -246,8 +246,10 @@ def reads_fingerprint(inputs: "Inputs", big: "BigFile | None" = None) -> str | N
     kept = model.state_dict().keys()
     buffers = [(name, buffer) for name, buffer in sorted(model.named_buffers()) if name not in kept]
     values = _Values(hashlib.sha256(), model.modules())  # its strings alone are read
-    try:  # TorchScript reads no file or variable: its Python half (an ignored method) is keyed as its code
+    try:  # TorchScript reads no file or variable, but the Python it calls back (an ignored method) can
         values.code_run(eager_modules(model))
+        for label, called in python_called(model):
+            values.update(label, called)
     except Exception as exc:  # noqa: BLE001 - reading user objects runs their code: anything can fail
         raise TypeError(f"an attribute of the model cannot be read: {type(exc).__name__}") from None
     with contextlib.suppress(Exception):  # a loss that cannot be read is recorded so by its name (loss_name)
@@ -675,8 +677,8 @@ def unsaved_fingerprint(module: Any) -> str:
                     values.update(key, constant)
                 # an ignored function it calls (the code names it alone); an ignored method is one of the
                 # module's values, below
-                for node in compiled.graph.findAllNodes("prim::PythonOp"):
-                    values.update(f"python:{node.pyname()}", node.pyobj())
+                for pyname, called in _python_ops(compiled):
+                    values.update(f"python:{pyname}", called)
             for key in sorted(sub._concrete_type.get_attributes()):
                 if key not in tensors:
                     values._tag(f"attr:{name}.{key}")
@@ -686,6 +688,23 @@ def unsaved_fingerprint(module: Any) -> str:
     except Exception as exc:  # a traced module of an older torch has no concrete type; the user's objects run their code
         raise TypeError(f"TorchScript module cannot be read: {type(exc).__name__}") from None
     return digest.hexdigest()
+
+
+def python_called(model: Any) -> Iterator[tuple[str, Any]]:
+    """The Python the TorchScript in ``model`` calls back (``@torch.jit.ignore`` methods and functions),
+    each by the method calling it: what it reads is the model's as much as an eager module's (a file
+    opened only for the Hessian's products, past the first batch, is named by its strings alone)."""
+    for outer, module in scripted_modules(model):
+        for name, sub in module.named_modules(prefix=outer):
+            for method in sorted(sub._c._method_names()):
+                for pyname, called in _python_ops(sub._c._get_method(method)):
+                    yield f"python:{name}.{method}:{pyname}", called
+
+
+def _python_ops(compiled: Any) -> list[tuple[str, Any]]:
+    """The Python a compiled method calls (``prim::PythonOp``: an ignored function, or the binding torch makes
+    of an ignored method, which holds it as ``original_fn``), by name, in its graph's order."""
+    return [(node.pyname(), node.pyobj()) for node in compiled.graph.findAllNodes("prim::PythonOp")]
 
 
 def compiled_fingerprint(obj: Any) -> str:
@@ -1292,6 +1311,8 @@ class _Values:
 
         if isinstance(obj, str):  # it may name a file, folder or variable the code reads: keyed after the walk
             self.strings.add(obj)
+            if _a_name(obj):  # or what the code reads of the user's modules by it: getattr(helpers, self.fn)
+                self.names.add(obj)
             return self._tag(f"str:{portable(obj)!r}")
         if obj is None or isinstance(obj, (bool, int, float, complex, bytes)):
             return self._tag(f"{type(obj).__name__}:{obj!r}")
@@ -1346,6 +1367,9 @@ class _Values:
                 parts.append(one.digest.hexdigest())
                 self.packages |= one.packages
                 self.strings |= one.strings
+                self.names |= one.names  # what the code reads of the user's modules by them, and those modules
+                for name, module in one.held.items():
+                    self.held.setdefault(name, module)
             self._tag(f"set:{','.join(sorted(parts))}")
         elif isinstance(obj, types.MappingProxyType):  # a class's __dict__, singledispatch's registry
             self.update(label, dict(obj), deeper)
@@ -1425,7 +1449,7 @@ class _Values:
             else:
                 self.update("const", const)
             # a name in a string is read as well: getattr(cfg, "SCALE"), import_module("cfg")
-            if isinstance(const, str) and const and all(part.isidentifier() for part in const.split(".")):
+            if isinstance(const, str) and _a_name(const):
                 names.add(const)
         return names
 
@@ -1446,6 +1470,12 @@ class _Values:
             self.update(label, base, depth)
         self.update(label, {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__", "__doc__")},
                     depth)
+
+
+def _a_name(text: str) -> bool:
+    """Whether ``text`` can name what a module holds (``SCALE``, ``cfg.SCALE``), as ``getattr`` and
+    ``import_module`` read a name in a string."""
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
 def _update_json(digest, obj: Any) -> None:
@@ -1726,13 +1756,15 @@ def _entry_digest(header: dict, blob: bytes) -> str:
 # numpy arrays and torch tensors. Arrays and tensors go to the entry's arrays; the rest
 # is JSON with tagged nodes. Reading back builds only the dataclasses of RESULT_CLASSES.
 
-# The classes a stored result is built of: the spectrum, the per-layer blocks and the classes
+# The classes a stored result is built of: the spectrum, the per-layer blocks, the measured limit and the classes
 # their fields declare (tests/cache/test_cache_decoding.py checks it against those fields). An
 # entry naming any other class (another module of the package: importing it could have side
 # effects; a class whose methods no result has) is damaged, not decoded.
 RESULT_CLASSES = frozenset({
     "prunelimit.api.curvature:CurvatureData", "prunelimit.api.curvature:SpectrumReport",
     "prunelimit.api.layers:StoredBlocks", "prunelimit.api.options:MemoryUse", "prunelimit.api.options:SolverChoice",
+    "prunelimit.api.verification:StoredSearch", "prunelimit.pruning.actual:ActualLimit",
+    "prunelimit.pruning.actual:CurvePoint",
     "prunelimit.curvature.adaptive:Stage", "prunelimit.curvature.layers:BlockCost",
     "prunelimit.curvature.layers:BlockCurvature", "prunelimit.curvature.quadrature:SpectralQuadrature",
     "prunelimit.theory.layers:LayerBreakdown", "prunelimit.theory.layers:LayerShare",

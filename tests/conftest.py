@@ -437,3 +437,25 @@ def bfloat16_products():
         yield
     finally:
         mkldnn.matmul.fp32_precision, mkldnn.conv.fp32_precision = old
+
+
+def install_distribution(site: Path, package: str, distribution: str, version: str, files: dict[str, str]) -> None:
+    """Install ``package`` (its ``files``, by name) into the folder ``site`` as pip does: the files and a dist-info
+    of ``distribution`` at ``version`` whose RECORD lists each file's sha256, any other version's dist-info gone."""
+    import base64
+    import hashlib
+    import shutil
+
+    stem = distribution.replace("-", "_")
+    for old in site.glob(f"{stem}-*.dist-info"):
+        shutil.rmtree(old)
+    folder, info = site / package, site / f"{stem}-{version}.dist-info"
+    folder.mkdir(parents=True, exist_ok=True)
+    info.mkdir()
+    lines = []
+    for name, text in files.items():
+        (folder / name).write_text(text)
+        sha = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        lines.append(f"{package}/{name},sha256={sha},{len(text.encode())}")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+    (info / "RECORD").write_text("\n".join([*lines, f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]) + "\n")

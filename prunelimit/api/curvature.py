@@ -1675,11 +1675,11 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     those products as the plan prices them (``Afterwards.seconds``; ``None``: unpriced, no
     time budget timed the check) and of one of those products, where the bar's ETA is priced
     (``left``; ``None``: not priced): through the first part that price less the check's
-    seconds so far (unpriced: the bar's rate), then the products left at the
-    check's own seconds a product so far (a part's operator built, each part builds one)
-    on ``clock``, which only the bar reads. The bar's rate, over its last 30 s, took the
-    runs' dearer products for the check's: 'eta 0:00:18' with 10 s left on a CNN over 1,000
-    of 4,000 samples. ``until`` (``_next_past`` over parts: the next at the last one's
+    seconds so far, else the check's own readings on ``clock`` (``_CheckPace``), which only
+    the bar reads. The bar's rate, over its last 30 s, took the runs' products, in lockstep,
+    for the check's lone ones: 'eta 0:00:18' with 10 s left on a CNN over 1,000 of 4,000
+    samples; 0.82-0.86 of the time left through a 9,610-weight MLP's first part over 400
+    samples. ``until`` (``_next_past`` over parts: the next at the last one's
     seconds) is asked after each part, and from the ``FEWEST_CHECKED_PARTS``-th on stops the
     check where it is true: the plan's price, timed on 3 products before the runs, erred by half either way
     on a loaded machine (a 1,898-weight CNN's priced 12.7 s took 19.9 s and its spectrum
@@ -1694,8 +1694,10 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     steps = quad.steps
     spectra, spent = [], 0
     each = steps  # what a part is planned to take: the steps, until one ends short
-    began = clock()
+    pace = None if progress is None or prices is None else _CheckPace(clock, prices[0], steps)
     for i, part in enumerate(left_out(subsample.parts)):
+        if pace is not None:
+            pace.part_begins()
         op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=part)
         base, later = quad.hvps + spent, len(subsample.parts) - i - 1
 
@@ -1705,8 +1707,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
                 each = max(0 if first else each, done)
             # a part that goes on past what the others took is planned at what it has taken so far
             planned = base + max(done, each) + later * each
-            progress(base + done, planned + then, text, left=None if prices is None else
-                     _check_left(prices, clock() - began, base - quad.hvps + done, planned - base - done, then, first))
+            progress(base + done, planned + then, text,
+                     left=None if pace is None else pace.left(done, max(done, each), later, then * prices[1]))
 
         # One probe: single products (matvec), as a lone Lanczos run takes them.
         spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage,
@@ -1717,6 +1719,93 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
         if until is not None and until() and i + 1 >= FEWEST_CHECKED_PARTS and later:
             break
     return tuple(spectra), spent
+
+
+class _CheckPace:
+    """Seconds the data check has left, from its own readings on ``clock``: its parts are
+    alike (the steps again, over as many samples), but a step's reorthogonalisation grows
+    with the steps before it, and the part's operator is built before its first product, so
+    the seconds so far over the products so far priced the rest of a part low (0.84 of it
+    mid-part on a 9,610-weight MLP) and its start high. Within the first part: the plan's
+    price less the check's seconds (``whole``: where a time budget timed the check), else
+    the part's readings fitted as set-up + a product's seconds × products, + a
+    reorthogonalisation term in their square from a quarter of the part on (a curvature
+    fitted on the first steps alone, extrapolated over the part, would amplify the load's
+    noise), and ``None`` (the bar's rate) before two readings. After it, each part at the
+    last whole part's seconds (the load of the moment), this one's rest by the share of
+    the first part's seconds its products from here took."""
+
+    def __init__(self, clock: "Callable[[], float]", whole: float | None, steps: int) -> None:
+        self.clock, self.whole = clock, whole
+        self.began = self.part_began = clock()
+        self.readings: list[tuple[int, float]] = []  # (products, seconds into the part) of this part
+        self.fit = _SecondsFit(steps)  # the first part's readings
+        self.shares: list[float] = []  # the first part's share of its seconds at its 1st, 2nd, … product
+        self.last = 0.0  # the last whole part's seconds, its operator's build included
+
+    def part_begins(self) -> None:
+        """A part begins (before its operator is built): the part before, if any, ended now."""
+        now = self.clock()
+        if self.readings:
+            self.last = now - self.part_began
+            if not self.shares:
+                self.shares = [seconds / self.last for _, seconds in self.readings]
+        self.part_began, self.readings = now, []
+
+    def left(self, done: int, each: int, later: int, then_seconds: float) -> float | None:
+        """Seconds left ``done`` of this part's ``each`` products in, with ``later`` parts and
+        ``then_seconds`` of what follows the check after it."""
+        now = self.clock()
+        self.readings.append((done, now - self.part_began))
+        if self.shares:
+            shares = self.shares
+            rest = shares[min(each, len(shares)) - 1] - shares[min(done, len(shares)) - 1]
+            return (max(0.0, rest) + later) * self.last + then_seconds
+        if self.whole is not None:
+            return max(0.0, self.whole - (now - self.began))
+        self.fit.add(done, now - self.part_began)
+        fitted = self.fit.fitted(quadratic=4 * done >= each)
+        if fitted is None:
+            return None
+        part = fitted(each)
+        return max(0.0, part - self.readings[-1][1]) + later * part + then_seconds
+
+
+class _SecondsFit:
+    """Least squares of seconds on products read one at a time, by running sums (a refit of
+    every reading so far at each took 0.6 s over a part of 1,500 steps): a + b·k, with c·k²
+    where asked and the fit takes c ≥ 0 (a reorthogonalisation costs no less as the basis
+    grows). Counts as fractions of ``steps``, so that the normal equations stay well
+    conditioned."""
+
+    def __init__(self, steps: int) -> None:
+        import numpy as np
+
+        self.scale = float(max(steps, 1))
+        self.powers = np.zeros(5)  # Σ x⁰ … Σ x⁴
+        self.moments = np.zeros(3)  # Σ y, Σ y·x, Σ y·x²
+        self.counts: set[int] = set()
+
+    def add(self, count: int, seconds: float) -> None:
+        import numpy as np
+
+        x = count / self.scale
+        self.powers += x ** np.arange(5)
+        self.moments += seconds * x ** np.arange(3)
+        self.counts.add(count)
+
+    def fitted(self, quadratic: bool) -> "Callable[[int], float] | None":
+        """Seconds at a count, fitted; ``None`` before two distinct counts were read."""
+        import numpy as np
+
+        if len(self.counts) < 2:
+            return None
+        coefficients = None
+        if quadratic and len(self.counts) > 2:
+            coefficients = np.linalg.solve(self.powers[[[0, 1, 2], [1, 2, 3], [2, 3, 4]]], self.moments)
+        if coefficients is None or coefficients[2] < 0:
+            coefficients = np.linalg.solve(self.powers[[[0, 1], [1, 2]]], self.moments[:2])
+        return lambda count: float(np.polynomial.polynomial.polyval(count / self.scale, coefficients))
 
 
 # The fewest of the subset's parts a data check cut by the time budget runs: the data part's
@@ -1730,18 +1819,6 @@ def _parts_cut_note(ran: int, parts: int) -> str:
     return (f"the data check ran on {ran} of the subset's {parts} parts: the time budget held no more, so the data "
             f"part of the ± is taken over those {ran}, with fewer degrees of freedom, wider (raise "
             f"{option('time_budget')} for all {parts})")
-
-
-def _check_left(prices: tuple[float | None, float], seconds: float, checked: int, unchecked: int, then: int,
-                first: bool) -> float | None:
-    """Seconds the data check's ``unchecked`` products and the ``then`` after it have left,
-    ``seconds`` and ``checked`` products into the check (``prices``: see ``_part_spectra``):
-    within the ``first`` part the plan's price less those seconds (``None`` unpriced), whose
-    first products pay for the part's operator, then the check's own seconds a product."""
-    whole, each_then = prices
-    if first:
-        return None if whole is None else max(0.0, whole - seconds)
-    return unchecked * seconds / checked + then * each_then
 
 
 def _top_ups(quad, room: int | None = None) -> int:

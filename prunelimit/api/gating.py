@@ -120,12 +120,13 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     actual = {rule.baseline for rule in rules if rule.use == "actual"}
     notes = check_baselines(baselines, current, allow_incompatible, measured_only, actual) if baselines else []
     if not needs_spectrum(rules):
-        # a saved verify report of these inputs holds the measured limit: read, no pass (as a mixed policy reads it)
-        report = document("verify", measured_limit(inputs, options, progress).to_json()) if saved is None else \
-            _measured_report(name, saved)
+        # a saved verify report of these inputs holds the measured limit: read, no pass (as a mixed policy reads it);
+        # else the store's, where a verify or gate before searched it
+        measured = None if saved is not None else measured_limit(inputs, options, progress, store)
+        report = _measured_report(name, saved) if measured is None else document("verify", measured.to_json())
         # no bounds to carry what qualifies the prunable set: the gate says it beside its own notes
-        return GateReport(evaluate_gate(report, rules, baselines), report, False, time.perf_counter() - start,
-                          inputs.qualified([*notes, *saved_notes]))
+        return GateReport(evaluate_gate(report, rules, baselines), report, measured is not None and measured.cached,
+                          time.perf_counter() - start, inputs.qualified([*notes, *saved_notes]))
     measures = any(rule.use == "actual" for rule in rules)
     # a saved verify report of these inputs holds the measured limit too: read, not searched again
     measured_from = name if measures and saved is not None and _holds_measured_limit(saved, stated) else None

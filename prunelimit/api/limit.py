@@ -317,15 +317,21 @@ def prune_less(check: "OvershootCheck") -> str:
     """What a ``prune`` run whose ratio the prediction set does about an overshoot ``check``
     found, in place of ``theory.regime.measured_advice`` (gating on the measured limit is
     not a pruning's to do: ``prune --ratio auto --scope layer`` on the bundled example was
-    told "gate on the measured limit (`gate --use actual`)"): prune below the lowest point
-    measured past the limit (``--ratio lower`` where ρ_L was measured within it), or measure
-    the limit itself."""
+    told "gate on the measured limit (`gate --use actual`)"): prune to the limit measured
+    (``--ratio lower`` where ρ_L was measured within it). The lowest point measured past the
+    limit is named as what it is, a ratio the limit lies below, not one to prune just under:
+    a plainly trained CNN was told "a --ratio number below 0.6476" (its ρ_L) where the limit
+    `verify` measured was 0.432."""
     points = ((check.lower, check.lower_removed), (check.predicted, check.predicted_removed))
     below = min(point.ratio for point, removed in points if check.past(point, removed))
     within = check.lower is not None and check.lower_removed and not check.lower_overshoots
-    lower = f"{option('ratio', 'lower')}, ρ_L = {percent(check.lower.ratio)}, or " if within else ""
-    return (f"prune less ({lower}a {option('ratio')} number below {ratio_below(below):g}, where one-shot "
-            f"pruning was measured past it), or measure the limit with {said('`prunelimit verify`', 'prunelimit.verify')}")
+    lower = f"to ρ_L ({option('ratio', 'lower')}, ρ_L = {percent(check.lower.ratio)}, measured within L + ε), or " \
+        if within else ""
+    measured = said("`prunelimit verify` measures (--ratio its actual.loss_ratio)",
+                    "prunelimit.verify measures (ratio=report.actual.loss_ratio)")
+    return (f"prune less: {lower}to the limit {measured}; one-shot pruning was measured past the limit at "
+            f"{ratio_below(below):g}, which puts the limit below that ratio but not how far below (a ratio just "
+            "under it can break the model as well)")
 
 
 def advised(warnings, advice: Callable[[], str], instead: Callable[[], str]) -> list[str]:

@@ -560,9 +560,11 @@ def store_result(store: "Store | None", key: str | None, kind: str, result) -> N
         store.warn(f"{kind} not cached ({exc})")
 
 
-def result_keys(inputs: Inputs, store: "Store | None") -> Callable[[CurvatureOptions, str], str | None]:
+def result_keys(inputs: Inputs, store: "Store | None",
+                keyed: "Callable[[Inputs, Any], Any]" = _keyed_options) -> Callable[[Any, str], str | None]:
     """The key of a ``kind`` result computed from ``inputs`` with ``options``, as the spectrum keys
-    them (``_keyed_options``), for each ``(options, kind)`` a lookup tries: ``inputs`` are read once
+    them (``keyed``: ``_keyed_options``; another result passes the dataclass of what it reads
+    besides the inputs), for each ``(options, kind)`` a lookup tries: ``inputs`` are read once
     for all (``cache.InputKeys``). ``None`` without a store or when the key cannot be read."""
     from prunelimit.cache import InputKeys, remembered_digest
 
@@ -573,7 +575,7 @@ def result_keys(inputs: Inputs, store: "Store | None") -> Callable[[CurvatureOpt
             return None
         said = keys.unread is not None  # at the lookup's first key: one warning, not one a key
         try:
-            return keys(kind, _keyed_options(inputs, options))
+            return keys(kind, keyed(inputs, options))
         except TypeError as exc:  # an object the key cannot read: computed, never stored
             if not said:
                 store.warn(f"{kind} not cached ({exc})")

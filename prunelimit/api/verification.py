@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -16,7 +17,7 @@ from prunelimit.api.limit import (
 )
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.baseline import Provenance, precision_now, stored_with
-from prunelimit.cache import Store
+from prunelimit.cache import Store, data_fingerprint
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
@@ -140,6 +141,7 @@ class VerifyReport:
     refit: "RefitLimit | None" = None
     bounds: BoundsReport | None = None
     notes: tuple[str, ...] = ()  # verify's own warnings (about a saved prediction and this run's inputs)
+    search_cached: bool = False  # the measured limit read from the store (``StoredSearch``), not searched
 
     @property
     def warnings(self) -> list[str]:
@@ -169,7 +171,7 @@ class VerifyReport:
             body = read_plus_minus(body, self.prediction.uncertainty)
             body["timing"] = read_timing(body.get("timing"))
         # the search comes after the spectrum, outside its seconds and budgets: its own time
-        body["timing"] = {**body["timing"], "search": {"seconds": self.actual.seconds}}
+        body["timing"] = {**body["timing"], "search": {"seconds": self.actual.seconds, "cached": self.search_cached}}
         body["warnings"] = self.warnings
         body["prediction_from"] = self.prediction.source
         body["actual"] = _actual_json(self.actual)
@@ -236,6 +238,7 @@ class MeasuredLimit:
     regime: "Regime"
     provenance: "Provenance"
     warnings: tuple[str, ...] = ()
+    cached: bool = False  # read from the store (``StoredSearch``), not searched
 
     def to_json(self) -> dict:
         from prunelimit.baseline import provenance_json
@@ -248,27 +251,97 @@ class MeasuredLimit:
             "regime": self.regime.to_json(),
             "actual": _actual_json(self.actual),
             "warnings": list(self.warnings),
+            "timing": {"search": {"seconds": self.actual.seconds, "cached": self.cached}},
         })
 
 
-def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> MeasuredLimit:
+# the kind of the store's entries that hold a measured limit (``StoredSearch``)
+SEARCH_KIND = "measured limit"
+
+
+@dataclass(frozen=True)
+class SearchCriterion:
+    """What keys a stored measured limit besides the inputs (``stored.result_keys``): the loss
+    criterion it is the limit of, by ε as given (``None``: the std of these inputs' per-batch
+    losses, which verify and a gate derive alike) and the pruning scope."""
+
+    epsilon: float | None
+    scope: str
+
+
+@dataclass(frozen=True)
+class StoredSearch:
+    """A measured limit kept for the next command, with ε's source and what its search read
+    besides the loss criterion: the accuracy criterion's data (``evaluation``, its fingerprint;
+    ``None``: the analysis data), ``sweep`` and the ratios it was told (``failed``, ``named``).
+    ``verify`` reads one only where they are its own; a gate whose rules all use the measured
+    limit reads any, as it reads a verify report's with ``--from``: the limit of a search under
+    the same loss criterion, on the same inputs. Without it a gate after verify in one CI job
+    ran the same search again."""
+
+    actual: ActualLimit
+    epsilon_source: str
+    evaluation: str | None
+    sweep: int
+    failed: tuple[float, ...]
+    named: tuple[float, ...]
+
+
+def _search_key(inputs: Inputs, store: "Store | None", epsilon: float | None, scope: str) -> str | None:
+    """The key of the measured limit of ``inputs`` under ε as given (``epsilon``) and ``scope``."""
+    from prunelimit.api.stored import result_keys
+
+    return result_keys(inputs, store, lambda _, criterion: criterion)(SearchCriterion(epsilon, scope), SEARCH_KIND)
+
+
+def _stored_search(store: "Store | None", key: str | None,
+                   fits: Callable[[StoredSearch], bool] = lambda found: True) -> StoredSearch | None:
+    """The measured limit ``store`` holds under ``key`` where ``fits`` takes it, else ``None``."""
+    from prunelimit.api.stored import stored_result
+
+    return stored_result(store, key, SEARCH_KIND, StoredSearch, lambda found: found if fits(found) else None)
+
+
+def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+                   store: "Store | None" = None) -> MeasuredLimit:
     """The one-shot limit by the loss criterion (``verify``'s search, global scope) without
     the curvature work a prediction needs: the search needs only ε. ``progress`` hears its
-    passes as ``verify``'s do. A loss curve the search saw fail and recover is a warning."""
-    from prunelimit.api.curvature import limit_target
+    passes as ``verify``'s do. A loss curve the search saw fail and recover is a warning.
+    A limit ``store`` holds for these inputs and ε (``StoredSearch``: a verify's or a gate's)
+    is read, no pass made; one searched here is kept there."""
+    from prunelimit.api.curvature import limit_target, require_limit_inputs
     from prunelimit.baseline import provenance
+    from prunelimit.models.params import required_prunable
     from prunelimit.pruning.actual import actual_limit
     from prunelimit.theory.epsilon import rounding_epsilon_warning
 
     require_data(inputs)
-    dense, losses = (None, None) if options.epsilon is not None else _dense_and_losses(inputs, options)
-    target = limit_target(inputs, options, losses)
-    actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection,
-                          progress=_search_progress(progress), measured_dense=dense)
-    unresolved = rounding_epsilon_warning(target.epsilon, actual.dense_loss)  # as bounds warns of it
+    start = time.perf_counter()
+    key = _search_key(inputs, store, options.epsilon, "global")
+    found = _stored_search(store, key)
+    if found is not None:
+        require_limit_inputs(inputs, options)  # refused alike, read or searched
+        actual = replace(found.actual, seconds=time.perf_counter() - start)  # this run's time: the read
+        epsilon, source = actual.epsilon, found.epsilon_source
+        weights = [p.detach() for _, p in required_prunable(inputs.model, inputs.selection)]
+    else:
+        dense, losses = (None, None) if options.epsilon is not None else _dense_and_losses(inputs, options)
+        target = limit_target(inputs, options, losses)
+        actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon,
+                              selection=inputs.selection, progress=_search_progress(progress), measured_dense=dense)
+        epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
+        store_search(store, key, StoredSearch(actual, source, None, 0, (), ()))
+    unresolved = rounding_epsilon_warning(epsilon, actual.dense_loss)  # as bounds warns of it
     notes = (*actual.recovery_notes(accuracy=False), *(() if unresolved is None else (unresolved,)))
-    return MeasuredLimit(actual, target.epsilon, target.epsilon_source, inputs_regime(inputs, list(target.weights)),
-                         provenance(inputs, options), notes)
+    return MeasuredLimit(actual, epsilon, source, inputs_regime(inputs, weights), provenance(inputs, options), notes,
+                         found is not None)
+
+
+def store_search(store: "Store | None", key: str | None, search: StoredSearch) -> None:
+    """Keep ``search`` under ``key`` for the next command (none without a store or a key)."""
+    from prunelimit.api.stored import store_result
+
+    store_result(store, key, SEARCH_KIND, search)
 
 
 def _dense_and_losses(inputs: Inputs, options: CurvatureOptions) -> tuple[CurvePoint | None, np.ndarray]:
@@ -345,11 +418,22 @@ def verify(
         # beside this CPU's points); the report was checked to hold these weights and data
         same_precision = not stated or prediction.body.get("precision") == precision_now(inputs.device)
         dense = stated_dense(prediction.body.get("overshoot")) if same_precision else None
-    actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon, eval_batches=eval_batches,
-                          acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep,
-                          progress=_search_progress(progress), measured_dense=dense,
-                          failed=overshot_ratios(prediction.body.get("overshoot") if checked is None else
-                                                 checked.to_json()), named=predicted_ratios(prediction))
+    failed = tuple(overshot_ratios(prediction.body.get("overshoot") if checked is None else checked.to_json()))
+    named = tuple(predicted_ratios(prediction))
+    # the limit a search with these settings stored, where ε is this run's own (not a --from report's)
+    start = time.perf_counter()
+    evaluation = None if eval_batches is None or eval_batches is inputs.batches else data_fingerprint(eval_batches)
+    key = None if prediction_from is not None else _search_key(inputs, store, options.epsilon, scope)
+    settings = (evaluation, sweep, failed, named, float(acc_drop))
+    found = _stored_search(store, key, lambda s: (s.evaluation, s.sweep, s.failed, s.named, s.actual.acc_drop) == settings)
+    if found is not None:
+        actual = replace(found.actual, seconds=time.perf_counter() - start)  # this run's time: the read
+    else:
+        actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon,
+                              eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection,
+                              sweep_points=sweep, progress=_search_progress(progress), measured_dense=dense,
+                              failed=failed, named=named)
+        store_search(store, key, StoredSearch(actual, str(prediction.epsilon_source), evaluation, sweep, failed, named))
     delta = prediction.ratio - actual.loss_ratio
     prunable = prunable_parameters(inputs.model, inputs.selection)
     weights = np.abs(np.concatenate([p.detach().cpu().double().reshape(-1).numpy()  # numpy has no bfloat16
@@ -371,7 +455,7 @@ def verify(
     # a BoundsReport given is held as one, so that it passes on (prediction_from=report.bounds): as None it
     # was no prediction, and the next call computed one anew with its own options
     held = prediction_from if isinstance(prediction_from, BoundsReport) else rep
-    return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, held, tuple(notes))
+    return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, held, tuple(notes), found is not None)
 
 
 def overshot_ratios(overshoot: object) -> list[float]:

@@ -245,9 +245,10 @@ def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[in
     the budget left as they stand: a data check runs the first probe's steps again on each
     part, outside the default product budget, and over a subset it is as many products as the
     runs (16,000 samples, 8,192 of them the curvature's: 'at worst 1,600 products, ≈ 0:00:01
-    more' with the check's 2,132 products and some 2:50 ahead). Priced at the runs' seconds a
-    product so far, the check too (it is timed only under a time budget, which bounds the bar
-    already and states nothing here), and nothing before a rate is known."""
+    more' with the check's 2,132 products and some 2:50 ahead). Priced at ``per_product``, the
+    slowest rate the runs have shown (``adaptive_slq``'s ``worst_rate``), the check too (it is
+    timed only under a time budget, which bounds the bar already and states nothing here), and
+    nothing before a rate is known."""
     left = plan.max_products - spent
     if plan.time_budget is not None or left <= 0 or per_product <= 0:
         return ""
@@ -318,6 +319,7 @@ def adaptive_slq(
     began = (start, 0)  # (clock, products) where the current stage's products began
     priced: float | None = None  # seconds the work left is priced at, after the next step (``past_deadline``)
     apart = (0.0, 0)  # (seconds, products) the assessments took: not the runs' rate
+    last_stage_rate = 0.0  # the last whole stage's seconds a product, its assessment left out
     assessments = 1  # assessments after the stage's last step: 2 where it adds runs (``_finished_runs``)
 
     def runs_rate(now: float) -> float:
@@ -325,6 +327,17 @@ def adaptive_slq(
         (``apart``); 0 before any."""
         products = running - apart[1]
         return (now - start - apart[0]) / products if products > 0 else 0.0
+
+    def stage_rate(now: float) -> float:
+        """The current stage's seconds a product so far; 0 before any."""
+        return (now - began[0]) / (running - began[1]) if running > began[1] else 0.0
+
+    def worst_rate(now: float) -> float:
+        """What the status's worst case prices a product at: the slowest of the runs' rate so
+        far, the current stage's and the last whole stage's. One run going on alone after a
+        focus, its basis growing, makes products slower than the mean so far: a 100k-parameter
+        MLP's status priced at the mean read 0.47 and 0.56 of the time its runs still took."""
+        return max(runs_rate(now), stage_rate(now), last_stage_rate)
 
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
@@ -351,8 +364,7 @@ def adaptive_slq(
                  + assessments * assessing * sum((s + 1) ** 2 for s in counts) + measuring * per_product
                  + measuring_seconds)
         if per_product > 0:
-            lately = (now - began[0]) / (running - began[1]) if running > began[1] else 0.0
-            rate = max(per_product, lately)
+            rate = max(per_product, stage_rate(now))
             affords = running + max(width, _products_in(deadline - now - ahead, rate))
             planned = min(stage_plan, affords)
             runs = len(counts)  # the runs the total counts, at the stage's steps
@@ -410,7 +422,7 @@ def adaptive_slq(
                 nonlocal running
                 running = base + n
                 if progress is not None:
-                    worst = _at_worst(plan, running, runs_rate(clock()), [s for g in live for s in g.steps][:kept], dim)
+                    worst = _at_worst(plan, running, worst_rate(clock()), [s for g in live for s in g.steps][:kept], dim)
                     progress(base + n, planned + following, text + worst, left=priced)
 
             width = len(group.steps[:kept])
@@ -423,6 +435,7 @@ def adaptive_slq(
         aimed = min(steps, dim)  # the stage's steps
         steps = max(r.steps for r in results)  # what the runs took: fewer after a cut or a breakdown
         assessed = clock()
+        last_stage_rate = stage_rate(assessed) or last_stage_rate
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
         spent += verdict.products
@@ -445,7 +458,7 @@ def adaptive_slq(
                 after.seconds(len(results), steps, runs_rate(now), quad.exact), deadline - now))
             more = not quad.exact and verdict.plus_minus > plan.tolerance  # else the runs end here
             progress(spent, spent + after.expected(len(results), steps, quad.exact),
-                     text + (_at_worst(plan, spent, runs_rate(now), [r.steps for r in results], dim) if more else ""),
+                     text + (_at_worst(plan, spent, worst_rate(now), [r.steps for r in results], dim) if more else ""),
                      left=priced)
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")

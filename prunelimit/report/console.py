@@ -767,9 +767,10 @@ def render_verify(rep) -> None:
         stdout.print(density)
     stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {loss_text(a.dense_loss)}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
-                 + f" · {a.evaluations} prune-and-evaluate passes"
-                 # the seconds are the sweep's too (timing.search), and its points count for the limits
-                 + (f" and {a.sweep_evaluations:,} for --sweep" if a.curve else "") + f" in {a.seconds:.1f} s")
+                 + (" · measured limit read from the cache, no prune-and-evaluate passes (--no-cache searches again)"
+                    if rep.search_cached else f" · {a.evaluations} prune-and-evaluate passes"
+                    # the seconds are the sweep's too (timing.search), and its points count for the limits
+                    + (f" and {a.sweep_evaluations:,} for --sweep" if a.curve else "") + f" in {a.seconds:.1f} s"))
     if b.source is not None:
         stdout.print(read_from_text(b.source))
     if rep.named_limit_note is not None:  # a ratio the prediction names, measured between two grid points
@@ -825,6 +826,8 @@ def gate_lines(rep) -> list[tuple[str, str]]:
         b = rep.bounds
         passes = f"{b['actual']['evaluations']} prune-and-evaluate passes" if b.get("actual_from") is None else \
             f"read from {b['actual_from']}, no prune-and-evaluate passes"
+        if b.get("actual_from") is None and b.get("timing", {}).get("search", {}).get("cached"):
+            passes = "read from the cache, no prune-and-evaluate passes (--no-cache searches again)"
         lines.append(("measured", f"measured limit: loss ≤ L + ε, {epsilon_text(b['epsilon'], b['epsilon_source'])} · "
                                   f"{passes} · no spectrum"))
     if rep.estimate is not None:  # --method paper's, as bounds printed them (a --from report's as read)

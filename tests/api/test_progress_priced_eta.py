@@ -6,8 +6,11 @@ is called as before, without it."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 import prunelimit
+
+from tests.conftest import ClockedOperator
 
 BUDGET = 3600.0  # seconds: never reached by 100 samples of a 64-4-10 MLP, so the plan is the one without it
 
@@ -31,15 +34,17 @@ def test_a_progress_without_left_is_called_as_before(small_model, train):
 
 @pytest.mark.parametrize("budget", [BUDGET, None], ids=["time-budget", "none"])
 def test_the_data_check_and_the_top_ups_are_priced_at_their_own_cost(monkeypatch, small_model, train, budget):
-    """The data check's ETA was the bar's rate over its last 30 s, the runs' dearer products
+    """The data check's ETA was the bar's rate over its last 30 s, the runs' products
     mostly ('eta 0:00:18' with 10 s left on a CNN over 1,000 of 4,000 samples), and the
-    top-ups after it were priced at the check's cheaper ones. On a clock read once a count,
-    a second each: through the first part the plan's price counts down a second a count (to
-    none: this clock is slower than the plan's; without a time budget nothing timed the check
-    before it, and the bar keeps its rate there); from the second part on, the products left
-    at the check's own seconds a product, 1 s to within the closing counts' readings (one a
-    part where it ends short of the runs' steps, 4 over at least 59 products: 10 %), and the top-ups at the runs' seconds a product
-    (``each``), exactly (1e-12: float arithmetic)."""
+    top-ups after it were priced at the check's cheaper ones. On a clock read once a count
+    and once as a part begins, a second each: through the first part the plan's price counts
+    down a second a count (to none: this clock is slower than the plan's); without a time
+    budget the part's own readings from its second count on (before: none, the bar's rate,
+    0.82-0.86 of the time left on a 9,610-weight MLP); from the second part on the first
+    part's readings and its seconds. Each within 10 % of the clock's seconds left beside the
+    top-ups' (the parts end short of the runs' steps at 59 to 69 products: the one-count
+    differences), and the top-ups at the runs' seconds a product (``each``), exactly (1e-12:
+    float arithmetic)."""
     from prunelimit.api import curvature
 
     now = [0.0]
@@ -50,23 +55,78 @@ def test_the_data_check_and_the_top_ups_are_priced_at_their_own_cost(monkeypatch
 
     part_spectra = curvature._part_spectra
     monkeypatch.setattr(curvature, "_part_spectra", lambda *args, **kwargs: part_spectra(*args, **kwargs, clock=clock))
-    calls: list[tuple[int, int, str, float | None]] = []
+    calls: list[tuple[int, int, str, float | None, float]] = []
     rep = prunelimit.spectrum(small_model, train, method="slq", hessian_samples=100, time_budget=budget,
                               progress=lambda done, total=None, text=None, left=None:
-                              calls.append((done, total, text, left)))
+                              calls.append((done, total, text, left, now[0])))
     check = [c for c in calls if (c[2] or "").startswith("data check")]
     top_ups = [c for c in calls if (c[2] or "").startswith("trace top-up")]
     taken = rep.curvature_data.parts[0].hvps
     first = taken + (taken < rep.iterations)  # its products and its closing count, where it ended short
     then = len(top_ups)  # a count a top-up
     assert first < len(check) and then > 0
+    each = check[-1][3] / then  # the check's last product: the top-ups' price alone
+    assert each > 0
+    end = check[-1][4]  # the clock at the check's last count
+
+    def near(call) -> bool:
+        return abs(call[3] - then * each - (end - call[4])) <= 0.1 * (end - call[4])
+
     if budget is None:
-        assert all(left is None for *_, left in check[:first])
+        assert all(near(call) for call in check[1:-1])
     else:
         assert all(b[3] == max(0.0, a[3] - 1.0) for a, b in zip(check[:first - 1], check[1:first]))
-    later = check[first:]
-    each = later[-1][3] / then  # the check's last product: the top-ups' price alone
-    assert each > 0
-    assert all(abs(left - then * each - (total - then - done)) <= 0.1 * (total - then - done)
-               for done, total, _, left in later)
-    assert all(abs(left - (total - done) * each) <= 1e-12 for done, total, _, left in top_ups)
+        assert all(near(call) for call in check[first:-1])
+    assert all(abs(left - (total - done) * each) <= 1e-12 for done, total, _, left, _ in top_ups)
+
+
+class GrowingSteps(ClockedOperator):
+    """``ClockedOperator`` of ``GROWING_DIM`` whose j-th product advances the clock by
+    1 + j/8 s: a Lanczos step's reorthogonalisation projects against the j basis vectors
+    before it."""
+
+    def __init__(self, now: list[float]) -> None:
+        super().__init__(now)
+        self.shape, self.dim = (GROWING_DIM, GROWING_DIM), GROWING_DIM
+
+    def matvec(self, v):
+        self._now[0] += 1.0 + self.hvps / 8
+        self.hvps += 1
+        return v * torch.arange(1.0, GROWING_DIM + 1, dtype=torch.float64)
+
+
+GROWING_DIM, BUILD_S = 48, 5.0
+
+
+def test_the_data_checks_eta_is_its_parts_own_seconds_as_their_steps_grow(monkeypatch) -> None:
+    """Four parts of 48 products, each part's operator built in 5 s and its j-th product
+    1 + j/8 s (the check's steps growing as their reorthogonalisation does): unpriced (no
+    time budget timed the check) the ETA was none through the first part, the bar's rate
+    (the runs' products, cheaper), then the products left at the check's seconds a product
+    so far, low by the growth: 0.83 of the seconds left halfway through the second part on
+    this clock, 0.70 halfway through the last. Now from a quarter of the first part on it is the clock's seconds left
+    (1e-9 of them: float arithmetic; the fitted part is exactly quadratic in its products),
+    and a price from the part's second count on."""
+    import types
+
+    from prunelimit import api
+    from prunelimit.api import curvature
+
+    now = [0.0]
+
+    def built(*args, **kwargs) -> GrowingSteps:
+        now[0] += BUILD_S
+        return GrowingSteps(now)
+
+    monkeypatch.setattr(curvature, "hessian_operator", built)
+    calls: list[tuple[int, float | None, float]] = []
+    spectra, spent = curvature._part_spectra(
+        None, api.CurvatureOptions(method="slq"), types.SimpleNamespace(parts=[[]] * 4),
+        types.SimpleNamespace(steps=GROWING_DIM, hvps=0), torch.float64,
+        progress=lambda done, total, text, left: calls.append((done, left, now[0])),
+        prices=(None, 0.0), clock=lambda: now[0])
+    assert (len(spectra), spent, len(calls)) == (4, 4 * GROWING_DIM, 4 * GROWING_DIM)
+    end = calls[-1][2]
+    assert all(left is not None for _, left, _ in calls[1:])
+    priced = calls[GROWING_DIM // 4:]
+    assert all(abs(left - (end - at)) <= 1e-9 * max(end - at, 1.0) for _, left, at in priced)

@@ -1,9 +1,12 @@
 """A prune run whose ratio the prediction set repeated bounds' advice on an overshoot,
 "gate on the measured limit (`gate --use actual`) or check with `prunelimit verify`":
 gating is not what a pruning does. `prune --ratio auto --scope layer` on the bundled example
-(ρ_L 80.83 % and ρ* − 5 points 81.81 % measured past L + ε) now reads "prune less (a --ratio
-number below 0.8083, …), or measure the limit with `prunelimit verify`"; --ratio lower is
-named only where ρ_L was measured within the limit."""
+(ρ_L 80.83 % and ρ* − 5 points 81.81 % measured past L + ε) now reads "prune less: to the
+limit `prunelimit verify` measures …; one-shot pruning was measured past the limit at 0.8083,
+…"; --ratio lower is named only where ρ_L was measured within the limit. The lowest point
+past the limit is a ratio the limit lies below, not a ratio to prune just under: "a --ratio
+number below 0.6476" to a plainly trained CNN whose limit verify measured at 0.432 read as
+the latter."""
 
 from __future__ import annotations
 
@@ -37,22 +40,27 @@ def _layer_prune_warning(cli, tmp_path, words: str, saved_by: str | None = None)
 def test_a_prune_past_the_measured_limit_is_told_a_ratio_not_a_gate(cli, tmp_path) -> None:
     warning = _layer_prune_warning(cli, tmp_path, "the prediction overshoots")
     assert "gate --use actual" not in warning
-    assert warning.endswith("prune less (a --ratio number below 0.8083, where one-shot pruning was measured past "
-                            "it), or measure the limit with `prunelimit verify`")
+    assert warning.endswith("prune less: to the limit `prunelimit verify` measures (--ratio its actual.loss_ratio); "
+                            "one-shot pruning was measured past the limit at 0.8083, which puts the limit below that "
+                            "ratio but not how far below (a ratio just under it can break the model as well)")
 
 
 def test_lower_is_offered_where_rho_l_was_measured_within_the_limit() -> None:
     # L + ε = 0.12: ρ_L's loss 0.11 within it, ρ* − 5 points' 0.15 past it
     check = OvershootCheck(0.1, 0.02, CurvePoint(0.90, 0.15, None), CurvePoint(0.85, 0.11, None), 0.0, 10, 10)
-    assert prune_less(check).startswith("prune less (--ratio lower, ρ_L = 85.00 %, or a --ratio number below 0.9,")
+    assert prune_less(check).startswith("prune less: to ρ_L (--ratio lower, ρ_L = 85.00 %, measured within L + ε), "
+                                        "or to the limit `prunelimit verify` measures (--ratio its actual.loss_ratio); "
+                                        "one-shot pruning was measured past the limit at 0.9,")
     with library_call():
-        assert "(ratio='lower', ρ_L = 85.00 %, or a ratio= number below 0.9," in prune_less(check)
+        assert prune_less(check).startswith("prune less: to ρ_L (ratio='lower', ρ_L = 85.00 %, measured within L + ε), "
+                                            "or to the limit prunelimit.verify measures "
+                                            "(ratio=report.actual.loss_ratio);")
 
 
 def test_a_prune_from_a_saved_bounds_report_is_told_the_same(cli, tmp_path) -> None:
     """--from reads the overshoot the report states (its points), not only its warning's words."""
     warning = _layer_prune_warning(cli, tmp_path, "the prediction overshoots", saved_by="bounds")
-    assert "gate --use actual" not in warning and "prune less (a --ratio number below 0.8083," in warning
+    assert "gate --use actual" not in warning and "measured past the limit at 0.8083, which puts" in warning
 
 
 def test_a_stated_check_out_of_shape_gives_no_advice_of_its_own() -> None:

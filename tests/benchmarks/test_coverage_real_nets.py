@@ -29,7 +29,7 @@ def test_models_keep_an_mlp_specs_commas(bench):
 
 
 @pytest.mark.parametrize("name", ["cnn", "cnn-bn", "cnn-gn", "mlp-ln", "mlp-gelu", "mlp-tanh", "attn", "mlp-mse",
-                                  "cnn-bn-hidden", "mlp-ln-gelu", "mlp-halves", "mlp-memo"])
+                                  "cnn-bn-hidden", "mlp-ln-gelu", "mlp-halves", "mlp-memo", "gru", "attn-32"])
 def test_each_architecture_is_small_and_bounded(bench, name):
     factory, kind, loss, _ = bench.ARCHITECTURES[name]
     torch.manual_seed(0)
@@ -38,8 +38,20 @@ def test_each_architecture_is_small_and_bounded(bench, name):
     assert sum(p.numel() for p in model.parameters()) <= 4_938
     x, y = (part[:64] for part in bench.digits_data(kind))
     assert model(x).shape == (y.shape if loss == "mse" else (64, 10))
-    result = prunelimit.bounds(model, (x, y), loss=loss, batch_size=32, method="slq", runs=1, iterations=5, seed=0)
+    result = prunelimit.bounds(model, (x, y), loss=loss, batch_size=32, method="slq", runs=1, iterations=5, seed=0,
+                               include=bench.INCLUDE.get(name, ()))
     assert 0.0 <= result.ratio <= 1.0
+
+
+def test_the_grus_recurrent_weights_are_pruned_by_its_include(bench):
+    """The default prunable set leaves a GRU's weight matrices out (a warning says so), so
+    without ``INCLUDE`` N and ρ* would count the head alone."""
+    torch.manual_seed(0)
+    model = bench.ARCHITECTURES["gru"][0]()
+    x, y = (part[:64] for part in bench.digits_data("flat"))
+    assert prunelimit.info(model, (x, y)).params_prunable == 32 * 10  # the head's
+    info = prunelimit.info(model, (x, y), include=bench.INCLUDE["gru"])
+    assert info.params_prunable == 3 * 32 * (8 + 32) + 32 * 10  # the GRU's three gates' matrices and the head's
 
 
 def test_the_memorising_family_has_random_labels(bench):

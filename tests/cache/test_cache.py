@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import SMALL_SPEC, scaled_twice
+from tests.conftest import SMALL_SPEC, install_distribution, scaled_twice
 
 GATE = ("--min-ratio", "0.0", "--use", "predicted", "--json")
 
@@ -1533,24 +1533,8 @@ INSTALLED_NETS_PY = ("from torch import nn\n\nSCALE = {scale}\n\n\nclass Scaled(
 def _install(site: Path, version: str, scale: str) -> None:
     """Install package ``plkeyinst`` (distribution ``pl-key-inst``, no ``__version__``) into
     ``site`` as pip does: its files and a dist-info whose RECORD lists each file's sha256."""
-    import base64
-    import hashlib
-    import shutil
-
-    for old in site.glob("pl_key_inst-*.dist-info"):
-        shutil.rmtree(old)
-    package, info = site / "plkeyinst", site / f"pl_key_inst-{version}.dist-info"
-    package.mkdir(parents=True, exist_ok=True)
-    info.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "nets.py").write_text(INSTALLED_NETS_PY.format(scale=scale))
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: pl-key-inst\nVersion: {version}\n")
-    lines = []
-    for name in ("__init__.py", "nets.py"):
-        data = (package / name).read_bytes()
-        sha = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        lines.append(f"plkeyinst/{name},sha256={sha},{len(data)}")
-    (info / "RECORD").write_text("\n".join([*lines, f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]) + "\n")
+    install_distribution(site, "plkeyinst", "pl-key-inst", version,
+                         {"__init__.py": "", "nets.py": INSTALLED_NETS_PY.format(scale=scale)})
 
 
 @pytest.mark.parametrize("change", ["reinstalled under the same version", "another version"])

@@ -14,10 +14,11 @@ import pytest
 
 from prunelimit.api.curvature import SpectrumReport
 from prunelimit.api.layers import StoredBlocks
+from prunelimit.api.verification import StoredSearch
 from prunelimit.cache import RESULT_CLASSES, Entry, _field_hints, from_entry, to_entry
 
 ROOT = Path(__file__).resolve().parents[2]
-STORED = (SpectrumReport, StoredBlocks)  # the results stored_result reads (api.stored, api.layers)
+STORED = (SpectrumReport, StoredBlocks, StoredSearch)  # the results stored_result reads (api.stored, api.layers, api.verification)
 
 
 def _declared(hint, found: set) -> set:
@@ -70,6 +71,7 @@ def test_decoding_imports_no_module_an_entry_names():
     code = f"""
 import json, sys
 from prunelimit.api.layers import StoredBlocks
+from prunelimit.api.verification import StoredSearch
 from prunelimit.cache import Entry, from_entry
 module = {CONFIG[0].partition(":")[0]!r}
 assert module not in sys.modules

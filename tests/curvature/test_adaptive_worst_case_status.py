@@ -43,3 +43,37 @@ def test_a_time_budget_states_no_worst_case() -> None:
     """Under a time budget the bar's total already stops where the budget does."""
     seen, _ = _statuses(time_budget=100.0)
     assert seen and not any("at worst" in text for _, _, text in seen)
+
+
+class _Slowing(_Timed):
+    """Products at 1 s each for the first 40, then 3 s each: a run going on alone after a
+    focus, its basis grown, is slower than the runs' mean so far."""
+
+    def matvec(self, v):
+        self.seconds += 1.0 if self.seconds < 40 else 3.0
+        return self.op.matvec(v)
+
+    def matmat(self, vs):
+        for _ in range(vs.shape[1]):
+            self.seconds += 1.0 if self.seconds < 40 else 3.0
+        return self.op.matmat(vs)
+
+
+def test_the_worst_case_is_priced_at_the_slowest_rate_the_runs_have_shown() -> None:
+    """Past the 40th product every product takes 3 s: the status prices the 200 - done left at
+    3 s each from the end of the first whole stage at that rate on, where the runs' mean (2.4 s
+    at the 128th product) read 0.79 of it. Stages of 8, 16, 32, 64, 128 steps: the 128-step
+    stage (products 64 to 128) is the first slow whole one."""
+    timed = _Slowing(_operator(400))
+    plan = AdaptivePlan(tolerance=1e-9, max_products=200, initial_steps=8, initial_runs=1)
+    seen: list[tuple[int, str]] = []
+    adaptive_slq(timed, plan, _assess_by_steps(1000), seed=0, clock=lambda: timed.seconds,
+                 progress=lambda done, total, text, left=None: seen.append((done, text)))
+    checked = set()
+    for done, text in seen:
+        if not 128 <= done < 200:
+            continue
+        h, m, s = map(int, re.search(r"at worst 200 products, ≈ (\d+):(\d+):(\d+) more$", text).groups())
+        assert 3600 * h + 60 * m + s == 3 * (200 - done), (done, text)
+        checked.add(done)
+    assert checked == set(range(128, 200))
