@@ -143,6 +143,9 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         entries = f"{len(keys)} entr{'y' if len(keys) == 1 else 'ies'}" + (f" ({_keys(keys)})" if keys else "")
         example = f", {_keyed_pair(keys, option, '{}', 'dict')}" if keys else ""
         raise UsageError(f"{option} is a {type(data).__name__} of {entries}, not an (x, y) pair; {_FORMS}{example}")
+    listed = _samples_listed(data, option)
+    if listed:
+        raise UsageError(listed)
     if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) for v in data):
         # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
         raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
@@ -361,6 +364,31 @@ def _pair_fault(pair: Any) -> str:
         if not isinstance(value, Tensor):
             return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
     return ": a 0-d tensor has no sample dimension; give one row per sample"
+
+
+def _samples_listed(data: Any, option: str) -> str:
+    """Why ``data``, an (x, y) pair of per-sample lists (``([x0, x1, …], [y0, y1, …])``, as a
+    loop appending samples makes), is refused, with the fix; else ``""``. Its x was read as batch
+    0 ('holds 100 items'), or, beside a tensor of labels, as the inputs of a model whose forward
+    takes several. A batch's labels are never single numbers, and several inputs each hold one
+    row per label, so neither form is read as this one."""
+    if not isinstance(data, (tuple, list)) or len(data) != 2 or not isinstance(data[0], (tuple, list)):
+        return ""
+    xs, ys = data
+    if isinstance(ys, Tensor) and ys.dim() > 0:
+        labels, count = "y", len(ys)
+        if all(isinstance(t, Tensor) and t.dim() > 0 and len(t) == count for t in xs):
+            return ""  # the inputs of a model whose forward takes several: _several_inputs says so
+    elif isinstance(ys, (tuple, list)) and all(validate.real(v) or isinstance(v, Tensor) and v.dim() == 0 for v in ys):
+        labels, count = "torch.tensor(ys)", len(ys)
+    else:
+        return ""
+    if not xs or len(xs) != count:
+        return ""
+    inputs = "torch.stack(xs)" if all(isinstance(t, Tensor) for t in xs) else "torch.tensor(xs)"
+    return (f"{option} is an (x, y) pair of a {type(xs).__name__} of {count} samples and {count} labels, not of "
+            f"tensors; stack the samples into tensors, one row per sample: {option}=({inputs}, {labels}), or give "
+            "a DataLoader of a Dataset of them")
 
 
 def _several_inputs(inputs: tuple | list) -> str:
@@ -938,9 +966,12 @@ def settle_warning_filters() -> None:
 
 def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_size: int,
                    include: tuple[str, ...] | list[str] = (), exclude: tuple[str, ...] | list[str] = (),
-                   masks: "Masks | None" = None) -> "Inputs":
-    """:func:`inputs_from` with ``batch_size`` settled (:func:`batch_size_for`)."""
+                   masks: "Masks | None" = None, dtypes: Mapping[str, torch.dtype] | None = None) -> "Inputs":
+    """:func:`inputs_from` with ``batch_size`` settled (:func:`batch_size_for`); ``dtypes``: the
+    narrower float types of a model widened to float32 (:func:`narrow_floats_widened`), whose
+    data's floats are read in float32 (:func:`checked_batches`)."""
     from prunelimit.cache_opened import recording_opens
+    from prunelimit.data.loss import CriterionLoss
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
@@ -951,11 +982,14 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
         settle_warning_filters()
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     model.eval()
-    loaded = LoadedModel(model, None, dict(masks or {}), source="module", meta=recorded_meta(model))
+    loaded = LoadedModel(model, None, dict(masks or {}), source="module", meta=recorded_meta(model),
+                         dtypes=dict(dtypes or {}))
     resolved = resolve_selection(loaded, tuple(include), tuple(exclude))
     for warning in resolved.warnings:  # a set other than the recorded one, masks the set in use does not count
         warn(warning, stacklevel=3)
     loss_fn = loss_function(loss)
+    if dtypes and isinstance(loss_fn, CriterionLoss):  # its class weight in the model's type joins it in float32
+        loss_fn = loss_fn.to(torch.float32)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
     # the files the first batch's forward and gradient open, as the command line records them (a report's
     # weights.reads keys their bytes); not while the data loads: the data counts by its tensors
@@ -971,10 +1005,13 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
 def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, device: torch.device | str,
                     option: str) -> list["Batch"]:
     """``as_batches`` of ``data``, checked against the model and loss (one forward pass): an
-    ``InputError`` naming ``option`` (``data``, ``eval_data``) when they do not fit."""
+    ``InputError`` naming ``option`` (``data``, ``eval_data``) when they do not fit. A model
+    widened from float16 or bfloat16 (``loaded.dtypes``) takes its data's floats in float32."""
     from prunelimit.inputs import check_compatible
 
     batches = as_batches(data, batch_size, device, option)
+    if loaded.dtypes:
+        batches = widened_batches(batches)
     check_compatible(loaded, batches, loss_fn, None, option)
     return batches
 
@@ -986,7 +1023,9 @@ def _inputs(model: nn.Module, data: Any, *, batch_size: int | None, eval_data: A
     :func:`batch_size_for` over ``data`` and ``eval_data``), the model's ``torch.nn.utils.prune``
     reparametrisations (``Pruning.apply`` leaves them) folded into plain parameters and their
     masks read as a pruned checkpoint's: a pruned weight is otherwise no parameter, and the
-    model had no prunable weights. The model gets them back afterwards. A ``time_budget``
+    model had no prunable weights. A float16 or bfloat16 model is analysed as the command line
+    analyses a checkpoint stored in that type: as a float32 model (:func:`narrow_floats_widened`),
+    its data's floats read in float32 with it. The model gets them back afterwards. A ``time_budget``
     counts from here: turning ``data`` into batches is part of the call. Too few batches for
     ε are refused with the fix for the form of ``data``."""
     from prunelimit.data.batches import total_samples
@@ -995,14 +1034,59 @@ def _inputs(model: nn.Module, data: Any, *, batch_size: int | None, eval_data: A
     from prunelimit.theory.epsilon import require_batches
 
     size = batch_size_for(batch_size, data, eval_data)
-    with budget_counted_from(), _versions_kept(model), torch_pruning_folded(model) as held:
-        inputs = settled_inputs(model, data, batch_size=size, masks=held, **given)
+    with budget_counted_from(), _versions_kept(model), torch_pruning_folded(model) as held, \
+            narrow_floats_widened(model) as narrow:
+        inputs = settled_inputs(model, data, batch_size=size, masks=held, dtypes=named_types(model, narrow), **given)
         try:
             yield inputs
         except OptionError as exc:  # too few batches for ε: batch_size cuts a pair, not the batches given
             if exc.option == "epsilon" and inputs.batches is not None and len(inputs.batches) < 2 and not _is_pair(data):
                 require_batches(len(inputs.batches), total_samples(inputs.batches), cut=False)
             raise
+
+
+@contextlib.contextmanager
+def narrow_floats_widened(model: nn.Module) -> Iterator[dict[int, torch.dtype]]:
+    """``model``'s float16 and bfloat16 parameters and buffers widened to float32 in place for the
+    block, as the command line loads a checkpoint stored in those types into its float32 model
+    (the same ``Parameter`` objects, their gradients set aside: :func:`grads_kept` gives
+    them back), and given their types back afterwards, also on an error (float32 holds their
+    values exactly, so they come back bit for bit). In its own type a bfloat16 digits MLP's measured
+    limit was 31.7 % where the command line's on its file is 31.4 %, and a result recorded
+    ``dtype='bfloat16'``, which the command line's report was refused as ``prediction_from`` for.
+    Yields each widened tensor's type by its ``id`` (:func:`named_types`)."""
+    from prunelimit.models.load import NARROW_FLOATS
+
+    narrow = {id(t): (t, t.dtype) for t in (*model.parameters(), *model.buffers()) if t.dtype in NARROW_FLOATS}
+    if not narrow:
+        yield {}
+        return
+    with grads_kept(model):
+        with torch.no_grad():
+            for tensor, _ in narrow.values():
+                tensor.data = tensor.data.float()
+                tensor.grad = None
+        try:
+            yield {key: dtype for key, (_, dtype) in narrow.items()}
+        finally:
+            with torch.no_grad():
+                for tensor, dtype in narrow.values():
+                    tensor.data = tensor.data.to(dtype)
+
+
+def named_types(model: nn.Module, narrow: Mapping[int, torch.dtype]) -> dict[str, torch.dtype]:
+    """:func:`narrow_floats_widened`'s types (``narrow``, by tensor ``id``) by the names ``model``'s
+    state dict gives them now (a torch-pruned weight's ``weight_orig`` is its plain ``weight``
+    while folded): a checkpoint's ``LoadedModel.dtypes``, which a run rounds to as it goes."""
+    return {name: narrow[id(t)] for name, t in model.state_dict(keep_vars=True).items() if id(t) in narrow}
+
+
+def widened_batches(batches: list["Batch"]) -> list["Batch"]:
+    """``batches`` with their float16 and bfloat16 tensors in float32: the data of a model
+    :func:`narrow_floats_widened` widens, as the command line reads a spec's for its float32 model."""
+    from prunelimit.models.load import NARROW_FLOATS
+
+    return [tuple(t.float() if t.dtype in NARROW_FLOATS else t for t in batch) for batch in batches]
 
 
 @contextlib.contextmanager

@@ -51,8 +51,8 @@ from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.imp import ImpResult, ImpRow
 from prunelimit.library import (batch_size_for, check_training_output, checked_batches, checked_masks, grads_kept,
-                                keeps_caller_state, library_call, path_fix, recorded_meta, require_values,
-                                settled_inputs)
+                                keeps_caller_state, library_call, named_types, narrow_floats_widened, path_fix,
+                                recorded_meta, require_values, settled_inputs, widened_batches)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.pruning.lomp import TrainResult
 from prunelimit.pruning.masks import Masks
@@ -149,7 +149,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
             _masks_held(model, masks, given) as (pruned, held):
         try:
             report = run_hyperflux(model, batches, evaluation, loss_fn, density, config, masks=held,
-                                   selection=given.selection, progress=progress, dtypes=_named(model, narrow))
+                                   selection=given.selection, progress=progress, dtypes=named_types(model, narrow))
         except OptionError as exc:  # the command's target_density is this function's density argument
             if "target_density" not in exc.names:
                 raise
@@ -214,7 +214,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
         result = iterative_magnitude_pruning(model, batches, evaluation, loss_fn, config,
                                              out_dir=out_dir, masks=held, progress=progress,
                                              meta=recorded_set(given.selection), selection=given.selection,
-                                             dtypes=_named(model, narrow))
+                                             dtypes=named_types(model, narrow))
         pruned.update({name: result.masks.get(name, mask) for name, mask in pruned.items()})
     setattr(model, PRUNED_ATTRIBUTE, recorded_set(given.selection)["pruned"])  # as the levels' files
     return result
@@ -324,47 +324,28 @@ def _evaluation(given: "Inputs", eval_data: Any, batch_size: int, default: Any) 
     return checked_batches(given.loaded, given.loss_fn, eval_data, batch_size, given.device, "eval_data")
 
 
-# float types a model is trained in as float32, as the command line trains a checkpoint stored in them
-_NARROW = (torch.float16, torch.bfloat16)
-
-
 @contextlib.contextmanager
 def _in_float32(model: nn.Module, given: "Inputs", evaluation: Any) -> Iterator[tuple[list, Any, Any, dict]]:
     """A float16 or bfloat16 ``model`` trained as the command line trains such a checkpoint: as a
-    float32 model, rounded to its types as the run goes (``_named``, the runs' ``dtypes``). Its
-    tensors are widened in place for the run (the same ``Parameter`` objects; their gradients set
-    aside, ``grads_kept`` gives them back) and the data's floats with them, and given their types
-    back afterwards, also on an error; a criterion's own float tensors (a class ``weight``) are taken
-    in float32 too (``CriterionLoss.to``). Trained in float16, SGD's small steps were rounded away:
-    Hyperflux to density 0.5 of a digits MLP ended at 0.16, its accuracy 99.6 % → 40.8 %, where the
-    command line's run on a float16 file of the same weights ends at 0.45, keeping 99.6 %. Yields
-    the batches, the evaluation's (the same list where it is the data), the loss and each widened
-    tensor's type by its ``id``."""
+    float32 model (:func:`narrow_floats_widened`), rounded to its types as the run goes
+    (``named_types``, the runs' ``dtypes``), the data's floats widened with it; a criterion's own
+    float tensors (a class ``weight``) are taken in float32 too (``CriterionLoss.to``). Trained in
+    float16, SGD's small steps were rounded away: Hyperflux to density 0.5 of a digits MLP ended at
+    0.16, its accuracy 99.6 % → 40.8 %, where the command line's run on a float16 file of the same
+    weights ends at 0.45, keeping 99.6 %. Yields the batches, the evaluation's (the same list where
+    it is the data), the loss and each widened tensor's type by its ``id``."""
     from prunelimit.data.loss import CriterionLoss
 
     batches, loss_fn = given.batches, given.loss_fn
-    narrow = {id(t): (t, t.dtype) for t in (*model.parameters(), *model.buffers()) if t.dtype in _NARROW}
-    if not narrow:
-        yield batches, evaluation, loss_fn, {}
-        return
-
-    def widened(given: list) -> list:
-        return [tuple(t.float() if t.dtype in _NARROW else t for t in batch) for batch in given]
-
-    wide = widened(batches)
-    with torch.no_grad():
-        for tensor, _ in narrow.values():
-            tensor.data = tensor.data.float()
-            tensor.grad = None
-    try:
+    with narrow_floats_widened(model) as narrow:
+        if not narrow:
+            yield batches, evaluation, loss_fn, {}
+            return
+        wide = widened_batches(batches)
         loss_fn = loss_fn.to(torch.float32) if isinstance(loss_fn, CriterionLoss) else loss_fn
-        _require_float32_loss(model, wide[0], loss_fn, next(iter(narrow.values()))[1])
-        yield wide, wide if evaluation is batches else None if evaluation is None else widened(evaluation), loss_fn, \
-            {key: dtype for key, (_, dtype) in narrow.items()}
-    finally:
-        with torch.no_grad():
-            for tensor, dtype in narrow.values():
-                tensor.data = tensor.data.to(dtype)
+        _require_float32_loss(model, wide[0], loss_fn, next(iter(narrow.values())))
+        yield wide, wide if evaluation is batches else None if evaluation is None else widened_batches(evaluation), \
+            loss_fn, narrow
 
 
 def _require_float32_loss(model: nn.Module, batch: Any, loss_fn: Any, held: torch.dtype) -> None:
@@ -385,12 +366,6 @@ def _require_float32_loss(model: nn.Module, batch: Any, loss_fn: Any, held: torc
                          f"lambda captures) may be {kind}; compute with it in the output's type "
                          "(weight=w.to(output.dtype)), or give torch's criterion, nn.CrossEntropyLoss(weight=w), whose "
                          "tensors join the model's type") from exc
-
-
-def _named(model: nn.Module, narrow: dict) -> dict[str, torch.dtype]:
-    """``_in_float32``'s types (``narrow``, by tensor ``id``) by the names ``model``'s state dict
-    gives them now (a torch-pruned weight's ``weight_orig`` is its plain ``weight`` while folded)."""
-    return {name: narrow[id(t)] for name, t in model.state_dict(keep_vars=True).items() if id(t) in narrow}
 
 
 @contextlib.contextmanager

@@ -58,3 +58,32 @@ def test_a_file_name_as_the_model_says_how_to_load_it(train, path, call, tmp_pat
     assert message.startswith("model must be a torch.nn.Module") and "(the file name 'model.pt')" in message
     assert "model.load_state_dict(torch.load('model.pt', weights_only=True))" in message, message
     assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_a_state_dict_given_to_apply_says_how_to_prune_it(model):
+    """It said "apply takes a torch.nn.Module, got OrderedDict", naming no fix; the fix it names works."""
+    pruning = prunelimit.prune(model, 0.5)
+    state = model.state_dict()
+    with pytest.raises(UsageError, match=r"^apply takes a torch.nn.Module, got OrderedDict; build the module, "
+                                         r"load_state_dict\(\.\.\.\) into it .* for name, mask in pruning.masks.items\(\): "
+                                         r"state\[name\]\.mul_\(mask\.to\(state\[name\]\.device\)\)$"):
+        pruning.apply(state)
+    for name, mask in pruning.masks.items():
+        state[name].mul_(mask.to(state[name].device))
+    assert all(torch.equal(state[name] != 0, mask & (state[name] != 0)) for name, mask in pruning.masks.items())
+    assert sum(int((~mask).sum()) for mask in pruning.masks.values()) > 0
+
+
+@pytest.mark.parametrize("given, fix", [
+    (lambda x, y: (list(x), list(y)), "data=(torch.stack(xs), torch.tensor(ys))"),
+    (lambda x, y: (list(x), y), "data=(torch.stack(xs), y)"),
+    (lambda x, y: (x.tolist(), y.tolist()), "data=(torch.tensor(xs), torch.tensor(ys))"),
+])
+def test_lists_of_samples_as_data_say_to_stack_them(model, train, given, fix):
+    """They were read as batches ("data batch 0 is a list …: it holds 300 items") or as the inputs
+    of a model whose forward takes several ("x is a list of 300 tensors")."""
+    with pytest.raises(UsageError) as refused:
+        prunelimit.info(model, given(*train))
+    assert str(refused.value) == ("data is an (x, y) pair of a list of 300 samples and 300 labels, not of tensors; "
+                                  f"stack the samples into tensors, one row per sample: {fix}, or give a DataLoader "
+                                  "of a Dataset of them")

@@ -210,7 +210,7 @@ def load_model(
     meta = checkpoint_meta(raw, model_spec)
     if raw.module is not None and model_spec is None:
         model, factory_pruned = _prune_made_permanent(raw.module), []  # the file holds the masks it pruned
-        dtypes = {}  # the module's own types: one in another float type than float32 is refused
+        dtypes = widened_to_float32(model)  # as its factory's model: float16 held and computed in float32
     else:
         if spec is None:
             raise UsageError(
@@ -228,7 +228,7 @@ def load_model(
         state, masks = unwrapped(expected, state, masks)
         state = with_ties(expected, state, str(raw.path))
         load_state_strict(model, state, str(raw.path), model_fix(state, spec, raw.path))
-        dtypes = other_float_types(model.state_dict(), state)
+        dtypes = {**widened_to_float32(model), **other_float_types(model.state_dict(), state)}
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     masks = masks_by_parameter(model, masks)
@@ -239,6 +239,25 @@ def load_model(
         "for them: they are read as the file holds them, with no mask; save the pruned model's own state_dict "
         "(weight_orig and weight_mask) to keep its pruning",) if unmasked else ())
     return LoadedModel(model, spec, masks, raw.kind, raw.path, meta, notes, dtypes, raw.weights_from)
+
+
+# float types a model is analysed and trained in as float32, rounded to them where a run writes it
+NARROW_FLOATS = (torch.float16, torch.bfloat16)
+
+
+def widened_to_float32(model: nn.Module) -> dict[str, torch.dtype]:
+    """Widen, in place, ``model``'s float16 and bfloat16 tensors (a ``--model`` factory's
+    ``Net().half()``) to float32, as a checkpoint stored in those types loads into a float32
+    model: name → the type each had, which a file written from the model stores it back in. The
+    factory's model computed in float16 and recorded it (the data read in float16, its report
+    refused beside the float32 model's of the same file), and trained in float16 itself."""
+    state = model.state_dict()
+    narrow = {name: value.dtype for name, value in state.items() if value.dtype in NARROW_FLOATS}
+    with torch.no_grad():
+        for tensor in {id(t): t for t in (*model.parameters(), *model.buffers())
+                       if t.dtype in NARROW_FLOATS}.values():
+            tensor.data = tensor.data.float()
+    return narrow
 
 
 def other_float_types(model_state: Mapping[str, Tensor], file_state: Mapping[str, Tensor]) -> dict[str, torch.dtype]:

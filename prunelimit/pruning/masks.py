@@ -207,7 +207,11 @@ def prune_with_torch(given: nn.Module, masks: Mapping[str, Tensor], recorded: di
     from torch.nn.utils import prune
 
     if not isinstance(given, nn.Module):
-        raise UsageError(f"apply takes a torch.nn.Module, got {validate.not_a_module(given)}")
+        # a state dict (torch.load of a checkpoint) holds no module for torch's pruning to hook
+        fix = ("; build the module, load_state_dict(...) into it and apply the masks to it, or zero the state "
+               "dict's pruned weights in place: for name, mask in pruning.masks.items(): "
+               "state[name].mul_(mask.to(state[name].device))") if isinstance(given, Mapping) else ""
+        raise UsageError(f"apply takes a torch.nn.Module, got {validate.not_a_module(given)}{fix}")
     model = wrapped_module(given)
     if isinstance(model, torch.jit.ScriptModule):  # torch.nn.utils.prune needs forward pre-hooks, which it has not
         # only the library's Pruning/HyperfluxResult.apply get here: its caller's fix, not a command

@@ -137,9 +137,8 @@ def test_a_float64_factory_gives_the_librarys_numbers(cli, nets, tmp_path, facto
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_a_half_precision_factory_gives_the_librarys_numbers(cli, nets, dtype):
-    """A float16 or bfloat16 model reads its inputs in its type and has its curvature
-    computed in float32 copies (``api.curvature.product_dtype``), as the library does for
-    such an object: the same ρ* and ε."""
+    """A float16 or bfloat16 factory's model is read as a float32 model, its inputs in float32
+    (as a checkpoint stored in that type), as the library reads such an object: the same ρ* and ε."""
     ckpt, spec, model = nets("make", dtype=dtype)
     doc = _json(cli, "bounds", ckpt, "--model", spec, "--data", "digits:train", *EXACT)
     expected = prunelimit.bounds(model, _digits("digits:train", getattr(torch, dtype)), method="exact").to_json()
@@ -175,17 +174,17 @@ def test_float64_inputs_of_a_file_keep_their_digits_in_a_float64_model(cli, nets
 
 def test_real_targets_are_read_in_float64_for_a_float64_model(cli, nets, tmp_path):
     """Regression targets of a float64 file keep their digits for a float64 model (the loss
-    is the library's on the file's y, 1e-12), and stay float32 for a float16 one, whose loss
-    torch computes against them in float32 (the library's on y.float(), as given to it)."""
+    is the library's on the file's y, 1e-12), and stay float32 for a float16 one, read as a
+    float32 model with its inputs (the library's on x.float() and y.float(), as given to it)."""
     torch.manual_seed(1)
     x, y = torch.randn(SAMPLES, 64, dtype=torch.float64), torch.randn(SAMPLES, 10, dtype=torch.float64)
     data = tmp_path / "regression64.pt"
     torch.save({"x": x, "y": y}, data)
     models = {}
-    for dtype, targets in (("float64", y), ("float16", y.float())):
+    for dtype, inputs, targets in (("float64", x, y), ("float16", x.float(), y.float())):
         ckpt, spec, models[dtype] = nets("make", dtype=dtype)
         doc = _json(cli, "info", ckpt, "--model", spec, "--data", f"tensors:{data}", "--loss", "mse")
-        assert _same(doc["loss"], prunelimit.info(models[dtype], (x.to(getattr(torch, dtype)), targets), loss="mse").loss)
+        assert _same(doc["loss"], prunelimit.info(models[dtype], (inputs, targets), loss="mse").loss)
     assert not _same(prunelimit.info(models["float64"], (x, y.float()), loss="mse").loss,
                      prunelimit.info(models["float64"], (x, y), loss="mse").loss)  # float32 targets would show
 

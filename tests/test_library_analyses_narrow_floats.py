@@ -1,0 +1,88 @@
+"""The analyses of a float16 or bfloat16 module compute and record what the command line does
+on the same weights saved in that type: a float32 model, the data's floats read in float32.
+They computed in the module's own type and recorded ``dtype='float16'``, so the command
+line's report on the file was refused as ``prediction_from`` ("float32 there, float16 here")
+and the measured limit moved. The same code runs on the same values (digits' pixels, k/16,
+are exact in both types), so results are compared with no tolerance."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+import prunelimit
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.report.jsonout import document
+
+from tests.conftest import LIBRARY_SAMPLES as SAMPLES, SPEC, adam_fit
+
+
+def _narrow(model: torch.nn.Module, train, dtype: torch.dtype):
+    x, y = train
+    return adam_fit(model, x, y, steps=60).to(dtype), (x.to(dtype), y)
+
+
+def _json(result, tmp_path, name: str) -> dict:
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    (tmp_path / name).write_text(result.stdout)
+    return document
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_narrow_modules_limits_are_the_command_lines_on_its_file(model, train, tmp_path, cli, dtype):
+    model, data = _narrow(model, train, dtype)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    given = ("--data", "digits:train", "--max-samples", SAMPLES, "--json")
+    from_file = _json(cli("bounds", path, *given), tmp_path, "cli.json")
+    checked = _json(cli("verify", path, *given, "--from", tmp_path / "cli.json"), tmp_path, "verify.json")
+
+    result = prunelimit.bounds(model, data)
+    assert result.ratio == from_file["prediction"]["ratio"]
+    assert result.provenance.dtype == from_file["weights"]["dtype"] == "float32"
+    report = prunelimit.verify(model, data, prediction_from=tmp_path / "cli.json")  # refused before
+    assert report.actual.loss_ratio == checked["actual"]["loss_ratio"]
+    assert report.actual.accuracy_ratio == checked["actual"]["accuracy_ratio"]
+    (tmp_path / "lib.json").write_text(json.dumps(document("bounds", result.to_json())))
+    assert cli("verify", path, *given, "--from", tmp_path / "lib.json").exit_code == 0  # the other way
+
+
+def test_the_callers_narrow_module_comes_back_as_it_was(model, train):
+    """Its types, Parameter objects, values, buffers, gradients and mode, after analyses that
+    prune it and fine-tune it (nplh's pressure mode)."""
+    model, data = _narrow(model, train, torch.float16)
+    model.register_buffer("scale", torch.tensor([0.5, 2.0], dtype=torch.float16))
+    torch.nn.functional.cross_entropy(model(data[0][:8]), data[1][:8]).backward()
+    model.train()
+    params = list(model.parameters())
+    state = {name: value.clone() for name, value in model.state_dict().items()}
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    prunelimit.verify(model, data)
+    prunelimit.prune(model, "auto", data)
+    try:
+        prunelimit.nplh(model, data, mode="pressure")
+    except prunelimit.errors.PrunelimitError:
+        pass  # refused or fitted: either way the model must come back
+    assert all(a is b for a, b in zip(params, model.parameters()))
+    assert {k: (v.dtype, v) for k, v in model.state_dict().items()}.keys() == state.keys()
+    assert all(v.dtype == state[k].dtype and torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    assert all(p.grad.dtype == torch.float16 and torch.equal(p.grad, grads[name]) for name, p in model.named_parameters())
+    assert model.training
+
+
+def test_nplh_of_a_float16_module_is_its_float32_twins(model, train):
+    """nplh's pressure mode fitted 3 points on the float16 module and refused its float32 twin."""
+    model, data = _narrow(model, train, torch.float16)
+    twin = copy.deepcopy(model).float()
+
+    def outcome(net, given):
+        try:
+            return prunelimit.nplh(net, given, mode="pressure").to_json()
+        except prunelimit.errors.PrunelimitError as exc:
+            return str(exc)
+
+    assert outcome(model, data) == outcome(twin, (data[0].float(), data[1]))
