@@ -523,8 +523,9 @@ def path_fix(model: Any) -> str:
     give the module the library reads; else nothing. "got str" named neither."""
     if not isinstance(model, (str, os.PathLike)):
         return ""
-    return (f" (the file name {str(model)!r}); the library takes the module in memory: build it and load the file's "
-            f"weights into it, model.load_state_dict(torch.load({str(model)!r}, weights_only=True)), or give the "
+    name = repr(str(model))
+    return (f" (the file name {name}); the library takes the module in memory: build it and load the file's "
+            f"weights into it, model.load_state_dict(torch.load({name}, weights_only=True)), or give the "
             "file to the command line, which reads it")
 
 

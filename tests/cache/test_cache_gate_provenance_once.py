@@ -44,9 +44,9 @@ def test_a_cached_gate_takes_the_provenance_once(cli, own_ckpt, tmp_path, monkey
     monkeypatch.setattr(baseline, "provenance", lambda *a, **k: taken.append(a) or provenance(*a, **k))
     doc = _doc(cli("gate", own_ckpt, "--max-samples", 300, "--cache-dir", cache, "--json", *args))
     assert len(taken) == 1, path
-    # each path taken: the rules read, the spectrum read back from the cache, or the saved report
+    # each path taken: the rules read, the spectrum or the measured limit read back from the cache, or the saved report
     assert len(doc["rules"]) == (2 if "verify" in path else 1)
-    assert doc["cache_hit"] is (path in ("bounds", "verify"))
+    assert doc["cache_hit"] is (path in ("bounds", "measured limit", "verify"))
     assert (doc["bounds"].get("prediction_from") is not None) is ("from" in path)
     recorded = _doc(first)
     for key in ("weights", "data", "params", "precision"):

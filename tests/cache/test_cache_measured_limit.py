@@ -37,7 +37,8 @@ def _run(cli, command, ckpt, *args):
     return json.loads(result.stdout)
 
 
-def test_a_gate_on_the_measured_limit_after_verify_reads_its_search(cli, own_ckpt, searches):
+def test_a_gate_on_the_measured_limit_after_verify_reads_its_search(cli, own_ckpt, searches, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the console's note on one line
     verified = _run(cli, ("verify",), own_ckpt)
     assert len(searches) == 1 and verified["timing"]["search"]["cached"] is False
     gated = _run(cli, GATE, own_ckpt)

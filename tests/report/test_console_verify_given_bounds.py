@@ -21,7 +21,8 @@ def _small() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
     return torch.nn.Sequential(torch.nn.Linear(6, 3)), (torch.randn(64, 6), torch.randint(0, 3, (64,)))
 
 
-def test_a_bounds_report_given_is_read_as_a_saved_one_is(capsys, tmp_path):
+def test_a_bounds_report_given_is_read_as_a_saved_one_is(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # each line whole, the file's name as long as the source's
     model, data = _small()
     predicted = prunelimit.bounds(model, data, batch_size=16, method="exact")
     saved = tmp_path / "bounds.json"

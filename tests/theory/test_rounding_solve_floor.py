@@ -57,16 +57,22 @@ def test_float64_products_null_space_is_held_by_the_rounding_part() -> None:
 
 def test_float32_products_keep_their_floor() -> None:
     """The solve's term is 1.5e-8 of a float32 floor: the floor is float32 epsilon × λmax to
-    that. Ten seeds' float32 runs, every one covered: each probe weighs the null space alike
+    that. Forty seeds' float32 runs, at most 4 missed: each probe weighs the null space alike
     only on average (0.928–0.959 of it on seed 0's three), and the share below the floor at
     the probes' mean alone held 6 of 10, 21 of 30 (seed 0: 1.5e-5 ± 0.948 against 0.95); it is taken at
-    the mean's 97.5 % upper side."""
+    the mean's 97.5 % upper side, so about 1 seed in 40 misses where its three probes all weigh
+    the null space low: seed 7 on an AVX-512 CPU (0.927, 0.929, 0.917: 0.9406 against 0.95),
+    whose torch draws other normal probes than an AVX2 one. More than 4 misses of 40 at that
+    rate has odds of 0.4 %."""
     eps = torch.finfo(torch.float32).eps
     op, profile, exact = _null_heavy(0, torch.float32)
     quad = slq(op, 40, 3, 0)
     lam = float(np.abs(quad.nodes).max())
     assert abs(rounding_floor(quad, eps) / (eps * lam) - 1) <= SOLVE_ROUNDING * 2.3e-16 / eps
-    for seed in range(10):
+    missed = []
+    for seed in range(40):
         op, profile, exact = _null_heavy(seed, torch.float32)
         ratio, plus_minus = _stated(op, profile, seed, eps)
-        assert abs(ratio - exact) <= plus_minus, (seed, ratio, exact, plus_minus)
+        if abs(ratio - exact) > plus_minus:
+            missed.append((seed, ratio, exact, plus_minus))
+    assert len(missed) <= 4, missed
