@@ -972,7 +972,6 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
     narrower float types of a model widened to float32 (:func:`narrow_floats_widened`), whose
     data's floats are read in float32 (:func:`checked_batches`)."""
     from prunelimit.cache_opened import recording_opens
-    from prunelimit.data.loss import CriterionLoss
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
@@ -989,8 +988,8 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
     for warning in resolved.warnings:  # a set other than the recorded one, masks the set in use does not count
         warn(warning, stacklevel=3)
     loss_fn = loss_function(loss)
-    if dtypes and isinstance(loss_fn, CriterionLoss):  # its class weight in the model's type joins it in float32
-        loss_fn = loss_fn.to(torch.float32)
+    if dtypes:  # its class weight in the model's type joins it in float32
+        loss_fn = float32_loss(loss_fn)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
     # the files the first batch's forward and gradient open, as the command line records them (a report's
     # weights.reads keys their bytes); not while the data loads: the data counts by its tensors
@@ -1056,9 +1055,9 @@ def narrow_floats_widened(model: nn.Module) -> Iterator[dict[int, torch.dtype]]:
     limit was 31.7 % where the command line's on its file is 31.4 %, and a result recorded
     ``dtype='bfloat16'``, which the command line's report was refused as ``prediction_from`` for.
     Yields each widened tensor's type by its ``id`` (:func:`named_types`)."""
-    from prunelimit.models.load import NARROW_FLOATS
+    from prunelimit.models.load import narrow_tensors
 
-    narrow = {id(t): (t, t.dtype) for t in (*model.parameters(), *model.buffers()) if t.dtype in NARROW_FLOATS}
+    narrow = {id(t): (t, t.dtype) for t in narrow_tensors(model)}
     if not narrow:
         yield {}
         return
@@ -1080,6 +1079,14 @@ def named_types(model: nn.Module, narrow: Mapping[int, torch.dtype]) -> dict[str
     state dict gives them now (a torch-pruned weight's ``weight_orig`` is its plain ``weight``
     while folded): a checkpoint's ``LoadedModel.dtypes``, which a run rounds to as it goes."""
     return {name: narrow[id(t)] for name, t in model.state_dict(keep_vars=True).items() if id(t) in narrow}
+
+
+def float32_loss(loss_fn: Any) -> Any:
+    """``loss_fn`` for a model :func:`narrow_floats_widened` widens: torch's criterion with its own
+    float tensors (a class ``weight``) in float32 (``CriterionLoss.to``), any other as it is."""
+    from prunelimit.data.loss import CriterionLoss
+
+    return loss_fn.to(torch.float32) if isinstance(loss_fn, CriterionLoss) else loss_fn
 
 
 def widened_batches(batches: list["Batch"]) -> list["Batch"]:

@@ -51,8 +51,8 @@ from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.imp import ImpResult, ImpRow
 from prunelimit.library import (batch_size_for, check_training_output, checked_batches, checked_masks, grads_kept,
-                                keeps_caller_state, library_call, named_types, narrow_floats_widened, path_fix,
-                                recorded_meta, require_values, settled_inputs, widened_batches)
+                                float32_loss, keeps_caller_state, library_call, named_types, narrow_floats_widened,
+                                path_fix, recorded_meta, require_values, settled_inputs, widened_batches)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.pruning.lomp import TrainResult
 from prunelimit.pruning.masks import Masks
@@ -334,15 +334,13 @@ def _in_float32(model: nn.Module, given: "Inputs", evaluation: Any) -> Iterator[
     0.16, its accuracy 99.6 % → 40.8 %, where the command line's run on a float16 file of the same
     weights ends at 0.45, keeping 99.6 %. Yields the batches, the evaluation's (the same list where
     it is the data), the loss and each widened tensor's type by its ``id``."""
-    from prunelimit.data.loss import CriterionLoss
-
     batches, loss_fn = given.batches, given.loss_fn
     with narrow_floats_widened(model) as narrow:
         if not narrow:
             yield batches, evaluation, loss_fn, {}
             return
         wide = widened_batches(batches)
-        loss_fn = loss_fn.to(torch.float32) if isinstance(loss_fn, CriterionLoss) else loss_fn
+        loss_fn = float32_loss(loss_fn)
         _require_float32_loss(model, wide[0], loss_fn, next(iter(narrow.values())))
         yield wide, wide if evaluation is batches else None if evaluation is None else widened_batches(evaluation), \
             loss_fn, narrow

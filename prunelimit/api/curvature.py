@@ -414,9 +414,8 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
         epsilon, source = float(options.epsilon), "given"  # CurvatureOptions took it positive and finite
     named = required_prunable(inputs.model, inputs.selection)
     weights = tuple(p.detach() for _, p in named)
-    return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)) if ranked is None else ranked(),
-                       weights,
-                       tuple(n for n, _ in named))
+    profile = MagnitudeProfile.from_tensors(list(weights)) if ranked is None else ranked()
+    return LimitTarget(epsilon, source, profile, weights, tuple(n for n, _ in named))
 
 
 def require_limit_inputs(inputs: Inputs, options: CurvatureOptions) -> None:

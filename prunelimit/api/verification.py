@@ -334,8 +334,8 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
         store_search(store, key, StoredSearch(actual, source, None, 0, (), ()))
     unresolved = rounding_epsilon_warning(epsilon, actual.dense_loss)  # as bounds warns of it
     notes = (*actual.recovery_notes(accuracy=False), *(() if unresolved is None else (unresolved,)))
-    return MeasuredLimit(actual, epsilon, source, inputs_regime(inputs, weights), provenance(inputs, options) if known is None else known, notes,
-                         found is not None)
+    taken = provenance(inputs, options) if known is None else known
+    return MeasuredLimit(actual, epsilon, source, inputs_regime(inputs, weights), taken, notes, found is not None)
 
 
 def store_search(store: "Store | None", key: str | None, search: StoredSearch) -> None:

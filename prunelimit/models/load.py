@@ -251,13 +251,16 @@ def widened_to_float32(model: nn.Module) -> dict[str, torch.dtype]:
     model: name → the type each had, which a file written from the model stores it back in. The
     factory's model computed in float16 and recorded it (the data read in float16, its report
     refused beside the float32 model's of the same file), and trained in float16 itself."""
-    state = model.state_dict()
-    narrow = {name: value.dtype for name, value in state.items() if value.dtype in NARROW_FLOATS}
+    narrow = {name: value.dtype for name, value in model.state_dict().items() if value.dtype in NARROW_FLOATS}
     with torch.no_grad():
-        for tensor in {id(t): t for t in (*model.parameters(), *model.buffers())
-                       if t.dtype in NARROW_FLOATS}.values():
+        for tensor in narrow_tensors(model):
             tensor.data = tensor.data.float()
     return narrow
+
+
+def narrow_tensors(model: nn.Module) -> list[torch.Tensor]:
+    """``model``'s float16 and bfloat16 parameters and buffers, each once (a tied one is one tensor)."""
+    return list({id(t): t for t in (*model.parameters(), *model.buffers()) if t.dtype in NARROW_FLOATS}.values())
 
 
 def other_float_types(model_state: Mapping[str, Tensor], file_state: Mapping[str, Tensor]) -> dict[str, torch.dtype]:

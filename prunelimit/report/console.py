@@ -723,6 +723,10 @@ def read_from_text(name: str) -> str:
     return f"{READ_FROM}{name} (no curvature work)"
 
 
+# a measured limit a verify or gate before stored (``timing.search.cached``)
+SEARCH_READ = "read from the cache, no prune-and-evaluate passes (--no-cache searches again)"
+
+
 def render_verify(rep) -> None:
     b, a = rep.prediction, rep.actual
     table = folding_table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
@@ -767,8 +771,7 @@ def render_verify(rep) -> None:
         stdout.print(density)
     stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {loss_text(a.dense_loss)}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
-                 + (" · measured limit read from the cache, no prune-and-evaluate passes (--no-cache searches again)"
-                    if rep.search_cached else f" · {a.evaluations} prune-and-evaluate passes"
+                 + (f" · measured limit {SEARCH_READ}" if rep.search_cached else f" · {a.evaluations} prune-and-evaluate passes"
                     # the seconds are the sweep's too (timing.search), and its points count for the limits
                     + (f" and {a.sweep_evaluations:,} for --sweep" if a.curve else "") + f" in {a.seconds:.1f} s"))
     if b.source is not None:
@@ -824,10 +827,9 @@ def gate_lines(rep) -> list[tuple[str, str]]:
                       "no prune-and-evaluate passes)"))  # a verify report's limit too
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
-        passes = f"{b['actual']['evaluations']} prune-and-evaluate passes" if b.get("actual_from") is None else \
-            f"read from {b['actual_from']}, no prune-and-evaluate passes"
-        if b.get("actual_from") is None and b.get("timing", {}).get("search", {}).get("cached"):
-            passes = "read from the cache, no prune-and-evaluate passes (--no-cache searches again)"
+        passes = f"read from {b['actual_from']}, no prune-and-evaluate passes" if b.get("actual_from") is not None \
+            else SEARCH_READ if b.get("timing", {}).get("search", {}).get("cached") else \
+            f"{b['actual']['evaluations']} prune-and-evaluate passes"
         lines.append(("measured", f"measured limit: loss ≤ L + ε, {epsilon_text(b['epsilon'], b['epsilon_source'])} · "
                                   f"{passes} · no spectrum"))
     if rep.estimate is not None:  # --method paper's, as bounds printed them (a --from report's as read)
