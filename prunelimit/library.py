@@ -63,7 +63,7 @@ from torch import Tensor, nn
 from prunelimit import api, validate
 from prunelimit.data.batches import Batch
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import CallError, OptionError, UsageError, option, quoted, warn
+from prunelimit.errors import CallError, InputError, OptionError, UsageError, option, quoted, warn
 from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import NplhConfig, NplhFit
 from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
@@ -1012,8 +1012,34 @@ def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, 
     batches = as_batches(data, batch_size, device, option)
     if loaded.dtypes:
         batches = widened_batches(batches)
-    check_compatible(loaded, batches, loss_fn, None, option)
+    try:
+        check_compatible(loaded, batches, loss_fn, None, option)
+    except InputError:
+        if loaded.dtypes:
+            _require_float32_loss(loaded.model, batches[0], loss_fn, next(iter(loaded.dtypes.values())))
+        raise
     return batches
+
+
+def _require_float32_loss(model: nn.Module, batch: Any, loss_fn: Any, held: torch.dtype) -> None:
+    """An ``InputError`` saying why, where the loss fails on the widened model's first batch
+    naming a narrow type (one pass, no gradients): a tensor a function holds of its own (a class
+    weight a lambda captures) stays in the model's narrow type, and torch said only ``expected
+    scalar type Float but found Half``."""
+    from prunelimit.specs import user_failure
+
+    kind = str(held).removeprefix("torch.")
+    try:
+        with torch.no_grad():
+            loss_fn(model, batch)
+    except RuntimeError as exc:
+        if not any(name in str(exc) for name in (kind, "Half", "BFloat16")):
+            return  # another failure, which the data check names
+        raise InputError(f"the loss fails on the model widened to float32, as the command line reads a {kind} "
+                         f"checkpoint ({user_failure(exc)}): a tensor the loss holds of its own (a class weight a "
+                         f"lambda captures) may be {kind}; compute with it in the output's type "
+                         "(weight=w.to(output.dtype)), or give torch's criterion, nn.CrossEntropyLoss(weight=w), whose "
+                         "tensors join the model's type") from exc
 
 
 @contextlib.contextmanager

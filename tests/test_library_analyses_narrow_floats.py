@@ -86,3 +86,19 @@ def test_nplh_of_a_float16_module_is_its_float32_twins(model, train):
             return str(exc)
 
     assert outcome(model, data) == outcome(twin, (data[0].float(), data[1]))
+
+
+def test_a_lambdas_own_float16_tensor_is_named_as_the_training_names_it(model, train):
+    """The analyses widen the model as training does, and a class weight a lambda captures in
+    float16 fails there alike: they said only 'the loss failed on data (RuntimeError: expected
+    scalar type Float but found Half); check that data, model and loss fit together'."""
+    model, data = _narrow(model, train, torch.float16)
+    weight = torch.linspace(0.5, 2.0, 10).half()
+    with pytest.raises(prunelimit.errors.InputError,
+                       match=r"^the loss fails on the model widened to float32, as the command line reads a float16 "
+                             r"checkpoint \(RuntimeError: .*weight=w.to\(output.dtype\)"):
+        prunelimit.info(model, data, loss=lambda out, y: torch.nn.functional.cross_entropy(out, y, weight=weight))
+    # a failure naming no narrow type (a lambda that fails on any model) is left to the data check's words
+    short = weight[:3].float()
+    with pytest.raises(prunelimit.errors.InputError, match=r"^the loss failed on data \(RuntimeError"):
+        prunelimit.info(model, data, loss=lambda out, y: torch.nn.functional.cross_entropy(out, y, weight=short))
