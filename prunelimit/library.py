@@ -828,7 +828,9 @@ def inputs_from(
 ) -> Inputs:
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass). The
-    model is left in eval mode, as the commands of :mod:`prunelimit.api` need it.
+    model is left in eval mode, as the commands of :mod:`prunelimit.api` need it; a float16 or
+    bfloat16 model is held as a float32 copy in eval mode, the data's floats in float32, as the
+    command line loads a checkpoint stored in that type (the model given is left as it is).
     ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned),
     keyed by parameter name, each of its parameter's shape (a float 0/1 mask is kept where nonzero).
     The prunable set is ``include``/``exclude`` when given, else the one ``Pruning.apply``
@@ -850,8 +852,28 @@ def inputs_from(
         raise UsageError(_torch_pruned_fix(pruned))
     chosen = checked_masks(masks, module)
     check_masks(module, chosen)  # a mask of no parameter, or of another shape, was read in silence
-    return settled_inputs(model, data, loss="ce" if loss is None else loss, batch_size=batch_size_for(batch_size, data),
-                          include=include, exclude=exclude, masks=chosen)
+    module, dtypes = _float32_copy(module)
+    return settled_inputs(module, data, loss="ce" if loss is None else loss,
+                          batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude,
+                          masks=chosen, dtypes=dtypes)
+
+
+def _float32_copy(module: nn.Module) -> tuple[nn.Module, dict[str, torch.dtype]]:
+    """``module`` and ``{}``, or for a float16 or bfloat16 one a float32 copy and the types its
+    tensors had, as the command line loads a checkpoint stored in them (``widened_to_float32``):
+    ``inputs_from``'s Inputs outlive the call, so the other functions' widening for their call
+    cannot serve, and those Inputs computed in float16 (a 64-16-10 digits MLP's dense loss
+    0.209873 where ``prunelimit.verify``'s is 0.209844) and recorded ``dtype='float16'``. A copy, as the caller's model in float32 would no longer take its data."""
+    import copy
+
+    from prunelimit.models.load import narrow_tensors, widened_to_float32
+
+    if not narrow_tensors(module):
+        return module, {}
+    held = copy.deepcopy(module)
+    for parameter in held.parameters():
+        parameter.grad = None  # the caller's gradients, in the narrow type: no part of the Inputs
+    return held, widened_to_float32(held)
 
 
 def refuse_loss_without_data(data: Any, loss: str | Callable | None) -> None:
