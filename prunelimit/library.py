@@ -715,11 +715,15 @@ def _plain(value: Any) -> Any:
     holds, as every function takes it: a NumPy integer seed failed inside torch (``manual_seed``:
     'an integer is required', or an int64 overflow in the epoch's seed), one recorded in a result's
     settings made ``json.dumps(result.to_json())`` fail, and a 0-d tensor was refused as 'a Tensor,
-    not a number' (``error_law`` alone took it)."""
+    not a number' (``error_law`` alone took it). A list or tuple of NumPy scalars alike, item by item."""
     import numpy as np
 
     if isinstance(value, Tensor) and value.dim() == 0 and not value.is_complex() and not value.is_meta:
         return value.item()
+    if type(value) in (list, tuple) and value and all(isinstance(v, np.generic) for v in value):
+        # a setting's numbers (milestones=[np.int64(10)], pressures=) were kept as NumPy scalars in the
+        # result's config (LompConfig(milestones=[np.int64(10)])); only NumPy's, so no batch is read
+        return type(value)(map(_plain, value))
     return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 
