@@ -132,3 +132,15 @@ def test_a_lambdas_own_float16_tensor_is_named_as_the_training_names_it(model, t
     short = weight[:3].float()
     with pytest.raises(prunelimit.errors.InputError, match=r"^the loss failed on data \(RuntimeError"):
         prunelimit.info(model, data, loss=lambda out, y: torch.nn.functional.cross_entropy(out, y, weight=short))
+
+
+@pytest.mark.parametrize("call", ["info", "train", "inputs_from"])
+def test_float64_data_beside_a_float16_module_names_the_modules_type(model, train, call):
+    """The module is widened to float32 for the call before its data are checked, and the refusal
+    of float64 data named that: 'the model has float32 parameters', of a float16 module."""
+    model, (x, y) = _narrow(model, train, torch.float16)
+    with pytest.raises(prunelimit.errors.InputError,
+                       match=r"^the model has float16 parameters but data is float64; convert one of them: "
+                             r"x.to\(torch.float16\) for every batch, or model.to\(torch.float64\)$"):
+        getattr(prunelimit, call)(model, (x.double(), y))
+    assert all(p.dtype == torch.float16 for p in model.parameters())
