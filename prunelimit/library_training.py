@@ -87,14 +87,10 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
 
     config = lomp_config(preset, **({} if batch_size is None else {"batch_size": batch_size}), **settings)
     validate.callback("progress", progress, "(step, total)", (2,))
-    with grads_kept(model), _in_float32(model, data, loss=loss, batch_size=config.batch_size) as (given, _):
-        # data=None: train named the command line's --data, hyperflux and imp raised a TypeError
-        require_data(given, "training")
-        check_training_output(given)
-        evaluation = _evaluation(given, eval_data, config.batch_size, default=None)
-        with _masks_held(model, masks, given) as (_, held):
-            return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation,
-                              masks=held or None, selection=given.selection, progress=progress)
+    with _training_inputs(model, data, eval_data, False, loss=loss, batch_size=config.batch_size) as \
+            (given, evaluation, _), _masks_held(model, masks, given) as (_, held):
+        return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation,
+                          masks=held or None, selection=given.selection, progress=progress)
 
 
 @keeps_caller_state
@@ -141,11 +137,8 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     check_regrowth_settings(settings, config)
     validate.callback("progress", progress, "(epoch, epochs)", (2,))
     size = batch_size_for(batch_size, data, eval_data)
-    with grads_kept(model), _in_float32(model, data, loss=loss, batch_size=size, include=include,
-                                        exclude=exclude) as (given, narrow):
-        require_data(given, "training")
-        check_training_output(given)
-        evaluation = _evaluation(given, eval_data, size, default=given.batches)
+    with _training_inputs(model, data, eval_data, True, loss=loss, batch_size=size, include=include,
+                          exclude=exclude) as (given, evaluation, narrow):
         with _masks_held(model, masks, given) as (pruned, held):
             try:
                 report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
@@ -206,11 +199,8 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
         validate.path("out_dir", out_dir)
         preflight([output_folder(out_dir, "out_dir")])
     size = batch_size_for(batch_size, data, eval_data)
-    with grads_kept(model), _in_float32(model, data, loss=loss, batch_size=size, include=include,
-                                        exclude=exclude) as (given, narrow):
-        require_data(given, "training")
-        check_training_output(given)
-        evaluation = _evaluation(given, eval_data, size, default=given.batches)
+    with _training_inputs(model, data, eval_data, True, loss=loss, batch_size=size, include=include,
+                          exclude=exclude) as (given, evaluation, narrow):
         with _masks_held(model, masks, given) as (pruned, held):
             result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
                                                  out_dir=out_dir, masks=held, progress=progress,
@@ -318,26 +308,32 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     return write_export(output, state, held, model_spec, {**recorded_meta(model), **(meta or {})}, force, None)
 
 
-def _evaluation(given: "Inputs", eval_data: Any, batch_size: int, default: Any) -> Any:
-    """``eval_data``'s batches, checked against the model and loss; ``default`` without it."""
-    if eval_data is None:
-        return default
-    return checked_batches(given.loaded, given.loss_fn, eval_data, batch_size, given.device, "eval_data")
-
-
 @contextlib.contextmanager
-def _in_float32(model: nn.Module, data: Any, **given: Any) -> Iterator[tuple["Inputs", dict[int, torch.dtype]]]:
-    """:func:`settled_inputs` of a float16 or bfloat16 ``model`` trained as the command line trains
-    such a checkpoint: as a float32 model (:func:`narrow_floats_widened`), rounded to its types as
-    the run goes (``named_types``, the runs' ``dtypes``), its data's floats and a criterion's own
-    float tensors read in float32 as the analyses read them, so float32 data is taken as they take
-    it (it was refused, 'the model has float16 parameters but data is float32', the model being
-    widened only after its data were checked). Trained in float16, SGD's small steps were rounded
-    away: Hyperflux to density 0.5 of a digits MLP ended at 0.16, its accuracy 99.6 % → 40.8 %,
-    where the command line's run on a float16 file of the same weights ends at 0.45, keeping
-    99.6 %. Yields the inputs and each widened tensor's type by its ``id``."""
-    with narrow_floats_widened(model) as narrow:
-        yield settled_inputs(model, data, dtypes=named_types(model, narrow), **given), narrow
+def _training_inputs(model: nn.Module, data: Any, eval_data: Any, on_data: bool,
+                     **given: Any) -> Iterator[tuple["Inputs", Any, dict[int, torch.dtype]]]:
+    """The inputs of a run that trains ``model``, its gradients set aside (:func:`grads_kept`), and
+    ``eval_data``'s batches, checked against the model and loss (without it: the data's where
+    ``on_data``, else ``None``). A float16 or bfloat16 ``model`` is trained as the command line
+    trains such a checkpoint: as a float32 model (:func:`narrow_floats_widened`), rounded to its
+    types as the run goes (``named_types``, the runs' ``dtypes``), its data's floats and a
+    criterion's own float tensors read in float32 as the analyses read them, so float32 data is
+    taken as they take it (it was refused, 'the model has float16 parameters but data is float32',
+    the model being widened only after its data were checked). Trained in float16, SGD's small
+    steps were rounded away: Hyperflux to density 0.5 of a digits MLP ended at 0.16, its accuracy
+    99.6 % → 40.8 %, where the command line's run on a float16 file of the same weights ends at
+    0.45, keeping 99.6 %. Yields the inputs, the evaluation's batches and each widened tensor's
+    type by its ``id``."""
+    with grads_kept(model), narrow_floats_widened(model) as narrow:
+        inputs = settled_inputs(model, data, dtypes=named_types(model, narrow), **given)
+        # data=None: train named the command line's --data, hyperflux and imp raised a TypeError
+        require_data(inputs, "training")
+        check_training_output(inputs)
+        if eval_data is not None:
+            evaluation = checked_batches(inputs.loaded, inputs.loss_fn, eval_data, given["batch_size"],
+                                         inputs.device, "eval_data")
+        else:
+            evaluation = inputs.batches if on_data else None
+        yield inputs, evaluation, narrow
 
 
 @contextlib.contextmanager

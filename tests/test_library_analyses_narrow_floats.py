@@ -33,14 +33,21 @@ def _json(result, tmp_path, name: str) -> dict:
     return document
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_a_narrow_modules_limits_are_the_command_lines_on_its_file(model, train, tmp_path, cli, dtype):
-    model, data = _narrow(model, train, dtype)
+def _from_file(model: torch.nn.Module, tmp_path, cli):
+    """The module saved, its file's path, the command line's options, and its bounds and verify
+    reports (the first saved as ``cli.json``)."""
     path = tmp_path / "m.pt"
     save_checkpoint(path, SPEC, model.state_dict())
     given = ("--data", "digits:train", "--max-samples", SAMPLES, "--json")
     from_file = _json(cli("bounds", path, *given), tmp_path, "cli.json")
-    checked = _json(cli("verify", path, *given, "--from", tmp_path / "cli.json"), tmp_path, "verify.json")
+    return path, given, from_file, _json(cli("verify", path, *given, "--from", tmp_path / "cli.json"), tmp_path,
+                                         "verify.json")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_narrow_modules_limits_are_the_command_lines_on_its_file(model, train, tmp_path, cli, dtype):
+    model, data = _narrow(model, train, dtype)
+    path, given, from_file, checked = _from_file(model, tmp_path, cli)
 
     result = prunelimit.bounds(model, data)
     assert result.ratio == from_file["prediction"]["ratio"]
@@ -57,14 +64,10 @@ def test_inputs_from_a_narrow_module_give_the_command_lines_numbers(model, train
     """``inputs_from``'s Inputs hold a float32 copy, as the command line loads the file: they held
     the module in its own type, and ``api.bounds``/``api.verify`` on them computed in it (a
     64-16-10 digits MLP's dense loss 0.209873 where ``prunelimit.verify``'s is 0.209844) and
-    recorded ``dtype='float16'``. The caller's
-    module is left as it was (its type, its mode), as it would not take its data in float32."""
+    recorded ``dtype='float16'``. The caller's module is left as it was (its type, its mode), as
+    it would not take its data in float32."""
     model, data = _narrow(model, train, dtype)
-    path = tmp_path / "m.pt"
-    save_checkpoint(path, SPEC, model.state_dict())
-    given = ("--data", "digits:train", "--max-samples", SAMPLES, "--json")
-    from_file = _json(cli("bounds", path, *given), tmp_path, "cli.json")
-    checked = _json(cli("verify", path, *given, "--from", tmp_path / "cli.json"), tmp_path, "verify.json")
+    _, _, from_file, checked = _from_file(model, tmp_path, cli)
     model.train()
     params = [(p, p.dtype, p.detach().clone()) for p in model.parameters()]
 
