@@ -439,7 +439,8 @@ def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data:
     names = ("loss", option, "model")
     # the built-in losses and the library's criteria feed x as is and need one output tensor
     if loss_fn in (cross_entropy_loss, mse_loss) or isinstance(loss_fn, CriterionLoss):
-        _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None, pickled=loaded.spec is None)
+        _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None, pickled=loaded.spec is None,
+                     held=_held_types(loaded) if data is None else None)
         out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
             kind = type(out).__name__
@@ -626,17 +627,29 @@ def _loss(loss_fn: LossFn, model, batch: Batch, what: str, names: tuple[str, ...
             *names) from None
 
 
+def _held_types(loaded: LoadedModel) -> list[str] | None:
+    """The float types of the caller's module's parameters where the library widened its float16
+    or bfloat16 ones for the call (``loaded.dtypes``), sorted; ``None`` where it widened none."""
+    if not loaded.dtypes:
+        return None
+    return sorted({str(loaded.dtypes.get(name, p.dtype)).removeprefix("torch.")
+                   for name, p in loaded.model.named_parameters() if p.is_floating_point()})
+
+
 def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...],
-                 in_memory: bool = False, pickled: bool = False) -> None:
+                 in_memory: bool = False, pickled: bool = False, held: list[str] | None = None) -> None:
     """A model whose parameters are of another float type than the data fails on its first
     layer with a message about matrices; say what to change instead. Data read from a spec
     is read in the model's float type (``data_dtype``), float32 where the model has none it
     computes in (several, or float8), so there the factory is what to change, or for a whole
     module pickled in the file (``pickled``: no spec built it) the saved module; the caller's
-    own tensors may be of any float type, and either side can be converted."""
+    own tensors may be of any float type, and either side can be converted. ``held``: the types
+    the caller's module holds (:func:`_held_types`), named in place of the float32 it computes in
+    for the call (a float16 module with float64 data was said to have 'float32 parameters')."""
     kinds = float_types(model)
     wanted = str(x.dtype).removeprefix("torch.")
     if x.is_floating_point() and kinds and kinds != [wanted]:
+        kinds = held or kinds
         fix = (f"give its parameters one float type: model.to(torch.{wanted})" if in_memory and len(kinds) > 1 else
                f"convert one of them: x.to(torch.{kinds[0]}) for every batch, or model.to(torch.{wanted})"
                if in_memory else

@@ -63,7 +63,7 @@ from torch import Tensor, nn
 from prunelimit import api, validate
 from prunelimit.data.batches import Batch
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import CallError, OptionError, UsageError, option, quoted, warn
+from prunelimit.errors import CallError, InputError, OptionError, UsageError, option, quoted, warn
 from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import NplhConfig, NplhFit
 from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
@@ -715,11 +715,15 @@ def _plain(value: Any) -> Any:
     holds, as every function takes it: a NumPy integer seed failed inside torch (``manual_seed``:
     'an integer is required', or an int64 overflow in the epoch's seed), one recorded in a result's
     settings made ``json.dumps(result.to_json())`` fail, and a 0-d tensor was refused as 'a Tensor,
-    not a number' (``error_law`` alone took it)."""
+    not a number' (``error_law`` alone took it). A list or tuple of NumPy scalars alike, item by item."""
     import numpy as np
 
     if isinstance(value, Tensor) and value.dim() == 0 and not value.is_complex() and not value.is_meta:
         return value.item()
+    if type(value) in (list, tuple) and value and all(isinstance(v, np.generic) for v in value):
+        # a setting's numbers (milestones=[np.int64(10)], pressures=) were kept as NumPy scalars in the
+        # result's config (LompConfig(milestones=[np.int64(10)])); only NumPy's, so no batch is read
+        return type(value)(map(_plain, value))
     return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 
@@ -828,7 +832,9 @@ def inputs_from(
 ) -> Inputs:
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass). The
-    model is left in eval mode, as the commands of :mod:`prunelimit.api` need it.
+    model is left in eval mode, as the commands of :mod:`prunelimit.api` need it; a float16 or
+    bfloat16 model is held as a float32 copy in eval mode, the data's floats in float32, as the
+    command line loads a checkpoint stored in that type (the model given is left as it is).
     ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned),
     keyed by parameter name, each of its parameter's shape (a float 0/1 mask is kept where nonzero).
     The prunable set is ``include``/``exclude`` when given, else the one ``Pruning.apply``
@@ -850,8 +856,28 @@ def inputs_from(
         raise UsageError(_torch_pruned_fix(pruned))
     chosen = checked_masks(masks, module)
     check_masks(module, chosen)  # a mask of no parameter, or of another shape, was read in silence
-    return settled_inputs(model, data, loss="ce" if loss is None else loss, batch_size=batch_size_for(batch_size, data),
-                          include=include, exclude=exclude, masks=chosen)
+    module, dtypes = _float32_copy(module)
+    return settled_inputs(module, data, loss="ce" if loss is None else loss,
+                          batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude,
+                          masks=chosen, dtypes=dtypes)
+
+
+def _float32_copy(module: nn.Module) -> tuple[nn.Module, dict[str, torch.dtype]]:
+    """``module`` and ``{}``, or for a float16 or bfloat16 one a float32 copy and the types its
+    tensors had, as the command line loads a checkpoint stored in them (``widened_to_float32``):
+    ``inputs_from``'s Inputs outlive the call, so the other functions' widening for their call
+    cannot serve, and those Inputs computed in float16 (a 64-16-10 digits MLP's dense loss
+    0.209873 where ``prunelimit.verify``'s is 0.209844) and recorded ``dtype='float16'``. A copy, as the caller's model in float32 would no longer take its data."""
+    import copy
+
+    from prunelimit.models.load import narrow_tensors, widened_to_float32
+
+    if not narrow_tensors(module):
+        return module, {}
+    held = copy.deepcopy(module)
+    for parameter in held.parameters():
+        parameter.grad = None  # the caller's gradients, in the narrow type: no part of the Inputs
+    return held, widened_to_float32(held)
 
 
 def refuse_loss_without_data(data: Any, loss: str | Callable | None) -> None:
@@ -1012,8 +1038,34 @@ def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, 
     batches = as_batches(data, batch_size, device, option)
     if loaded.dtypes:
         batches = widened_batches(batches)
-    check_compatible(loaded, batches, loss_fn, None, option)
+    try:
+        check_compatible(loaded, batches, loss_fn, None, option)
+    except InputError:
+        if loaded.dtypes:
+            _require_float32_loss(loaded.model, batches[0], loss_fn, next(iter(loaded.dtypes.values())))
+        raise
     return batches
+
+
+def _require_float32_loss(model: nn.Module, batch: Any, loss_fn: Any, held: torch.dtype) -> None:
+    """An ``InputError`` saying why, where the loss fails on the widened model's first batch
+    naming a narrow type (one pass, no gradients): a tensor a function holds of its own (a class
+    weight a lambda captures) stays in the model's narrow type, and torch said only ``expected
+    scalar type Float but found Half``."""
+    from prunelimit.specs import user_failure
+
+    kind = str(held).removeprefix("torch.")
+    try:
+        with torch.no_grad():
+            loss_fn(model, batch)
+    except RuntimeError as exc:
+        if not any(name in str(exc) for name in (kind, "Half", "BFloat16")):
+            return  # another failure, which the data check names
+        raise InputError(f"the loss fails on the model widened to float32, as the command line reads a {kind} "
+                         f"checkpoint ({user_failure(exc)}): a tensor the loss holds of its own (a class weight a "
+                         f"lambda captures) may be {kind}; compute with it in the output's type "
+                         "(weight=w.to(output.dtype)), or give torch's criterion, nn.CrossEntropyLoss(weight=w), whose "
+                         "tensors join the model's type") from exc
 
 
 @contextlib.contextmanager

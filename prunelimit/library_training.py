@@ -51,8 +51,8 @@ from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.imp import ImpResult, ImpRow
 from prunelimit.library import (batch_size_for, check_training_output, checked_batches, checked_masks, grads_kept,
-                                float32_loss, keeps_caller_state, library_call, named_types, narrow_floats_widened,
-                                path_fix, recorded_meta, require_values, settled_inputs, widened_batches)
+                                keeps_caller_state, library_call, named_types, narrow_floats_widened, path_fix,
+                                recorded_meta, require_values, settled_inputs)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.pruning.lomp import TrainResult
 from prunelimit.pruning.masks import Masks
@@ -87,14 +87,10 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
 
     config = lomp_config(preset, **({} if batch_size is None else {"batch_size": batch_size}), **settings)
     validate.callback("progress", progress, "(step, total)", (2,))
-    given = settled_inputs(model, data, loss=loss, batch_size=config.batch_size)
-    require_data(given, "training")  # data=None: train named the command line's --data, hyperflux and imp raised a TypeError
-    check_training_output(given)
-    evaluation = _evaluation(given, eval_data, config.batch_size, default=None)
-    with grads_kept(model), _in_float32(model, given, evaluation) as (batches, evaluation, loss_fn, _), \
-            _masks_held(model, masks, given) as (_, held):
-        return lomp_train(model, batches, loss_fn, config, eval_batches=evaluation, masks=held or None,
-                          selection=given.selection, progress=progress)
+    with _training_inputs(model, data, eval_data, False, loss=loss, batch_size=config.batch_size) as \
+            (given, evaluation, _), _masks_held(model, masks, given) as (_, held):
+        return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation,
+                          masks=held or None, selection=given.selection, progress=progress)
 
 
 @keeps_caller_state
@@ -141,21 +137,19 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     check_regrowth_settings(settings, config)
     validate.callback("progress", progress, "(epoch, epochs)", (2,))
     size = batch_size_for(batch_size, data, eval_data)
-    given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
-    require_data(given, "training")
-    check_training_output(given)
-    evaluation = _evaluation(given, eval_data, size, default=given.batches)
-    with grads_kept(model), _in_float32(model, given, evaluation) as (batches, evaluation, loss_fn, narrow), \
-            _masks_held(model, masks, given) as (pruned, held):
-        try:
-            report = run_hyperflux(model, batches, evaluation, loss_fn, density, config, masks=held,
-                                   selection=given.selection, progress=progress, dtypes=named_types(model, narrow))
-        except OptionError as exc:  # the command's target_density is this function's density argument
-            if "target_density" not in exc.names:
-                raise
-            first, *others = ["density" if name == "target_density" else name for name in exc.names]
-            raise OptionError(first, exc.template, *others) from None
-        pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
+    with _training_inputs(model, data, eval_data, True, loss=loss, batch_size=size, include=include,
+                          exclude=exclude) as (given, evaluation, narrow):
+        with _masks_held(model, masks, given) as (pruned, held):
+            try:
+                report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
+                                       selection=given.selection, progress=progress,
+                                       dtypes=named_types(model, narrow))
+            except OptionError as exc:  # the command's target_density is this function's density argument
+                if "target_density" not in exc.names:
+                    raise
+                first, *others = ["density" if name == "target_density" else name for name in exc.names]
+                raise OptionError(first, exc.template, *others) from None
+            pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
     setattr(model, PRUNED_ATTRIBUTE, report.recorded)  # as the saved file's
     return report
 
@@ -205,17 +199,14 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
         validate.path("out_dir", out_dir)
         preflight([output_folder(out_dir, "out_dir")])
     size = batch_size_for(batch_size, data, eval_data)
-    given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
-    require_data(given, "training")
-    check_training_output(given)
-    evaluation = _evaluation(given, eval_data, size, default=given.batches)
-    with grads_kept(model), _in_float32(model, given, evaluation) as (batches, evaluation, loss_fn, narrow), \
-            _masks_held(model, masks, given) as (pruned, held):
-        result = iterative_magnitude_pruning(model, batches, evaluation, loss_fn, config,
-                                             out_dir=out_dir, masks=held, progress=progress,
-                                             meta=recorded_set(given.selection), selection=given.selection,
-                                             dtypes=named_types(model, narrow))
-        pruned.update({name: result.masks.get(name, mask) for name, mask in pruned.items()})
+    with _training_inputs(model, data, eval_data, True, loss=loss, batch_size=size, include=include,
+                          exclude=exclude) as (given, evaluation, narrow):
+        with _masks_held(model, masks, given) as (pruned, held):
+            result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
+                                                 out_dir=out_dir, masks=held, progress=progress,
+                                                 meta=recorded_set(given.selection), selection=given.selection,
+                                                 dtypes=named_types(model, narrow))
+            pruned.update({name: result.masks.get(name, mask) for name, mask in pruned.items()})
     setattr(model, PRUNED_ATTRIBUTE, recorded_set(given.selection)["pruned"])  # as the levels' files
     return result
 
@@ -317,53 +308,32 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     return write_export(output, state, held, model_spec, {**recorded_meta(model), **(meta or {})}, force, None)
 
 
-def _evaluation(given: "Inputs", eval_data: Any, batch_size: int, default: Any) -> Any:
-    """``eval_data``'s batches, checked against the model and loss; ``default`` without it."""
-    if eval_data is None:
-        return default
-    return checked_batches(given.loaded, given.loss_fn, eval_data, batch_size, given.device, "eval_data")
-
-
 @contextlib.contextmanager
-def _in_float32(model: nn.Module, given: "Inputs", evaluation: Any) -> Iterator[tuple[list, Any, Any, dict]]:
-    """A float16 or bfloat16 ``model`` trained as the command line trains such a checkpoint: as a
-    float32 model (:func:`narrow_floats_widened`), rounded to its types as the run goes
-    (``named_types``, the runs' ``dtypes``), the data's floats widened with it; a criterion's own
-    float tensors (a class ``weight``) are taken in float32 too (``CriterionLoss.to``). Trained in
-    float16, SGD's small steps were rounded away: Hyperflux to density 0.5 of a digits MLP ended at
-    0.16, its accuracy 99.6 % → 40.8 %, where the command line's run on a float16 file of the same
-    weights ends at 0.45, keeping 99.6 %. Yields the batches, the evaluation's (the same list where
-    it is the data), the loss and each widened tensor's type by its ``id``."""
-    batches, loss_fn = given.batches, given.loss_fn
-    with narrow_floats_widened(model) as narrow:
-        if not narrow:
-            yield batches, evaluation, loss_fn, {}
-            return
-        wide = widened_batches(batches)
-        loss_fn = float32_loss(loss_fn)
-        _require_float32_loss(model, wide[0], loss_fn, next(iter(narrow.values())))
-        yield wide, wide if evaluation is batches else None if evaluation is None else widened_batches(evaluation), \
-            loss_fn, narrow
-
-
-def _require_float32_loss(model: nn.Module, batch: Any, loss_fn: Any, held: torch.dtype) -> None:
-    """An ``InputError`` saying why, where the loss fails on the widened model's first batch (one
-    pass, no gradients, in the eval mode the model is in): a tensor a function holds of its own (a
-    class weight a lambda captures) stays in the model's narrow type, and torch said only
-    ``expected scalar type Float but found Half`` from the first training step."""
-    from prunelimit.errors import InputError
-    from prunelimit.specs import user_failure
-
-    try:
-        with torch.no_grad():
-            loss_fn(model, batch)
-    except RuntimeError as exc:
-        kind = str(held).removeprefix("torch.")
-        raise InputError(f"the loss fails on the model trained in float32, as the command line trains a {kind} "
-                         f"checkpoint ({user_failure(exc)}): a tensor the loss holds of its own (a class weight a "
-                         f"lambda captures) may be {kind}; compute with it in the output's type "
-                         "(weight=w.to(output.dtype)), or give torch's criterion, nn.CrossEntropyLoss(weight=w), whose "
-                         "tensors join the model's type") from exc
+def _training_inputs(model: nn.Module, data: Any, eval_data: Any, on_data: bool,
+                     **given: Any) -> Iterator[tuple["Inputs", Any, dict[int, torch.dtype]]]:
+    """The inputs of a run that trains ``model``, its gradients set aside (:func:`grads_kept`), and
+    ``eval_data``'s batches, checked against the model and loss (without it: the data's where
+    ``on_data``, else ``None``). A float16 or bfloat16 ``model`` is trained as the command line
+    trains such a checkpoint: as a float32 model (:func:`narrow_floats_widened`), rounded to its
+    types as the run goes (``named_types``, the runs' ``dtypes``), its data's floats and a
+    criterion's own float tensors read in float32 as the analyses read them, so float32 data is
+    taken as they take it (it was refused, 'the model has float16 parameters but data is float32',
+    the model being widened only after its data were checked). Trained in float16, SGD's small
+    steps were rounded away: Hyperflux to density 0.5 of a digits MLP ended at 0.16, its accuracy
+    99.6 % → 40.8 %, where the command line's run on a float16 file of the same weights ends at
+    0.45, keeping 99.6 %. Yields the inputs, the evaluation's batches and each widened tensor's
+    type by its ``id``."""
+    with grads_kept(model), narrow_floats_widened(model) as narrow:
+        inputs = settled_inputs(model, data, dtypes=named_types(model, narrow), **given)
+        # data=None: train named the command line's --data, hyperflux and imp raised a TypeError
+        require_data(inputs, "training")
+        check_training_output(inputs)
+        if eval_data is not None:
+            evaluation = checked_batches(inputs.loaded, inputs.loss_fn, eval_data, given["batch_size"],
+                                         inputs.device, "eval_data")
+        else:
+            evaluation = inputs.batches if on_data else None
+        yield inputs, evaluation, narrow
 
 
 @contextlib.contextmanager

@@ -233,6 +233,14 @@ def _separator_fix(text: str) -> str:
     return f" (write it without separators: {joined})" if _PLAIN_NUMBER.fullmatch(joined) else ""
 
 
+def as_tuple_fix(name: str, value: object) -> str:
+    """What to add to a refusal of an array or tensor ``value`` where a tuple of numbers belongs
+    (``milestones=``, ``pressures=``, ``region=``): the call that gives one; nothing for another value."""
+    if isinstance(value, (str, bytes)) or not callable(getattr(value, "tolist", None)):
+        return ""
+    return f"; give tuple({name}.tolist())"
+
+
 def not_a_number(value: object, kind: type = float) -> str:
     """What to add to a refusal of ``value`` where a number of ``kind`` belongs: nothing for
     a number, else that it is none. Library arguments take numbers only, never their text

@@ -24,14 +24,19 @@ from tests.conftest import LIBRARY_SAMPLES as SAMPLES, SPEC
 FAST_HYPERFLUX = dict(pruning_epochs=3, regrowth_epochs=1, gate_lr=0.05)
 
 
-def _narrow(model: torch.nn.Module, train, dtype: torch.dtype):
+def _narrow(model: torch.nn.Module, train, dtype: torch.dtype, data_dtype: torch.dtype | None = None):
+    """The model in ``dtype``, the data's x in ``data_dtype`` (default ``dtype``): the digits'
+    values are exact in both narrow types (x.half().float() equals x), so either x is the file's data."""
     x, y = train
-    return model.to(dtype), (x.to(dtype), y)
+    return model.to(dtype), (x.to(data_dtype or dtype), y)
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_hyperflux_of_a_narrow_module_is_the_command_lines_run_on_its_file(model, train, tmp_path, dtype):
-    model, data = _narrow(model, train, dtype)
+@pytest.mark.parametrize("dtype, data_dtype", [(torch.float16, None), (torch.bfloat16, None),
+                                               (torch.float16, torch.float32), (torch.bfloat16, torch.float32)])
+def test_hyperflux_of_a_narrow_module_is_the_command_lines_run_on_its_file(model, train, tmp_path, dtype, data_dtype):
+    """float32 data too, as the analyses take it: it was refused ('the model has float16
+    parameters but data is float32'), the model widened only after its data were checked."""
+    model, data = _narrow(model, train, dtype, data_dtype)
     path, out = tmp_path / "m.pt", tmp_path / "hf.pt"
     save_checkpoint(path, SPEC, model.state_dict())
     from_file = api.hyperflux(out, 0.3, HyperfluxConfig(**FAST_HYPERFLUX), checkpoint=path, data="digits:train",
@@ -47,8 +52,9 @@ def test_hyperflux_of_a_narrow_module_is_the_command_lines_run_on_its_file(model
     assert all(a is b for a, b in zip(params, model.parameters()))  # the caller's Parameter objects
 
 
-def test_imp_of_a_float16_module_gives_the_command_lines_rows(model, train, tmp_path):
-    model, data = _narrow(model, train, torch.float16)
+@pytest.mark.parametrize("data_dtype", [torch.float16, torch.float32])
+def test_imp_of_a_float16_module_gives_the_command_lines_rows(model, train, tmp_path, data_dtype):
+    model, data = _narrow(model, train, torch.float16, data_dtype)
     path = tmp_path / "m.pt"
     save_checkpoint(path, SPEC, model.state_dict())
     settings = dict(levels=3, rate=0.5, epochs_per_level=1)
@@ -58,12 +64,13 @@ def test_imp_of_a_float16_module_gives_the_command_lines_rows(model, train, tmp_
     assert all(p.dtype == torch.float16 for p in model.parameters())
 
 
-def test_train_of_a_float16_module_is_its_float32_twins_training_rounded(model, train):
+@pytest.mark.parametrize("data_dtype", [torch.float16, torch.float32])
+def test_train_of_a_float16_module_is_its_float32_twins_training_rounded(model, train, data_dtype):
     """The gradients a float16 module held come back as they were, in its type."""
     twin = copy.deepcopy(model)
-    model, data = _narrow(model, train, torch.float16)
+    model, data = _narrow(model, train, torch.float16, data_dtype)
     twin.load_state_dict({k: v.float() for k, v in model.state_dict().items()})  # the same values, in float32
-    torch.nn.functional.cross_entropy(model(data[0][:8]), data[1][:8]).backward()
+    torch.nn.functional.cross_entropy(model(data[0][:8].half()), data[1][:8]).backward()
     grads = {name: p.grad.clone() for name, p in model.named_parameters()}
     result = prunelimit.train(model, data, epochs=2, l1=1e-3)
     reference = prunelimit.train(twin, train, epochs=2, l1=1e-3)
@@ -87,8 +94,8 @@ def test_a_criterions_own_float16_tensors_are_taken_in_float32_and_a_lambdas_ref
     reference = prunelimit.train(twin, train, epochs=1, loss=torch.nn.CrossEntropyLoss(weight=weight.float()))
     assert [h.train_loss for h in result.history] == [h.train_loss for h in reference.history]
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    with pytest.raises(InputError, match=r"^the loss fails on the model trained in float32, as the command line "
-                                         r"trains a float16 checkpoint \(RuntimeError: .*weight=w.to\(output.dtype\)"):
+    with pytest.raises(InputError, match=r"^the loss fails on the model widened to float32, as the command line "
+                                         r"reads a float16 checkpoint \(RuntimeError: .*weight=w.to\(output.dtype\)"):
         prunelimit.train(model, data, epochs=1,
                          loss=lambda out, y: torch.nn.functional.cross_entropy(out, y, weight=weight))
     assert all(p.dtype == torch.float16 and torch.equal(p, before[name]) for name, p in model.named_parameters())

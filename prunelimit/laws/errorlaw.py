@@ -196,10 +196,11 @@ def check_error(name: str, value: object) -> None:
 
 
 def error_law(density: float | Sequence[float] | np.ndarray, eps_np: float, eps_up: float, gamma: float,
-              p: float) -> np.ndarray:
+              p: float) -> float | np.ndarray:
     """ε̂(d) of the single-network law: ``eps_np`` where the network is dense enough, rising
     as a power law of slope ``gamma`` below the knee ``q = p·(eps_up/eps_np)^(1/gamma)``, and
-    flattening below density ``p`` at ``eps_up`` (no better than chance).
+    flattening below density ``p`` at ``eps_up`` (no better than chance). A plain ``float`` for
+    one density, as ``predict`` gives it, an array for several.
 
     >>> import numpy as np
     >>> np.round(error_law(np.array([1.0, 0.01, 1e-4]), eps_np=0.05, eps_up=0.9, gamma=2.0, p=0.01), 3).tolist()
@@ -218,7 +219,9 @@ def error_law(density: float | Sequence[float] | np.ndarray, eps_np: float, eps_
                                     "network's error, at most eps_up")
     validate.positive("gamma", gamma)
     validate.positive("p", p)
-    return np.exp(log_error(np.log(values), eps_np, eps_up, gamma, math.log(p)))
+    error = np.exp(log_error(np.log(values), eps_np, eps_up, gamma, math.log(p)))
+    # one density gave a numpy scalar, np.float64(0.0827) in a repr, where predict_error gives a float
+    return float(error) if error.ndim == 0 else error
 
 
 # ------------------------------------------------------------------ CSV input

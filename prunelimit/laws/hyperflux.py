@@ -531,6 +531,9 @@ def _check_slowest_trajectory(target_density: float, aim: float, headroom: float
 def check_pressures(pressures: Sequence[float]) -> None:
     """A pressure ladder: at least one pressure, each positive and finite, in increasing order,
     each once (a level is one point, its γ the pressure: a repeat is a second point at one γ)."""
+    if not isinstance(pressures, (tuple, list)):  # an array raised NumPy's 'operands could not be broadcast'
+        raise OptionError("pressures", f"{{0}} must be a tuple of pressures such as (1e-4, 1e-3, 1e-2), "
+                          f"got {quoted(pressures)}{validate.as_tuple_fix('pressures', pressures)}")
     values = list(pressures)
     if not values:
         raise OptionError("pressures", "{0}: give at least one pressure")

@@ -57,14 +57,15 @@ Mode = Literal["static", "iterative", "pressure"]
 
 def check_region(region: object) -> None:
     """``region`` must be ``"auto"`` or a ``(low, high)`` pair of densities, 0 < low < high ≤ 1."""
-    if region == "auto":
+    if isinstance(region, str) and region == "auto":  # an array's == gave an array, whose truth raised
         return
     try:
-        if isinstance(region, str):
+        if not isinstance(region, (tuple, list)):  # an array's truth raised as its == did
             raise ValueError(region)
         low, high = (float(v) for v in region)  # type: ignore[union-attr]
     except (TypeError, ValueError):
-        raise OptionError("region", f"{option('region', region, '{0}', repr(region))}: use 'auto' or a (low, high) pair of densities") from None
+        raise OptionError("region", f"{option('region', region, '{0}', repr(region))}: use 'auto' or a (low, high) pair of densities"
+                          f"{validate.as_tuple_fix('region', region)}") from None
     if not 0.0 < low < high <= 1.0:
         # percentages (0.5,50) are the likeliest slip: name the fractions they mean
         fractions = (low / 100, high / 100)

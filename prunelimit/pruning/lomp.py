@@ -113,14 +113,15 @@ class LompConfig:
             raise OptionError("warmup_epochs", f"{{0}} must lie in [0, {{1}}={self.epochs}], got {self.warmup_epochs}",
                               "epochs")
         validate.choice("schedule", self.schedule, SCHEDULES)
+        if not isinstance(self.milestones, (tuple, list)):  # before its truth: an array's raised a ValueError
+            raise OptionError("milestones", f"{{0}} must be a tuple of epochs such as (10, 20), got {quoted(self.milestones)}"
+                              f"{validate.as_tuple_fix('milestones', self.milestones)}")
         if self.schedule == "step" and not self.milestones:  # else the rate never steps: a constant schedule
             raise OptionError("milestones", "the step schedule needs milestones, the epochs after which lr drops; "
                               f"pass them, e.g. {option('milestones', (10, 20), '{0}', '10,20')}")
         validate.choice("schedule_unit", self.schedule_unit, get_args(ScheduleUnit))
         if self.t_max is not None:
             validate.integer("t_max", self.t_max, 1)
-        if not isinstance(self.milestones, (tuple, list)):
-            raise OptionError("milestones", f"{{0}} must be a tuple of epochs such as (10, 20), got {quoted(self.milestones)}")
         for milestone in self.milestones:
             validate.integer("milestones", milestone, 0)
         validate.positive("gamma", self.gamma)

@@ -37,3 +37,13 @@ def test_error_fit_and_the_library_error_law_agree(cli, tmp_path):
     assert {k: body[k] for k in fit.to_json()} == fit.to_json()
     assert body["predict"] == {"density": 0.05, "error": prunelimit.predict_error(fit, 0.05)}
     assert body["target"] == {"error": 0.3, "density": prunelimit.density_for_error(fit, 0.3)}
+
+
+def test_error_law_of_one_density_is_a_plain_float_as_predict_error_gives():
+    """``error_law(0.5, …)`` gave a 0-d ``np.float64`` (``np.float64(0.0827)`` in a repr), where
+    ``predict_error`` and the results' fields are plain floats; several densities stay an array."""
+    one = prunelimit.error_law(0.5, 0.05, 0.9, 2.0, 0.1)
+    assert type(one) is float
+    assert one == prunelimit.error_law(np.array([0.5]), 0.05, 0.9, 2.0, 0.1)[0]
+    assert type(prunelimit.error_law(np.float64(0.5), 0.05, 0.9, 2.0, 0.1)) is float
+    assert isinstance(prunelimit.error_law([0.5, 0.25], 0.05, 0.9, 2.0, 0.1), np.ndarray)
