@@ -10,15 +10,20 @@ its hard labels and under its distillation loss, l1 with weight decay at three s
 five of other families (a BatchNorm CNN, a dropout MLP, label smoothing with weight decay, Adam
 with l1 at two learning rates), and five more (a tiny transformer, a GRU and an LSTM over the image
 rows, an MLP under SGD with momentum for 20,000 steps, an l1-trained MLP pruned to 80 % and
-fine-tuned), then runs ``prunelimit.verify`` (default method) on each and prints ρ*, ρ_L, the measured limit (loss
+fine-tuned), three builders of ``coverage_real_nets.py`` (a GRU, single-head attention, a BatchNorm CNN)
+and sixteen models on mnist1d (the ``bench`` extra; only where no word or one naming mnist1d is given: an
+MLP, 1-D CNNs with and without BatchNorm, a GRU, attention, weight decay alone, l1 too weak and strong
+enough, overfit, stopped early), then runs ``prunelimit.verify`` (default method) on each and prints ρ*, ρ_L, the measured limit (loss
 criterion), the regime's ``l1_shaped`` and the ``overshoot`` flags, and whether each flag
 says what the measured limit says: ``lower`` when ρ_L lies past it, ``predicted`` when ρ*
 lies more than 5 points past it. Its first nine rows took 12 minutes on 2 cores shared with
 other jobs (load average 5–11); the ten after the first eighteen, 4 minutes; the five after those,
-7 minutes; the last five, 16 minutes (3 min 51 s of CPU).
+7 minutes; the five after those, 16 minutes (3 min 51 s of CPU); the nineteen added on 2026-12-07
+(``mnist1d "coverage builder"``), 23 minutes, every other row trained first (load average 5–7).
 
     PYTHONPATH=. python benchmarks/accuracy_overshoot.py            # every row
     PYTHONPATH=. python benchmarks/accuracy_overshoot.py adam bce   # the rows naming a word
+    PYTHONPATH=. python benchmarks/accuracy_overshoot.py mnist1d "coverage builder"
 """
 
 from __future__ import annotations
@@ -325,6 +330,66 @@ def sequence_families():
                                                                             0.8, 1000, 0.02), flat, "ce", ())
 
 
+def coverage_builders():
+    """(name, model, data, loss, include) for three builders of ``coverage_real_nets.py`` trained
+    as it trains them (``prunelimit.train``, 30 epochs, no l1, seed 0): a GRU of 32 units over
+    the digit's rows (its recurrent weights pruned too), a single-head self-attention model of
+    width 16, and a CNN with BatchNorm (eval mode)."""
+    from coverage_real_nets import INCLUDE, GRURows, TinyAttention, digits_data, tiny_cnn
+
+    for name, factory, kind, key in (("gated recurrent rows, 32 units", GRURows, "flat", "gru"),
+                                     ("single-head attention, width 16", TinyAttention, "flat", "attn"),
+                                     ("tiny cnn with batchnorm", lambda: tiny_cnn("bn"), "image", "cnn-bn")):
+        data = digits_data(kind)
+        torch.manual_seed(0)
+        model = factory()
+        prunelimit.train(model, data, loss="ce", epochs=30, l1=0.0, seed=0)
+        yield f"coverage builder: {name}", model.eval(), data, "ce", INCLUDE.get(key, ())
+
+
+def cnn1d(norm: bool = False) -> nn.Module:
+    """Two 1-D convolutions of width 5 (the second of stride 2) and a linear head, ``norm``
+    a BatchNorm after each convolution."""
+    return nn.Sequential(nn.Unflatten(1, (1, 40)), nn.Conv1d(1, 8, 5, padding=2), *([nn.BatchNorm1d(8)] * norm),
+                         nn.ReLU(), nn.Conv1d(8, 16, 5, padding=2, stride=2), *([nn.BatchNorm1d(16)] * norm),
+                         nn.ReLU(), nn.Flatten(), nn.Linear(16 * 20, 10))
+
+
+def mnist1d_families():
+    """(name, model, data, loss, include) on mnist1d (2,500 samples generated offline by the
+    ``mnist1d`` package, seed 42, its 2,000 training ones; the ``bench`` extra): a 40-64-10
+    MLP, a 1-D CNN with and without BatchNorm, a GRU and a single-head attention model (Adam lr
+    3·10⁻³) over 5 tokens of 8, each 1,500 steps; the MLP with weight decay alone (5·10⁻³,
+    2·10⁻²), with l1 too weak for its regime (10⁻⁴, 5·10⁻⁴, 10⁻³) and strong enough (2·10⁻³,
+    3,000 steps); a 40-256-10 MLP overfit on 300 samples (6,000 steps, analysed on them); and
+    the MLP stopped after 40, 60, 100 and 150 steps."""
+    from coverage_real_nets import GRURows, TinyAttention
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = 2500
+    made = make_dataset(args)
+    data = torch.as_tensor(made["x"], dtype=torch.float32), torch.as_tensor(made["y"], dtype=torch.int64)
+    few, ce = (data[0][:300], data[1][:300]), F.cross_entropy
+
+    def mlp1d(width: int = 64) -> nn.Module:
+        return nn.Sequential(nn.Linear(40, width), nn.ReLU(), nn.Linear(width, 10))
+
+    plans = [("mlp, plain", mlp1d, data, 1500, {}), ("cnn, plain", cnn1d, data, 1500, {}),
+             ("cnn with batchnorm, plain", lambda: cnn1d(True), data, 1500, {}),
+             ("recurrent over tokens, plain", lambda: GRURows(tokens=5), data, 1500, {}),
+             ("attention over tokens, plain", lambda: TinyAttention(tokens=5), data, 1500, {"lr": 3e-3, "adam": True}),
+             *((f"mlp, l2 {wd:g} alone", mlp1d, data, 1500, {"weight_decay": wd}) for wd in (5e-3, 2e-2)),
+             *((f"mlp, l1 {l1:g}", mlp1d, data, 1500, {"l1": l1}) for l1 in (1e-4, 5e-4, 1e-3)),
+             ("mlp, l1 0.002, 3,000 steps", mlp1d, data, 3000, {"l1": 2e-3}),
+             ("mlp 40-256-10, overfit on 300 samples", lambda: mlp1d(256), few, 6000, {}),
+             *((f"mlp, stopped after {steps} steps", mlp1d, data, steps, {}) for steps in (40, 60, 100, 150))]
+    for name, factory, on, steps, how in plans:
+        torch.manual_seed(0)
+        model = fit(factory(), on, ce, steps, how.pop("lr", 0.05), **how)
+        yield f"mnist1d {name}", model, on, "ce", ("rnn",) if "recurrent" in name else ()
+
+
 def main() -> None:
     """Every row, or those whose name holds one of the words given (``"label smoothing" adam``)."""
     chosen = sys.argv[1:]
@@ -334,8 +399,11 @@ def main() -> None:
     torch.set_num_threads(1)
     print("| model | l1-shaped | ρ* | ρ_L | measured | Δ | overshoot.lower | overshoot.predicted | agree |")
     print("|---|---|---:|---:|---:|---:|---|---|---|")
+    # mnist1d needs the bench extra: its rows only where every row or a word naming mnist1d is asked for
+    mnist1d = mnist1d_families() if not chosen or any("mnist1d" in word for word in chosen) else ()
     rows = itertools.chain(((*row, ()) for row in itertools.chain(models(), other_training(), more_training(),
-                                                                      other_families())), sequence_families())
+                                                                      other_families())), sequence_families(),
+                           coverage_builders(), mnist1d)
     for name, model, data, loss, include in rows:
         if chosen and not any(word in name for word in chosen):
             continue

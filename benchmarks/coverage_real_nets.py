@@ -57,15 +57,15 @@ def tiny_cnn(norm: str = "") -> nn.Module:
 class TinyAttention(nn.Module):
     """The 8×8 digit as 8 tokens (its rows) of 8 features, embedded to 16, one single-head
     self-attention layer with a residual, mean-pooled into a linear head: 1,402 parameters
-    (4,842 at ``width`` 32)."""
+    (4,842 at ``width`` 32); ``tokens`` 5 reads an mnist1d sequence of 40 as 5 tokens."""
 
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, width: int = 16, tokens: int = 8) -> None:
         super().__init__()
         self.embed, self.qkv, self.out = nn.Linear(8, width), nn.Linear(width, 3 * width), nn.Linear(width, width)
-        self.head = nn.Linear(width, 10)
+        self.head, self.tokens = nn.Linear(width, 10), tokens
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.embed(x.reshape(-1, 8, 8))
+        tokens = self.embed(x.reshape(-1, self.tokens, 8))
         q, k, v = self.qkv(tokens).chunk(3, dim=-1)
         weights = torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1)
         return self.head((tokens + self.out(weights @ v)).mean(dim=1))
@@ -75,14 +75,15 @@ class GRURows(nn.Module):
     """The 8×8 digit as a sequence of its 8 rows through a GRU of ``hidden`` units, its last
     hidden state into a linear head: 4,362 parameters at 32, in the Hessian either way; its
     3,840 recurrent weights, which the default prunable set leaves out, are pruned by
-    ``include`` (``INCLUDE``)."""
+    ``include`` (``INCLUDE``); ``tokens`` 5 reads an mnist1d sequence of 40 as 5 steps of 8."""
 
-    def __init__(self, hidden: int = 32) -> None:
+    def __init__(self, hidden: int = 32, tokens: int = 8) -> None:
         super().__init__()
         self.rnn, self.head = nn.GRU(8, hidden, batch_first=True), nn.Linear(hidden, 10)
+        self.tokens = tokens
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.rnn(x.reshape(-1, 8, 8))[1][-1])
+        return self.head(self.rnn(x.reshape(-1, self.tokens, 8))[1][-1])
 
 
 def cnn_bn_hidden() -> nn.Module:
