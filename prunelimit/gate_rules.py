@@ -13,7 +13,9 @@ paper arithmetic's grid error. A measured limit has no such ±, and a baseline r
 compares the two reports' values as they stand, up to their rounding (``rounding_allowance``:
 another runner's float rounding is no drop): a warning says when ``max_drop`` lies
 within the noise of the two stated ±, or when the baseline states none (an older report),
-so that its noise is not allowed for (``resolution_notes``).
+so that its noise is not allowed for (``resolution_notes``). A rule with ``fail_on_overshoot``
+fails where the ``bounds`` overshoot check measured its prediction past the limit one-shot
+pruning reaches (``overshoot.lower`` / ``overshoot.predicted`` true), whatever its value.
 """
 
 from __future__ import annotations
@@ -36,14 +38,14 @@ from prunelimit.report.rounding import (
     AT_LEAST, AT_MOST, MOST_DECIMALS, apart, change_text, decimals, half_width_text,
 )
 from prunelimit.report.safe import clipped
-from prunelimit.validate import choice, not_a_number, real
+from prunelimit.validate import boolean, choice, not_a_number, real
 
 Use = Literal["lower", "predicted", "actual"]
 USES = ("lower", "predicted", "actual")
 # each value as the fix line and every other output names it (the verdict read "lower ratio")
 QUANTITY = {"lower": "ρ_L", "predicted": "ρ*", "actual": "actual limit"}
 _FIELDS = {"lower": ("bounds", "lower"), "predicted": ("prediction", "ratio"), "actual": ("actual", "loss_ratio")}
-_RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
+_RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use", "fail_on_overshoot"}
 # A value at its threshold passes. The subtractions behind a threshold round (0.8 − 0.1 is
 # 0.7000000000000001, 0.3 − 0.1 is 0.19999999999999998): a gap below this is that rounding,
 # far below any ratio a report resolves (4 decimals printed, 0.001 for a measured limit).
@@ -93,6 +95,9 @@ class GateRule:
     min_ratio: float | None = None
     baseline: str | None = None
     max_drop: float | None = None
+    # fail where the overshoot check measured the prediction the rule reads past the limit one-shot
+    # pruning reaches: a CI job then cannot pass on a number the model does not reach
+    fail_on_overshoot: bool = False
     # the YAML file its min_ratio/max_drop are written in (a policy's rule, or a --config key):
     # a failed rule's fix names the key there, which its reader edits, not a flag
     written_in: str | None = field(default=None, compare=False)
@@ -121,6 +126,13 @@ class GateRule:
                 object.__setattr__(self, label, check(label, getattr(self, label), shown))
             except OptionError as exc:
                 raise UsageError.naming(f"{where}: {exc.template}", label) from None
+        if not isinstance(self.fail_on_overshoot, bool):
+            raise UsageError.naming(f"{where}: {{0}} must be true or false, got {shown(self.fail_on_overshoot)}",
+                                    "fail_on_overshoot")
+        if self.fail_on_overshoot and self.use == "actual":  # the measured limit is what an overshoot is measured by
+            raise UsageError.naming(f"{where}: {{0}} has no effect on a rule on the measured limit (use actual), "
+                                    "which does not overshoot; drop it, or gate on lower or predicted",
+                                    "fail_on_overshoot")
 
 
 def file_name(option: str, value: Any, shown: Callable[[object], str] = quoted) -> str | None:
@@ -462,9 +474,13 @@ def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any
 def rules_from_options(
     min_ratio: float | None, use: Use, baseline: str | None, max_drop: float | None,
     policy: Sequence[dict[str, Any]] | None = None, config: str | None = None,
-    config_options: Collection[str] = (),
+    config_options: Collection[str] = (), fail_on_overshoot: bool = False,
 ) -> list[GateRule]:
     """Rules from the command-line flags plus a YAML policy's ``rules:`` list.
+
+    ``fail_on_overshoot`` is the default of every rule that reads a prediction (``lower``,
+    ``predicted``); a policy rule's own key overrides it. Given where no rule reads one, it
+    is refused: it would change nothing.
 
     ``config``: the YAML file the policy was read from, and ``config_options`` those of
     ``min_ratio`` and ``max_drop`` it set rather than a flag: their rules are ``written_in`` it.
@@ -474,16 +490,19 @@ def rules_from_options(
     written; a rule from the flags names them as options, which the command line names
     as flags)."""
     choice("use", use, USES)
+    boolean("fail_on_overshoot", fail_on_overshoot)
     # before they name a rule: 'lower ratio >= True' would be refused under that odd name
     min_ratio, max_drop = ratio_value("min_ratio", min_ratio), ratio_value("max_drop", max_drop)
     baseline = file_name("baseline", baseline)
     rules: list[GateRule] = []
     if min_ratio is not None:
         rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio,
+                              fail_on_overshoot=fail_on_overshoot and use != "actual",
                               written_in=config if "min_ratio" in config_options else None))
     if baseline is not None or max_drop is not None:
         name = f"drop vs {baseline} <= {max_drop}" if baseline is not None and max_drop is not None else "baseline rule"
         rules.append(GateRule(name, use, baseline=baseline, max_drop=max_drop,
+                              fail_on_overshoot=fail_on_overshoot and use != "actual",
                               written_in=config if "max_drop" in config_options else None))
     in_file = "" if config is None else f" in {config}"  # a policy's rule is fixed in its file: named with it
     for i, entry in enumerate(policy or ()):
@@ -494,10 +513,12 @@ def rules_from_options(
             raise UsageError(f"gate rule {i + 1}{in_file}: unknown key {quoted(unknown[0])}; "
                              + unknown_name(str(unknown[0]), _RULE_KEYS, f"a rule's keys are {', '.join(sorted(_RULE_KEYS))}"))
         name = _rule_name(entry.get("name"), i, in_file)
+        rule_use = entry.get("use", use)
         try:
             rules.append(GateRule(
-                name=name, use=entry.get("use", use),
+                name=name, use=rule_use,
                 min_ratio=entry.get("min_ratio"), baseline=entry.get("baseline"), max_drop=entry.get("max_drop"),
+                fail_on_overshoot=entry.get("fail_on_overshoot", fail_on_overshoot and rule_use != "actual"),
                 written_in=config,
             ))
         except UsageError as exc:  # a policy's keys are named as written in it, not as flags, and the file too
@@ -505,6 +526,11 @@ def rules_from_options(
         if any(rule.name == name for rule in rules[:-1]):  # one JUnit case, one FAIL line a name: two would read as one
             raise UsageError(f"gate rule {i + 1}{in_file}: the name {name!r} is another rule's too; give each rule "
                              "its own name (it names the rule's line, its JUnit case and its part of the reason)")
+    if fail_on_overshoot and not any(rule.fail_on_overshoot for rule in rules):
+        # named where it was set: a --config file's key, not a flag its job never typed
+        raise UsageError(f"{said(option_flag('fail_on_overshoot'), 'fail_on_overshoot')} has no effect: every rule "
+                         f"uses the measured limit ({option('use', 'actual')}), which does not overshoot; drop it, "
+                         "or gate on lower or predicted")
     return check_rules(rules)
 
 
@@ -583,8 +609,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                     # shows (ρ* 0.8963 ± 0.9363 of a --time-budget 3 run offered --min-ratio 0 or l1 training alone)
                     fix = f"{_narrow_fix(pm, source, report)}; or {fix}"
                 fix = _overshot_fix(rule, conservative, required, report) or fix
-            outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
-                                        None if ok else fix))
+            ok, reason, fix = _failed_on_overshoot(rule, report, ok, reason, None if ok else fix)
+            outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative, fix))
         else:
             stored = documents[rule.baseline] if rule.baseline in documents else read_baseline(rule.baseline)
             base = document_value(stored, rule.baseline, rule.use)
@@ -604,8 +630,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                       f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{change_text(base - measured, places)} "
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}{_rounding_text(allowance, places)}"
                       f"{_precision_text(report, stored)}")
-            outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
-                                        None if ok else _drop_fix(rule)))
+            ok, reason, fix = _failed_on_overshoot(rule, report, ok, reason, None if ok else _drop_fix(rule))
+            outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured, fix))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
 
 
@@ -715,19 +741,46 @@ def _overshot_fix(rule: GateRule, reached: float, required: float, report: dict[
     narrower ± that shows it clears, passes a model that breaks pruned to it (a regression MLP's
     ρ_L 0.3357, measured limit 0.099, was offered ``--min-ratio 0.3357``); the measured limit
     is the one to gate on, or a more prunable model. ``None`` where the flag is not true."""
+    if not _overshot(rule, report):
+        return None
+    return (f"{QUANTITY[rule.use]} less its ± is only {reached:.{apart(4, reached, required)}f}, and "
+            f"{_past_the_limit(rule)} (measured: overshoot.{rule.use} is true), so lowering the requirement "
+            f"to it would pass a model that breaks when pruned that far: {_measured_fix(rule, report)}")
+
+
+def _overshot(rule: GateRule, report: dict[str, Any]) -> bool:
+    """Whether ``report``'s overshoot check measured the prediction ``rule`` reads past the limit
+    one-shot pruning reaches (its flag true; ``null``, not measured, is not)."""
+    overshoot = report.get("overshoot")
+    return rule.use != "actual" and isinstance(overshoot, dict) and overshoot.get(rule.use) is True
+
+
+def _past_the_limit(rule: GateRule) -> str:
+    """What the overshoot flag of ``rule``'s value says, in words."""
     from prunelimit.pruning.actual import LARGE_GAP
+
+    past = "ρ_L lies" if rule.use == "lower" else f"ρ* lies more than {100 * LARGE_GAP:g} points"
+    return f"{past} past the limit one-shot pruning reaches"
+
+
+def _measured_fix(rule: GateRule, report: dict[str, Any]) -> str:
+    """Gate on the measured limit, in the terms of ``rule``'s reader, or make the model more prunable."""
     from prunelimit.theory.regime import report_l1_fix
 
-    overshoot = report.get("overshoot")
-    if rule.use == "actual" or not isinstance(overshoot, dict) or overshoot.get(rule.use) is not True:
-        return None
-    past = "ρ_L lies" if rule.use == "lower" else f"ρ* lies more than {100 * LARGE_GAP:g} points"
     use = option("use", "actual") if rule.written_in is None else written_in("use", rule.written_in, "actual")
-    l1 = report_l1_fix(report.get("regime"))
-    return (f"{QUANTITY[rule.use]} less its ± is only {reached:.{apart(4, reached, required)}f}, and {past} past the "
-            f"limit one-shot pruning reaches (measured: overshoot.{rule.use} is true), so lowering the requirement "
-            f"to it would pass a model that breaks when pruned that far: gate on the measured limit ({use}), or "
-            f"make the model more prunable, e.g. {l1}")
+    return f"gate on the measured limit ({use}), or make the model more prunable, e.g. " \
+           f"{report_l1_fix(report.get('regime'))}"
+
+
+def _failed_on_overshoot(rule: GateRule, report: dict[str, Any], ok: bool, reason: str,
+                         fix: str | None) -> tuple[bool, str, str | None]:
+    """``rule``'s verdict, reason and fix, failed where it asks to fail on an overshoot and
+    ``report``'s check measured one: a verdict standing on a number one-shot pruning does not reach."""
+    if not (rule.fail_on_overshoot and _overshot(rule, report)):
+        return ok, reason, fix
+    asked = option("fail_on_overshoot") if rule.written_in is None else written_in("fail_on_overshoot", rule.written_in)
+    reason = f"{reason}, but {_past_the_limit(rule)} (overshoot.{rule.use} is true), which {asked} fails"
+    return False, reason, fix if not ok else _measured_fix(rule, report)
 
 
 def _at_most(value: float, places: int = 4) -> float:

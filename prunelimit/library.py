@@ -1400,7 +1400,7 @@ def refit_epochs(refit: bool, epochs: int, lr: float) -> int:
 @keeps_caller_state
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
-         allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int | None = None,
+         fail_on_overshoot: bool = False, allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int | None = None,
          include: tuple[str, ...] | list[str] = (), exclude: tuple[str, ...] | list[str] = (),
          progress: Callable[..., object] | None = None,
          prediction_from: str | os.PathLike | api.BoundsReport | None = None, **options: Any) -> api.GateReport:
@@ -1408,7 +1408,10 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
     minus its stated ± (a ± that leaves out a known error fails the rule); ``baseline`` (a
     saved ``bounds``/``verify`` JSON report) with ``max_drop``; ``rules``: more rules as
-    mappings, the entries of a YAML policy's ``rules:`` list. ``allow_incompatible``
+    mappings, the entries of a YAML policy's ``rules:`` list. ``fail_on_overshoot`` (default
+    ``False``) fails a rule on ρ_L or ρ* where the overshoot check measured it past the limit
+    one-shot pruning reaches (``overshoot.lower`` / ``.predicted`` true), whatever its value;
+    a rule mapping's own ``fail_on_overshoot`` key overrides it. ``allow_incompatible``
     (default ``False``) compares a baseline of other data, loss or tensors anyway, with a
     warning, where it is refused. ``result.passed`` and each rule's outcome with its reason
     and, where it failed, what to do (``result.result.outcomes``: ``reason``, ``fix``).
@@ -1424,7 +1427,8 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     from prunelimit.gate_rules import needs_spectrum, reads_baseline, rules_from_options
 
     _refuse_result("baseline", baseline)
-    checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
+    checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules),
+                                 fail_on_overshoot=fail_on_overshoot)
     # the seed draws only SLQ's probes and the Hessian's subset, which the measured limit's search never draws
     unused = [name for name in options if name in (*PREDICTION_ONLY, "seed")]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag

@@ -168,6 +168,7 @@ def gate(
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against (a `verify --json` report for --use actual), or an earlier `gate --json` report, read as the result it stood on.", parser=given_file)] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.", parser=given_ratio, metavar="<float>")] = None,
     allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N, data, loss or scope, or for --use actual another --epsilon (a warning says so); by default such a baseline is refused (exit 2).")] = False,
+    fail_on_overshoot: Annotated[bool, typer.Option("--fail-on-overshoot", help="Fail a rule on lower or predicted where the overshoot check measured that value past the limit one-shot pruning reaches (JSON overshoot.lower/.predicted true), whatever its value: a plainly trained model's prediction then fails the gate instead of passing with a warning (a policy rule's own fail_on_overshoot key overrides it; docs/guide.md).")] = False,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.", parser=given_path)] = None,
     from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report (or a `gate --json` report of lower/predicted rules) of the same checkpoint and data (no curvature work; baselines are compared with its method and options); a `verify --json` report gives the measured limit too (no prune-and-evaluate passes), for rules on use actual alone as well.", parser=given_file)] = None,
@@ -187,7 +188,7 @@ def gate(
         in_config = [name for name, where in _given(ctx, ["min_ratio", "max_drop"]).items()
                      if where == "in the --config file"]
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy,
-                                        None if o.config is None else str(o.config), in_config)
+                                        None if o.config is None else str(o.config), in_config, fail_on_overshoot)
         # the gate's own --config section serves it alone: a key there it cannot read is refused as typed
         section = ctx.meta.get("config_section", set())
         if not needs_spectrum(gate_rules):  # --time-budget and the like would be ignored in silence
