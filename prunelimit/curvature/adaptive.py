@@ -104,7 +104,7 @@ from prunelimit.report.rounding import RATIO_ENDS, half_width_text, value_text
 STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged", "rounding")
 MIN_GROWTH = 1.25  # a predicted extension grows the steps by at least this factor ...
 TARGET_SHARE = 0.9  # ... and aims the truncation part at this share of what the tolerance leaves it
-RECENT_STEPS = 64  # the steps whose seconds set the worst case's level (16 followed the load's noise)
+RECENT_STEPS = 64  # the steps timed before the worst case is fitted, whose seconds set its level (16 followed the load's noise)
 
 
 @dataclass(frozen=True)
@@ -265,11 +265,13 @@ class _StepCosts:
 
     def seconds(self, products: int, first: float, last: float) -> float | None:
         """Seconds of ``products`` products spread evenly over steps ``first`` to ``last``:
-        ``None`` before two steps were timed, or where the fit has a step cost less as the
-        basis grows (a reorthogonalisation never does; the load's noise, which the rates hold)."""
+        ``None`` before ``RECENT_STEPS`` steps were timed (a slope over the first few,
+        extrapolated to the budget's steps, read 728 s with 20 s left), or where the fit has a
+        step cost less as the basis grows (a reorthogonalisation never does; the load's noise,
+        which the rates hold)."""
         w, k, kk, y, ky = self.sums
         spread = w * kk - k * k
-        if spread <= 0:
+        if len(self.recent) < RECENT_STEPS or spread <= 0:
             return None
         slope = (w * ky - k * y) / spread
         if slope < 0:
@@ -279,7 +281,7 @@ class _StepCosts:
 
 
 def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[int], dim: int,
-              costs: _StepCosts | None = None) -> str:
+              costs: _StepCosts | None = None, steady: float = 0.0) -> str:
     """What the product budget still allows after ``spent`` products, for the progress status:
     each stage's bar ends with its own products, so its ETA says nothing of the stages that
     may follow (a CNN's first 'eta 0:01:42' for a run that took 12 min 55 s to its 1,600
@@ -292,8 +294,10 @@ def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[in
     slowest rate the runs have shown (``adaptive_slq``'s ``worst_rate``), the check too (it is
     timed only under a time budget, which bounds the bar already and states nothing here);
     once the steps' cost is fitted (``costs``, ``_StepCosts``), the runs' products at the steps
-    from theirs to that reach where it is more, the check's at the steps from 1 to it and the
-    top-ups' at the first. Nothing before a rate is known."""
+    from theirs to that reach, or at ``steady`` where it is more (the slowest rate less the
+    current stage's, whose first product holds the reservation of the stage's bases: 69 s with
+    21 s left), the check's at the steps from 1 to it and the top-ups' at the first. Nothing
+    before a rate is known."""
     left = plan.max_products - spent
     if plan.time_budget is not None or left <= 0 or per_product <= 0:
         return ""
@@ -306,8 +310,8 @@ def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[in
     seconds = (runs_products + following) * per_product
     fitted = [costs.seconds(runs_products, sum(steps) / runs + 1, reach), costs.seconds(after.per_step * reach, 1, reach),
               costs.seconds(following - after.per_step * reach, 1, 1)] if costs is not None else [None]
-    if None not in fitted:  # the runs' steps no cheaper than the slowest rate: a focus can slow a product
-        seconds = max(fitted[0], runs_products * per_product) + fitted[1] + fitted[2]
+    if None not in fitted:  # the runs' steps no cheaper than the steady rate: a focus can slow a product
+        seconds = max(fitted[0], runs_products * steady) + fitted[1] + fitted[2]
     return f"; at worst {plan.max_products:,} products{text}, ≈ {clock_text(seconds)} more"
 
 
@@ -389,6 +393,10 @@ def adaptive_slq(
         focus, its basis growing, makes products slower than the mean so far: a 100k-parameter
         MLP's status priced at the mean read 0.47 and 0.56 of the time its runs still took."""
         return max(runs_rate(now), stage_rate(now), last_stage_rate)
+
+    def worst_case(now: float, done: int, steps: list[int]) -> str:
+        """The status's worst case (``_at_worst``) after ``done`` products, the runs at ``steps``."""
+        return _at_worst(plan, done, worst_rate(now), steps, dim, costs, max(runs_rate(now), last_stage_rate))
 
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
@@ -478,8 +486,7 @@ def adaptive_slq(
                     if stepped:
                         costs.add(max(group.steps[:kept]), now - stepped[0], running - before)
                     stepped[:] = [now]
-                    worst = _at_worst(plan, running, worst_rate(now), [s for g in live for s in g.steps][:kept], dim,
-                                      costs)
+                    worst = worst_case(now, running, [s for g in live for s in g.steps][:kept])
                     progress(base + n, planned + following, text + worst, left=priced)
 
             width = len(group.steps[:kept])
@@ -515,8 +522,7 @@ def adaptive_slq(
                 after.seconds(len(results), steps, runs_rate(now), quad.exact), deadline - now))
             more = not quad.exact and verdict.plus_minus > plan.tolerance  # else the runs end here
             progress(spent, spent + after.expected(len(results), steps, quad.exact),
-                     text + (_at_worst(plan, spent, worst_rate(now), [r.steps for r in results], dim, costs)
-                             if more else ""),
+                     text + (worst_case(now, spent, [r.steps for r in results]) if more else ""),
                      left=priced)
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
