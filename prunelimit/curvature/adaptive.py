@@ -104,7 +104,7 @@ from prunelimit.report.rounding import RATIO_ENDS, half_width_text, value_text
 STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged", "rounding")
 MIN_GROWTH = 1.25  # a predicted extension grows the steps by at least this factor ...
 TARGET_SHARE = 0.9  # ... and aims the truncation part at this share of what the tolerance leaves it
-RECENT_STEPS = 64  # the steps timed before the worst case is fitted, whose seconds set its level (16 followed the load's noise)
+RECENT_STEPS = 64  # steps timed before the worst case is fitted, and those that set its level (16 followed the noise)
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,8 @@ def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[in
     check = after.per_step * reach if after.per_step and not after.counted else 0  # beyond the budget
     text = f" and a data check of {check:,}" if check else ""
     seconds = (runs_products + following) * per_product
-    fitted = [costs.seconds(runs_products, sum(steps) / runs + 1, reach), costs.seconds(after.per_step * reach, 1, reach),
+    fitted = [costs.seconds(runs_products, sum(steps) / runs + 1, reach),
+              costs.seconds(after.per_step * reach, 1, reach),
               costs.seconds(following - after.per_step * reach, 1, 1)] if costs is not None else [None]
     if None not in fitted:  # the runs' steps no cheaper than the steady rate: a focus can slow a product
         seconds = max(fitted[0], runs_products * steady) + fitted[1] + fitted[2]
@@ -478,7 +479,8 @@ def adaptive_slq(
             base = spent
             stepped: list[float] = []  # the clock at this extend's latest step (its first also reserves the bases)
 
-            def callback(n: int, base: int = base, group: LanczosRuns = group, stepped: list[float] = stepped) -> None:
+            def callback(n: int, base: int = base, group: LanczosRuns = group,
+                         stepped: list[float] = stepped) -> None:
                 nonlocal running
                 before, running = running, base + n
                 if progress is not None:

@@ -56,7 +56,8 @@ def _stated(timed, products: int, runs: int = 1, check: int = 0) -> tuple[list[t
     seen: list[tuple[int, int, str]] = []
 
     def progress(done, total, text, left=None) -> None:
-        worst = re.search(r"at worst [\d,]+ products(?: and a data check of [\d,]+)?, ≈ (\d+):(\d+):(\d+) more$", text)
+        worst = re.search(r"at worst [\d,]+ products(?: and a data check of [\d,]+)?, ≈ (\d+):(\d+):(\d+) more$",
+                          text)
         h, m, s = map(int, worst.groups()) if worst else (0, 0, -1)
         seen.append((done, 3600 * h + 60 * m + s, text))
 
