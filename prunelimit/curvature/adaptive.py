@@ -88,6 +88,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
@@ -103,6 +104,7 @@ from prunelimit.report.rounding import RATIO_ENDS, half_width_text, value_text
 STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged", "rounding")
 MIN_GROWTH = 1.25  # a predicted extension grows the steps by at least this factor ...
 TARGET_SHARE = 0.9  # ... and aims the truncation part at this share of what the tolerance leaves it
+RECENT_STEPS = 64  # steps timed before the worst case is fitted, and those that set its level (16 followed the noise)
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,50 @@ class AdaptiveResult:
 Progress = Callable[..., None]
 
 
-def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[int], dim: int) -> str:
+class _StepCosts:
+    """A product's seconds against the Lanczos step k it took: each step reorthogonalises
+    against the k basis vectors before it, so a step costs more the further a run has gone,
+    which no rate measured so far holds (a status priced at the slowest of them read
+    0.31-0.65 of the time left through the first half of a 19,210-weight MLP's runs). The
+    growth a step is the slope b of a + b·k fitted by least squares over every step timed so
+    far (running sums); the level is the latest ``RECENT_STEPS`` steps' seconds a product at
+    their mean step: the machine's load moves it, which a level fitted over the whole run
+    (its intercept) lags."""
+
+    def __init__(self) -> None:
+        self.sums = [0.0] * 5  # Σw, Σw·k, Σw·k², Σw·y, Σw·k·y: exact for a clock of whole seconds
+        self.recent: deque[tuple[float, float, float]] = deque()  # (products, seconds, products × step)
+        self.latest = [0.0] * 3  # their sums, kept as they change: the status asks after every product
+
+    def add(self, step: int, seconds: float, products: int) -> None:
+        """``products`` products at step ``step`` took ``seconds`` in all."""
+        per = seconds / products
+        for i, term in enumerate((1, step, step * step, per, step * per)):
+            self.sums[i] += products * term
+        self.recent.append((products, seconds, products * step))
+        dropped = self.recent.popleft() if len(self.recent) > RECENT_STEPS else (0, 0.0, 0)
+        for i, (new, old) in enumerate(zip(self.recent[-1], dropped)):
+            self.latest[i] += new - old
+
+    def seconds(self, products: int, first: float, last: float) -> float | None:
+        """Seconds of ``products`` products spread evenly over steps ``first`` to ``last``:
+        ``None`` before ``RECENT_STEPS`` steps were timed (a slope over the first few,
+        extrapolated to the budget's steps, read 728 s with 20 s left), or where the fit has a
+        step cost less as the basis grows (a reorthogonalisation never does; the load's noise,
+        which the rates hold)."""
+        w, k, kk, y, ky = self.sums
+        spread = w * kk - k * k
+        if len(self.recent) < RECENT_STEPS or spread <= 0:
+            return None
+        slope = (w * ky - k * y) / spread
+        if slope < 0:
+            return None
+        timed, seconds, steps = self.latest
+        return products * max(0.0, (seconds + slope * ((first + last) / 2 * timed - steps)) / timed)
+
+
+def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[int], dim: int,
+              costs: _StepCosts | None = None, steady: float = 0.0) -> str:
     """What the product budget still allows after ``spent`` products, for the progress status:
     each stage's bar ends with its own products, so its ETA says nothing of the stages that
     may follow (a CNN's first 'eta 0:01:42' for a run that took 12 min 55 s to its 1,600
@@ -247,18 +292,28 @@ def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[in
     runs (16,000 samples, 8,192 of them the curvature's: 'at worst 1,600 products, ≈ 0:00:01
     more' with the check's 2,132 products and some 2:50 ahead). Priced at ``per_product``, the
     slowest rate the runs have shown (``adaptive_slq``'s ``worst_rate``), the check too (it is
-    timed only under a time budget, which bounds the bar already and states nothing here), and
-    nothing before a rate is known."""
+    timed only under a time budget, which bounds the bar already and states nothing here);
+    once the steps' cost is fitted (``costs``, ``_StepCosts``), the runs' products at the steps
+    from theirs to that reach, or at ``steady`` where it is more (the slowest rate less the
+    current stage's, whose first product holds the reservation of the stage's bases: 69 s with
+    21 s left), the check's at the steps from 1 to it and the top-ups' at the first. Nothing
+    before a rate is known."""
     left = plan.max_products - spent
     if plan.time_budget is not None or left <= 0 or per_product <= 0:
         return ""
     after, runs = plan.after, max(len(steps), 1)
     reach = min(dim, (sum(steps) + left) // (runs + after.counted_per_step))
     following = after.expected(runs, reach)
-    products = max(0, left - after.products(runs, reach)) + following
+    runs_products = max(0, left - after.products(runs, reach))
     check = after.per_step * reach if after.per_step and not after.counted else 0  # beyond the budget
     text = f" and a data check of {check:,}" if check else ""
-    return f"; at worst {plan.max_products:,} products{text}, ≈ {clock_text(products * per_product)} more"
+    seconds = (runs_products + following) * per_product
+    fitted = [costs.seconds(runs_products, sum(steps) / runs + 1, reach),
+              costs.seconds(after.per_step * reach, 1, reach),
+              costs.seconds(following - after.per_step * reach, 1, 1)] if costs is not None else [None]
+    if None not in fitted:  # the runs' steps no cheaper than the steady rate: a focus can slow a product
+        seconds = max(fitted[0], runs_products * steady) + fitted[1] + fitted[2]
+    return f"; at worst {plan.max_products:,} products{text}, ≈ {clock_text(seconds)} more"
 
 
 def adaptive_slq(
@@ -320,6 +375,7 @@ def adaptive_slq(
     priced: float | None = None  # seconds the work left is priced at, after the next step (``past_deadline``)
     apart = (0.0, 0)  # (seconds, products) the assessments took: not the runs' rate
     last_stage_rate = 0.0  # the last whole stage's seconds a product, its assessment left out
+    costs = _StepCosts()  # the runs' steps timed so far, for the status's worst case
     assessments = 1  # assessments after the stage's last step: 2 where it adds runs (``_finished_runs``)
 
     def runs_rate(now: float) -> float:
@@ -338,6 +394,10 @@ def adaptive_slq(
         focus, its basis growing, makes products slower than the mean so far: a 100k-parameter
         MLP's status priced at the mean read 0.47 and 0.56 of the time its runs still took."""
         return max(runs_rate(now), stage_rate(now), last_stage_rate)
+
+    def worst_case(now: float, done: int, steps: list[int]) -> str:
+        """The status's worst case (``_at_worst``) after ``done`` products, the runs at ``steps``."""
+        return _at_worst(plan, done, worst_rate(now), steps, dim, costs, max(runs_rate(now), last_stage_rate))
 
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
@@ -417,12 +477,18 @@ def adaptive_slq(
                 short = True  # the groups or steps not started stay out; the stage is cut
                 break
             base = spent
+            stepped: list[float] = []  # the clock at this extend's latest step (its first also reserves the bases)
 
-            def callback(n: int, base: int = base) -> None:
+            def callback(n: int, base: int = base, group: LanczosRuns = group,
+                         stepped: list[float] = stepped) -> None:
                 nonlocal running
-                running = base + n
+                before, running = running, base + n
                 if progress is not None:
-                    worst = _at_worst(plan, running, worst_rate(clock()), [s for g in live for s in g.steps][:kept], dim)
+                    now = clock()
+                    if stepped:
+                        costs.add(max(group.steps[:kept]), now - stepped[0], running - before)
+                    stepped[:] = [now]
+                    worst = worst_case(now, running, [s for g in live for s in g.steps][:kept])
                     progress(base + n, planned + following, text + worst, left=priced)
 
             width = len(group.steps[:kept])
@@ -458,7 +524,7 @@ def adaptive_slq(
                 after.seconds(len(results), steps, runs_rate(now), quad.exact), deadline - now))
             more = not quad.exact and verdict.plus_minus > plan.tolerance  # else the runs end here
             progress(spent, spent + after.expected(len(results), steps, quad.exact),
-                     text + (_at_worst(plan, spent, worst_rate(now), [r.steps for r in results], dim) if more else ""),
+                     text + (worst_case(now, spent, [r.steps for r in results]) if more else ""),
                      left=priced)
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
