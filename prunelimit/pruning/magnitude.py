@@ -128,7 +128,7 @@ def magnitude_masks(
     position, a kept zero would be masked in a pruned weight's place, more than the ratio asks
     (on the 2:4 pattern, a group left with one weight). ``path``: the weights' magnitude path along
     ``scope`` where the caller holds it (``prune --ratio auto``: the prediction's), not sorted again;
-    with ``held`` the order is another (held weights first) and is sorted here."""
+    with ``held`` other than the exact zeros the order is another (held weights first), sorted here."""
     ratio = check_ratio(ratio)
     named = required_prunable(model, selection)
     check_prune_scope(scope, ratio)
@@ -137,8 +137,11 @@ def magnitude_masks(
     if scope == "2:4":
         return keep_both({name: two_four_mask(p, kept[i] if kept else None) for i, (name, p) in enumerate(named)},
                          held)
-    order = MagnitudeOrder(scope, path) if path is not None and kept is None else \
-        MagnitudeOrder.of([p for _, p in named], scope, kept)
+    # held weights that are the exact zeros alone rank first, by position, on either order (the key of -1
+    # ties them as |0| does): the caller's path serves (an archive with one zero weight sorted twice)
+    taken = path is not None and (kept is None or all(torch.equal(mask, p.detach() != 0)
+                                                      for mask, (_, p) in zip(kept, named)))
+    order = MagnitudeOrder(scope, path) if taken else MagnitudeOrder.of([p for _, p in named], scope, kept)
     return keep_both({name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}, held)
 
 

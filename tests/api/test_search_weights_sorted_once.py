@@ -48,3 +48,21 @@ def test_the_search_sorts_no_weight_the_command_sorted(cli, own_ckpt, tiny_model
     n = sum(p.numel() for p in tiny_model.parameters() if p.dim() > 1)  # every weight matrix: prunable
     assert whole.count(n) == 1, whole  # ε's target (and the prediction's global path)
     assert len(layers) == (1 if "layer" in command else 0), layers  # the layer-wise path: the prediction's
+
+
+def test_prune_auto_of_weights_with_zeros_sorts_once(cli, tiny_model, tmp_path, monkeypatch):
+    """A model with exact zeros holds them (``pruning_held``): they rank first on the prediction's
+    path too, which the pruning takes (the 100 MB archive of docs/benchmarks.md holds one zero)."""
+    from prunelimit.io.checkpoint import save_checkpoint
+    from tests.conftest import SPEC
+
+    state = {name: value.clone() for name, value in tiny_model.state_dict().items()}
+    state["0.weight"][0, :4] = 0.0
+    ckpt = tmp_path / "zeros.pt"
+    save_checkpoint(ckpt, SPEC, state, meta={"data": "digits:train"})
+    common = ("--max-samples", 300, "--cache-dir", tmp_path / "cache", "--json")
+    assert cli("bounds", ckpt, *common).exit_code == 0
+    whole = _counting(monkeypatch, MagnitudeProfile)
+    result = cli("prune", ckpt, "--ratio", "auto", "-o", tmp_path / "pruned.pt", *common)
+    assert result.exit_code == 0, result.stderr
+    assert len(whole) == 1, whole  # the masks are those sorted here: tests/pruning/test_magnitude_path_given.py
