@@ -327,9 +327,10 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
         weights = [p.detach() for _, p in required_prunable(inputs.model, inputs.selection)]
     else:
         dense, losses = (None, None) if options.epsilon is not None else _dense_and_losses(inputs, options)
-        target = limit_target(inputs, options, losses)
+        target = limit_target(inputs, options, losses)  # its profile is the search's (global) path: one sort
         actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon,
-                              selection=inputs.selection, progress=_search_progress(progress), measured_dense=dense)
+                              selection=inputs.selection, progress=_search_progress(progress), measured_dense=dense,
+                              path=target.profile)
         epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
         store_search(store, key, StoredSearch(actual, source, None, 0, (), ()))
     unresolved = rounding_epsilon_warning(epsilon, actual.dense_loss)  # as bounds warns of it
@@ -422,20 +423,25 @@ def verify(
         dense = stated_dense(prediction.body.get("overshoot")) if same_precision else None
     failed = tuple(overshot_ratios(prediction.body.get("overshoot") if checked is None else checked.to_json()))
     named = tuple(predicted_ratios(prediction))
-    # the limit a search with these settings stored, where ε is this run's own (not a --from report's)
+    # the limit a search with these settings and this ε stored: --from's too (a report checked to hold these
+    # inputs, its ρ*, ρ_L and overshoot points those the search was told), which keeps none: its ε is the
+    # report's, and a gate reads whatever the key holds as the limit under the ε derived here
     start = time.perf_counter()
     evaluation = None if eval_batches is None or eval_batches is inputs.batches else data_fingerprint(eval_batches)
-    key = None if prediction_from is not None else _search_key(inputs, store, options.epsilon, scope)
-    settings = (evaluation, sweep, failed, named, float(acc_drop))
-    found = _stored_search(store, key, lambda s: (s.evaluation, s.sweep, s.failed, s.named, s.actual.acc_drop) == settings)
+    key = _search_key(inputs, store, options.epsilon, scope)
+    settings = (evaluation, sweep, failed, named, float(acc_drop), prediction.epsilon)
+    found = _stored_search(store, key, lambda s: (s.evaluation, s.sweep, s.failed, s.named, s.actual.acc_drop,
+                                                  s.actual.epsilon) == settings)
     if found is not None:
         actual = replace(found.actual, seconds=time.perf_counter() - start)  # this run's time: the read
     else:
         actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon,
                               eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection,
                               sweep_points=sweep, progress=_search_progress(progress), measured_dense=dense,
-                              failed=failed, named=named)
-        store_search(store, key, StoredSearch(actual, str(prediction.epsilon_source), evaluation, sweep, failed, named))
+                              failed=failed, named=named, path=None if rep is None else rep.profile)
+        if prediction_from is None:
+            store_search(store, key, StoredSearch(actual, str(prediction.epsilon_source), evaluation, sweep, failed,
+                                                  named))
     delta = prediction.ratio - actual.loss_ratio
     prunable = prunable_parameters(inputs.model, inputs.selection)
     weights = np.abs(np.concatenate([p.detach().cpu().double().reshape(-1).numpy()  # numpy has no bfloat16

@@ -425,6 +425,7 @@ def actual_limit(
     measured_dense: CurvePoint | None = None,
     failed: Sequence[float] = (),
     named: Sequence[float] = (),
+    path: PruningPath | None = None,
 ) -> ActualLimit:
     """Actual limit by the loss criterion (on ``batches``) and the accuracy criterion.
 
@@ -447,6 +448,8 @@ def actual_limit(
     else a regression model pruned to 80 % of 1,280 weights, whose ρ_L of 80.011 % removes one
     weight more and passes, was reported a limit of 80.0 % (the grid's 80.1 % removes two and
     fails) beside an overshoot check that found ρ_L within L + ε.
+    ``path``: the weights' magnitude path along ``scope``, where the caller holds it (``verify``: bounds'),
+    not sorted again.
     The model's weights are unchanged on return.
     """
     start = time.perf_counter()
@@ -472,7 +475,7 @@ def actual_limit(
     # model's sparsity) are one model, evaluated once; the search still counts each as a point
     models: dict[tuple[int, ...], CurvePoint] = {}
     passes = {"search": 0, "sweep": 0}
-    with _pruned(model, scope, selection) as pruner:
+    with _pruned(model, scope, selection, path) as pruner:
 
         def evaluated_at(ratio: float, stage: str, report: Callable[[], None]) -> CurvePoint:
             key = pruner.zeroed(ratio)

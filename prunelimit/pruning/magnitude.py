@@ -120,12 +120,15 @@ def magnitude_masks(
     scope: Scope = "global",
     selection: ParamSelection = ParamSelection(),
     held: Mapping[str, Tensor] | None = None,
+    path: PruningPath | None = None,
 ) -> Masks:
     """Keep-masks (parameter name → bool) of magnitude pruning to ``ratio``, within ``held`` (the
     masks of a pruned model: a weight stays only where both keep it); ``model`` is not changed.
     Held-pruned weights rank below every kept weight, exact zeros included: tied with them by
     position, a kept zero would be masked in a pruned weight's place, more than the ratio asks
-    (on the 2:4 pattern, a group left with one weight)."""
+    (on the 2:4 pattern, a group left with one weight). ``path``: the weights' magnitude path along
+    ``scope`` where the caller holds it (``prune --ratio auto``: the prediction's), not sorted again;
+    with ``held`` other than the exact zeros the order is another (held weights first), sorted here."""
     ratio = check_ratio(ratio)
     named = required_prunable(model, selection)
     check_prune_scope(scope, ratio)
@@ -134,7 +137,11 @@ def magnitude_masks(
     if scope == "2:4":
         return keep_both({name: two_four_mask(p, kept[i] if kept else None) for i, (name, p) in enumerate(named)},
                          held)
-    order = MagnitudeOrder.of([p for _, p in named], scope, kept)
+    # held weights that are the exact zeros alone rank first, by position, on either order (the key of -1
+    # ties them as |0| does): the caller's path serves (an archive with one zero weight sorted twice)
+    taken = path is not None and (kept is None or all(torch.equal(mask, p.detach() != 0)
+                                                      for mask, (_, p) in zip(kept, named)))
+    order = MagnitudeOrder(scope, path) if taken else MagnitudeOrder.of([p for _, p in named], scope, kept)
     return keep_both({name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}, held)
 
 
@@ -201,10 +208,11 @@ def prune_model(
     scope: Scope = "global",
     selection: ParamSelection = ParamSelection(),
     held: Mapping[str, Tensor] | None = None,
+    path: PruningPath | None = None,
 ) -> PruneResult:
-    """Magnitude-prune ``model`` in place to ``ratio`` within ``held`` (:func:`magnitude_masks`)
-    and return the masks and sparsity."""
-    masks = magnitude_masks(model, ratio, scope, selection, held)
+    """Magnitude-prune ``model`` in place to ``ratio`` within ``held`` (:func:`magnitude_masks`, ``path``
+    its order where the caller holds it) and return the masks and sparsity."""
+    masks = magnitude_masks(model, ratio, scope, selection, held, path)
     before = sparsity_table(model, selection)
     apply_masks(model, masks)
     layers = sparsity_table(model, selection)

@@ -19,6 +19,22 @@ def own_ckpt(small_ckpt):
 
 
 @pytest.fixture
+def searches(monkeypatch):
+    """The actual-limit searches run so far (each call of ``pruning.actual.actual_limit``)."""
+    import prunelimit.pruning.actual as actual_module
+
+    calls = []
+    search = actual_module.actual_limit
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("epsilon", args[3] if len(args) > 3 else None))
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(actual_module, "actual_limit", counted)
+    return calls
+
+
+@pytest.fixture
 def no_spectrum(monkeypatch):
     """After it is called, any spectrum computation fails the test."""
     from prunelimit.api import curvature as curvature_api

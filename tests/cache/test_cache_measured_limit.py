@@ -10,24 +10,8 @@ import json
 
 import pytest
 
-import prunelimit.pruning.actual as actual_module
-
 SMALL = ("--max-samples", "300")
 GATE = ("gate", "--use", "actual", "--min-ratio", "0.1")
-
-
-@pytest.fixture
-def searches(monkeypatch):
-    """The actual-limit searches run so far (each call of ``pruning.actual.actual_limit``)."""
-    calls = []
-    search = actual_module.actual_limit
-
-    def counted(*args, **kwargs):
-        calls.append(kwargs.get("epsilon", args[3] if len(args) > 3 else None))
-        return search(*args, **kwargs)
-
-    monkeypatch.setattr(actual_module, "actual_limit", counted)
-    return calls
 
 
 def _run(cli, command, ckpt, *args):
