@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
@@ -58,12 +59,16 @@ def _lost(module: Any, copied: Any) -> str | None:
 
 
 def _same(value: Any, other: Any) -> bool:
-    """Whether a copied attribute holds ``value``'s content (a tensor its values, a plain value by ``==``)."""
-    if isinstance(value, Tensor):
-        return isinstance(other, Tensor) and value.shape == other.shape and bool(torch.equal(value, other))
+    """Whether a copied attribute holds ``value``'s content (a tensor its values, a plain value by ``==``),
+    NaN where it held NaN."""
     try:
+        if isinstance(value, Tensor):
+            return (isinstance(other, Tensor) and value.shape == other.shape and value.dtype == other.dtype
+                    and bool(torch.isclose(value, other, rtol=0, atol=0, equal_nan=True).all()))
+        if isinstance(value, float) and math.isnan(value):
+            return isinstance(other, float) and math.isnan(other)
         return bool(value == other)
-    except Exception:  # a value whose comparison fails (an object of TorchScript's own): not compared
+    except Exception:  # a value torch cannot compare (a sparse tensor, an object of TorchScript's own): not compared
         return True
 
 

@@ -84,3 +84,23 @@ def test_a_scripted_module_its_state_does_not_copy_whole_is_an_input_error(cli, 
     assert f"TorchScript module 'h' cannot be copied for the curvature's float64 products ({SAID[lost]}" in lines[0]
     assert "its __getstate__/__setstate__ must keep every parameter, submodule and value it holds" in lines[0]
     assert result.stdout == ""
+
+
+def test_a_scripted_module_holding_nan_copies_whole():
+    """A value the copy holds as the model does is no difference, NaN included (NaN == NaN is false):
+    a float attribute and a buffer holding NaN, through torch's own copy."""
+    from prunelimit.models.clone import clone_model
+
+    class Padded(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 2)
+            self.fill = float("nan")
+            self.register_buffer("missing", torch.tensor([1.0, float("nan")]))
+
+        def forward(self, x):
+            return self.fc(torch.nan_to_num(x, nan=0.0))
+
+    model = torch.jit.script(Padded())
+    copied = clone_model(model)
+    assert torch.equal(copied.fc.weight, model.fc.weight) and copied.missing.isnan().tolist() == [False, True]
