@@ -52,17 +52,23 @@ _recordings: list[tuple[int, set[str]]] = []
 _hook_added = threading.Lock()
 _hooked = False
 _environ_item = os._Environ.__getitem__
+# set while this thread notes a read: telling whose code read it reads variables itself (sysconfig's, on
+# the first look for the installed folders), which noted in turn recursed without end
+_noting = threading.local()
 
 
 def _noting_reads(environ: "os._Environ[str]", name: str) -> str:
     """``os.environ[name]``, the name noted in this thread's recordings (:data:`VARIABLE_MARK`) where the
     code reading it is the user's, not installed code (torch's, prunelimit's, the standard library's),
     and not an import's; noted unset too (``KeyError``), so that setting it later moves the key."""
-    if _recordings and environ is os.environ:
+    if _recordings and environ is os.environ and not getattr(_noting, "busy", False):
+        _noting.busy = True
         try:  # never let noting fail the read
             _note_read(name, sys._getframe(1))
         except Exception:  # noqa: BLE001 - an odd name: not recorded, the read goes on
             pass
+        finally:
+            _noting.busy = False
     return _environ_item(environ, name)
 
 

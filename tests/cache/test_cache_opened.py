@@ -4,6 +4,8 @@ first batch runs, however their paths are built (prunelimit.cache_opened)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -77,6 +79,20 @@ def test_recording_notes_the_variables_the_users_code_reads(monkeypatch):
     os.environ.get("PL_AFTER")
     assert seen == {"$PL_SET", "$PL_UNSET", "$PL_GOT", "$PL_IN"}
     assert opened_lines(seen, lambda path: False) == ["$PL_GOT unset", "$PL_IN unset", "$PL_SET=1", "$PL_UNSET unset"]
+
+
+def test_the_first_variable_read_in_a_fresh_process_is_noted(tmp_path):
+    """The first read noted in a process looks for the installed folders, which reads variables itself
+    (sysconfig's): those reads were noted in turn, recursing without end (the read never returned). In a
+    process of its own, where nothing looked for them before; the timeout only ends a hang."""
+    script = ("import os\nfrom prunelimit.cache_opened import recording_opens\n"
+              "with recording_opens() as seen:\n    os.environ.get('PL_FIRST')\nprint(sorted(seen))\n")
+    (tmp_path / "first.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, str(tmp_path / "first.py")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['$PL_FIRST']"
 
 
 def test_recording_notes_reads_of_this_thread_only(tmp_path, monkeypatch):
