@@ -777,8 +777,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     weights = report.get("weights") or {}  # an object or none: recorded() refused another
     if "reads" in weights and current.unread is None and old.reads != current.reads:
         incompatible.append("what the model reads besides its state dict and code differs (a buffer the state dict "
-                            "leaves out, persistent=False, or a file, folder or environment variable its code names "
-                            "or opens)")
+                            "leaves out, persistent=False, or a file, folder or environment variable its code names, "
+                            "opens or reads)")
     if "packages" in weights and current.unread is None and old.packages != current.packages:
         incompatible.append("the installed code the model or the loss runs differs (a package other than torch, numpy "
                             "and scipy, by its version and installed files: a reinstall of your own)")

@@ -10,9 +10,9 @@ they read of the user's other modules, by the names in their code and its string
 and what the user's code put on installed modules and classes (``F.relu = scaled_relu``), TorchScript
 it holds by the archive it would save (:func:`scripted_fingerprints`, :func:`compiled_fingerprint`):
 ``_Values``; and the files, folders and environment variables every string they hold
-names, by what those hold: :mod:`prunelimit.cache_reads`; and the files the code opened while
-the model loaded and the first batch ran, however their paths were built, by their bytes:
-:mod:`prunelimit.cache_opened`), the analysis batches themselves (so a
+names, by what those hold: :mod:`prunelimit.cache_reads`; and the files the code opened and the
+environment variables it read while the model loaded and the first batch ran, however their names
+were built, by their bytes and values: :mod:`prunelimit.cache_opened`), the analysis batches themselves (so a
 rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
 it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
 the model's classes) by their module names and bytes, the parameter selection (by the prunable and Hessian sets it resolves to), the device type and torch's float
@@ -210,7 +210,8 @@ def _inputs_digest(inputs: "Inputs", big: "BigFile | None") -> tuple[str, float 
         digest.update(text_bytes(f"code:{name}:{sha}"))
     # what the code's strings name, read while it runs (open("scale.txt"), os.environ["SCALE"])
     _update_json(digest, _named_reads(values, code, big))
-    # what it opened, however the path was built (a library call's model opens its files here)
+    # what it opened and the variables it read, however their names were built (a library call's model
+    # opens its files here)
     with recording_opens(set(inputs.opened)) as opened:
         witness = loss_witness(inputs)
     _update_json(digest, {"opened": _opened_reads(inputs, opened, big)})
@@ -236,8 +237,8 @@ def reads_fingerprint(inputs: "Inputs", big: "BigFile | None" = None) -> str | N
     """sha256 of what the model and the loss of ``inputs`` read besides the state dict and their code, as
     the result cache keys it: the buffers the state dict leaves out (``persistent=False``: a factory's
     constants from a file, a fixed random projection), the files, folders and environment variables their
-    code's strings name and the files it opened while it was loaded and run on the first batch, each file
-    by its bytes, never by where it lies; ``None`` where they read none of these. A report records it
+    code's strings name and the files it opened and variables it read while it was loaded and run on the first
+    batch, each file by its bytes, never by where it lies; ``None`` where they read none of these. A report records it
     (``weights.reads``): ``weights.fingerprint`` and ``weights.python`` see none of it, and a change there
     that moves the gradient alone keeps the loss ``--from`` compares. ``TypeError`` where the model's
     attributes cannot be read, or a folder named is too large to key. ``big``: a file above

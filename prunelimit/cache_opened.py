@@ -8,7 +8,11 @@ recording (:func:`recording_opens`), an audit hook (:func:`sys.addaudithook`, PE
 file the recording thread opens for reading, and the key holds each one's name and bytes
 (:func:`opened_lines`). Loading and the first batch run on every command before the cache is
 read, so a file opened in place of another, or new bytes in the same one, moves the key of the
-very run that would otherwise have read a stale entry.
+very run that would otherwise have read a stale entry. The environment variables the user's code
+reads there (``os.environ``, ``os.getenv``), by a name built at run time too (``PREFIX + "_SCALE"``),
+are recorded alike, as ``$NAME`` (:data:`VARIABLE_MARK`), and keyed by their values: Python audits
+no such read, so ``os.environ``'s item lookup notes the name while a recording is under way and the
+code reading it is the user's (:func:`_noting_reads`).
 
 Not keyed here: what a module reads while it is imported (once a process: a second command in
 the same process would not read it again, and its key would differ; the strings of its code
@@ -31,6 +35,12 @@ from typing import Callable, Iterable, Iterator
 
 from prunelimit.cache_reads import ENTRY_NAME, FILE_BYTES_KEYED, SYSTEM_FOLDERS, BigFile, file_content
 
+# an entry of a recording that names an environment variable read (``$SCALE``), not a file: a
+# recorded path is absolute, so never starts with it
+VARIABLE_MARK = "$"
+# the frames of os.environ's own lookups (``os.getenv``, ``Mapping.get``, ``in``) above the user's code
+_LOOKUP_FILES = frozenset({"<frozen os>", "<frozen _collections_abc>", os.__file__,
+                           getattr(sys.modules.get("_collections_abc"), "__file__", None)})
 # imports and extension modules: the user's code is keyed by its source (``cache.code_files``)
 CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".pyd", ".so"})
 _WRITE_MODES = frozenset("wax+")
@@ -41,6 +51,38 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
 _recordings: list[tuple[int, set[str]]] = []
 _hook_added = threading.Lock()
 _hooked = False
+_environ_item = os._Environ.__getitem__
+# set while this thread notes a read: telling whose code read it reads variables itself (sysconfig's, on
+# the first look for the installed folders), which noted in turn recursed without end
+_noting = threading.local()
+
+
+def _noting_reads(environ: "os._Environ[str]", name: str) -> str:
+    """``os.environ[name]``, the name noted in this thread's recordings (:data:`VARIABLE_MARK`) where the
+    code reading it is the user's, not installed code (torch's, prunelimit's, the standard library's),
+    and not an import's; noted unset too (``KeyError``), so that setting it later moves the key."""
+    if _recordings and environ is os.environ and not getattr(_noting, "busy", False):
+        _noting.busy = True
+        try:  # never let noting fail the read
+            _note_read(name, sys._getframe(1))
+        except Exception:  # noqa: BLE001 - an odd name: not recorded, the read goes on
+            pass
+        finally:
+            _noting.busy = False
+    return _environ_item(environ, name)
+
+
+def _note_read(name: str, frame: FrameType | None) -> None:
+    from prunelimit.cache import is_installed
+
+    while frame is not None and frame.f_code.co_filename in _LOOKUP_FILES:
+        frame = frame.f_back
+    if frame is None or is_installed(frame.f_code.co_filename) or _importing(frame):
+        return
+    me = threading.get_ident()
+    for thread, paths in _recordings:
+        if thread == me:
+            paths.add(VARIABLE_MARK + name)
 
 
 def _on_event(event: str, args: tuple) -> None:
@@ -76,12 +118,14 @@ def _importing(frame: FrameType | None) -> bool:
 
 @contextlib.contextmanager
 def recording_opens(into: set[str] | None = None) -> Iterator[set[str]]:
-    """Within the block, the absolute paths of the files this thread opens for reading are added
-    to ``into`` (a new set when ``None``), which the block receives."""
+    """Within the block, the absolute paths of the files this thread opens for reading, and the
+    environment variables the user's code in it reads (``$NAME``), are added to ``into`` (a new set
+    when ``None``), which the block receives."""
     global _hooked
     with _hook_added:
         if not _hooked:  # once a process: an audit hook cannot be removed
             sys.addaudithook(_on_event)
+            os._Environ.__getitem__ = _noting_reads  # type: ignore[method-assign]
             _hooked = True
     recording = (threading.get_ident(), set() if into is None else into)
     _recordings.append(recording)
@@ -94,11 +138,16 @@ def recording_opens(into: set[str] | None = None) -> Iterator[set[str]]:
 def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool], big: BigFile | None = None) -> list[str]:
     """One line per opened file the key holds: its name and bytes (:func:`cache_reads.file_content`, ``big``
     above :data:`FILE_BYTES_KEYED`),
-    ``absent`` for one that was not there (the code's fallback, until someone creates it).
+    ``absent`` for one that was not there (the code's fallback, until someone creates it); and one per
+    environment variable read, ``$NAME=value`` (``$NAME unset``).
     Sorted, and never by folder: a checkout moved elsewhere keeps its key. ``ignored`` skips
     more paths (installed code, the checkpoint)."""
     lines = set()
     for path in paths:
+        if path.startswith(VARIABLE_MARK):
+            name = path[len(VARIABLE_MARK):]
+            lines.add(f"{path}={os.environ[name]}" if name in os.environ else f"{path} unset")
+            continue
         if _not_keyed(path) or ignored(path):
             continue
         try:

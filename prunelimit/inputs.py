@@ -44,8 +44,9 @@ class Inputs:
     # what qualifies the inputs as loaded, for the reports' warnings: the prunable set in use
     # (``resolve_selection``), a training record's unused entries, parameters the loss never reaches
     load_warnings: tuple[str, ...] = ()
-    # the files the user's code opened while the model and the loss were loaded and run on the
-    # first batch (``cache_opened.recording_opens``): the result cache keys their bytes
+    # the files the user's code opened, and the environment variables it read (``$NAME``), while the model and
+    # the loss were loaded and run on the first batch (``cache_opened.recording_opens``): the result cache keys
+    # their bytes and values
     opened: frozenset[str] = frozenset()
 
     @property

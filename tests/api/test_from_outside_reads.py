@@ -1,7 +1,7 @@
 """A saved prediction is refused for a model that reads something else besides its state dict and code
 (``weights.reads`` of a report): a buffer the state dict leaves out (``persistent=False``) that a factory
 fills from a file, a file the forward opens by name (in Python, or in a ``@torch.jit.ignore`` method a scripted
-module calls back), an environment variable it reads. Each here scales the
+module calls back), an environment variable it reads (by a name built at run time too). Each here scales the
 gradient alone, so the weights, the Python code and the loss on the data are the same, and ``gate --from``
 gated the new model on the old one's ρ* in silence (83.12 % read, where ``--no-cache`` computes 53.11 %), where
 the result cache missed (it keys the first three, and never stores the scripted one)."""
@@ -17,8 +17,8 @@ from torch import nn
 from tests.conftest import report_read_back
 
 # an MLP whose gradient through its hidden layer is scaled by g (the forward is the same for any g), g read
-# four ways: a non-persistent buffer the factory fills from g.txt, g.txt opened in forward or in a scripted
-# module's ignored method, $PL_TEST_GSCALE
+# five ways: a non-persistent buffer the factory fills from g.txt, g.txt opened in forward or in a scripted
+# module's ignored method, $PL_TEST_GSCALE named by a string or by a name built at run time
 NETS_PY = '''import os
 import torch
 from torch import nn
@@ -49,6 +49,14 @@ class Opened(Net):
 class Variable(Net):
     def scale(self):
         return float(os.environ.get("PL_TEST_GSCALE", "1.0"))
+
+
+PREFIX = "PL_TEST"
+
+
+class Built(Net):
+    def scale(self):
+        return float(os.environ.get(PREFIX + "_GSCALE", "1.0"))  # a name no string of the code holds
 
 
 class Ignored(nn.Module):
@@ -83,6 +91,10 @@ def opened():
 
 def variable():
     return Variable()
+
+
+def built():
+    return Built()
 '''
 DIFFERS = "what the model reads besides its state dict and code differs"
 
@@ -97,7 +109,7 @@ def _arguments(tmp_path, factory: str) -> tuple:
     return weights, "--model", f"{tmp_path / 'nets.py'}:{factory}", "--data", "digits:train", "--max-samples", 200
 
 
-@pytest.mark.parametrize("factory", ["buffer", "opened", "variable", "ignored"])
+@pytest.mark.parametrize("factory", ["buffer", "opened", "variable", "built", "ignored"])
 def test_a_model_reading_another_value_outside_its_state_dict_is_refused_and_the_cache_misses(
         cli, tmp_path, monkeypatch, factory):
     monkeypatch.delenv("PL_TEST_GSCALE", raising=False)
@@ -106,7 +118,7 @@ def test_a_model_reading_another_value_outside_its_state_dict_is_refused_and_the
     assert made["weights"]["reads"]
     hit = json.loads(cli("gate", *args, "--min-ratio", 0, "--json").stdout)
     assert hit["cache_hit"] is (factory != "ignored")  # and the cache holds it (a module that cannot be saved: never)
-    if factory == "variable":
+    if factory in ("variable", "built"):
         monkeypatch.setenv("PL_TEST_GSCALE", "0.2")
     else:
         (tmp_path / "g.txt").write_text("0.2")

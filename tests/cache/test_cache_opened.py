@@ -4,6 +4,8 @@ first batch runs, however their paths are built (prunelimit.cache_opened)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -30,6 +32,13 @@ LAST_BATCH_ONLY = _model_file(f"(float(open({COMPUTED_NAME}).read()) if x.shape[
 OS_OPEN = _model_file(f"float(os.read(os.open({COMPUTED_NAME}, os.O_RDONLY), 64))", head="import os\n")
 
 
+# "PLSCALE" built from character codes, read for the short last batch alone: no string of the code names the
+# variable, and the first batch's loss does not show its value
+VARIABLE_LAST_BATCH_ONLY = _model_file(
+    "(float(os.environ.get(''.join(chr(c) for c in (80, 76, 83, 67, 65, 76, 69)), '1.0')) "
+    "if x.shape[0] < 128 else 1.0)", head="import os\n")
+
+
 @pytest.mark.parametrize("source", [LAST_BATCH_ONLY, OS_OPEN], ids=["last-batch-only", "os.open"])
 def test_a_file_opened_by_a_computed_name_is_keyed(cli, own_ckpt, tmp_path, monkeypatch, source):
     """A forward opening a file whose name no string holds, its value changing only what the
@@ -40,6 +49,50 @@ def test_a_file_opened_by_a_computed_name_is_keyed(cli, own_ckpt, tmp_path, monk
     result = _assert_recomputed(cli, own_ckpt, "cache", first, *args)
     assert "first analysis batch" not in result.stderr
     assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True  # the new bytes' entry
+
+
+def test_an_environment_variable_read_by_a_computed_name_is_keyed(cli, own_ckpt, tmp_path, monkeypatch):
+    """A forward reading a variable whose name no string holds, its value changing only the last batch:
+    gate served the old spectrum from the cache (a hit: the key and the first batch's loss both unchanged).
+    The variable the code read is keyed by its value now (unset, then set): a miss each time, no warning."""
+    monkeypatch.delenv("PLSCALE", raising=False)
+    first, args = gated_twice(cli, own_ckpt, tmp_path, monkeypatch, VARIABLE_LAST_BATCH_ONLY)
+    monkeypatch.setenv("PLSCALE", "0.25")
+    result = _assert_recomputed(cli, own_ckpt, "cache", first, *args)
+    assert "first analysis batch" not in result.stderr
+    assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True  # the new value's entry
+
+
+def test_recording_notes_the_variables_the_users_code_reads(monkeypatch):
+    """Each variable the user's code reads, however (``[]``, ``get``, ``getenv``, ``in``), set or not, by name;
+    not one installed code reads (the standard library's ``getpass`` reads $LOGNAME, $USER...), nor after the block."""
+    import getpass
+
+    monkeypatch.setenv("PL_SET", "1")
+    monkeypatch.delenv("PL_UNSET", raising=False)
+    with recording_opens() as seen:
+        assert os.environ["PL_SET"] == "1" and os.environ.get("PL_UNSET") is None
+        os.getenv("PL_" + "GOT")
+        assert "PL_IN" not in os.environ
+        getpass.getuser()
+    assert seen == {"$PL_SET", "$PL_UNSET", "$PL_GOT", "$PL_IN"}
+    os.environ.get("PL_AFTER")
+    assert seen == {"$PL_SET", "$PL_UNSET", "$PL_GOT", "$PL_IN"}
+    assert opened_lines(seen, lambda path: False) == ["$PL_GOT unset", "$PL_IN unset", "$PL_SET=1", "$PL_UNSET unset"]
+
+
+def test_the_first_variable_read_in_a_fresh_process_is_noted(tmp_path):
+    """The first read noted in a process looks for the installed folders, which reads variables itself
+    (sysconfig's): those reads were noted in turn, recursing without end (the read never returned). In a
+    process of its own, where nothing looked for them before; the timeout only ends a hang."""
+    script = ("import os\nfrom prunelimit.cache_opened import recording_opens\n"
+              "with recording_opens() as seen:\n    os.environ.get('PL_FIRST')\nprint(sorted(seen))\n")
+    (tmp_path / "first.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, str(tmp_path / "first.py")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['$PL_FIRST']"
 
 
 def test_recording_notes_reads_of_this_thread_only(tmp_path, monkeypatch):
