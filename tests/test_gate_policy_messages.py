@@ -19,7 +19,7 @@ EXAMPLE_CKPT = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt
     ("{name: a, min_ratio: 0.8, usee: lower}", "gate rule 2 in {cfg}: unknown key 'usee'; did you mean 'use'?"),
     ("{name: a, min-ratio: 0.8}", "gate rule 2 in {cfg}: unknown key 'min-ratio'; did you mean 'min_ratio'?"),
     ("{name: a, min_ratio: 0.8, zzz: 1}",
-     "gate rule 2 in {cfg}: unknown key 'zzz'; a rule's keys are baseline, max_drop, min_ratio, name, use"),
+     "gate rule 2 in {cfg}: unknown key 'zzz'; a rule's keys are baseline, fail_on_overshoot, max_drop, min_ratio, name, use"),
     # a value out of range named the rule and the key but not the file
     ("{name: a, min_ratio: 80}", "gate rule 'a' in {cfg}: min_ratio must be a ratio in [0, 1], got 80; "
                                  "a ratio is a fraction: write 0.8 for 80 %"),

@@ -1588,7 +1588,7 @@ UNKEYED_OPTIONS = {
     # read after the spectrum: blocks (--per-layer, an entry of their own under the same key),
     # the ratio's scope, the verdict, the measured search and the pruning
     "after": {"per_layer", "scope", "min_ratio", "use", "baseline", "max_drop", "allow_incompatible_baseline",
-              "exit_zero", "from_report", "eval_data", "acc_drop", "sweep", "refit", "finetune_epochs", "finetune_lr",
+              "exit_zero", "fail_on_overshoot", "from_report", "eval_data", "acc_drop", "sweep", "refit", "finetune_epochs", "finetune_lr",
               "ratio", "strict"},
 }
 
