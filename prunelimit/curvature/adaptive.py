@@ -238,7 +238,7 @@ class AdaptiveResult:
 Progress = Callable[..., None]
 
 
-class _StepCosts:
+class StepCosts:
     """A product's seconds against the Lanczos step k it took: each step reorthogonalises
     against the k basis vectors before it, so a step costs more the further a run has gone,
     which no rate measured so far holds (a status priced at the slowest of them read
@@ -281,7 +281,7 @@ class _StepCosts:
 
 
 def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[int], dim: int,
-              costs: _StepCosts | None = None, steady: float = 0.0) -> str:
+              costs: StepCosts | None = None, steady: float = 0.0) -> str:
     """What the product budget still allows after ``spent`` products, for the progress status:
     each stage's bar ends with its own products, so its ETA says nothing of the stages that
     may follow (a CNN's first 'eta 0:01:42' for a run that took 12 min 55 s to its 1,600
@@ -293,7 +293,7 @@ def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[in
     more' with the check's 2,132 products and some 2:50 ahead). Priced at ``per_product``, the
     slowest rate the runs have shown (``adaptive_slq``'s ``worst_rate``), the check too (it is
     timed only under a time budget, which bounds the bar already and states nothing here);
-    once the steps' cost is fitted (``costs``, ``_StepCosts``), the runs' products at the steps
+    once the steps' cost is fitted (``costs``, ``StepCosts``), the runs' products at the steps
     from theirs to that reach, or at ``steady`` where it is more (the slowest rate less the
     current stage's, whose first product holds the reservation of the stage's bases: 69 s with
     21 s left), the check's at the steps from 1 to it and the top-ups' at the first. Nothing
@@ -375,7 +375,7 @@ def adaptive_slq(
     priced: float | None = None  # seconds the work left is priced at, after the next step (``past_deadline``)
     apart = (0.0, 0)  # (seconds, products) the assessments took: not the runs' rate
     last_stage_rate = 0.0  # the last whole stage's seconds a product, its assessment left out
-    costs = _StepCosts()  # the runs' steps timed so far, for the status's worst case
+    costs = StepCosts()  # the runs' steps timed so far, for the status's worst case
     assessments = 1  # assessments after the stage's last step: 2 where it adds runs (``_finished_runs``)
 
     def runs_rate(now: float) -> float:

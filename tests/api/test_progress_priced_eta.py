@@ -10,6 +10,7 @@ import torch
 
 import prunelimit
 
+from prunelimit.curvature.adaptive import RECENT_STEPS
 from tests.conftest import ClockedOperator
 
 BUDGET = 3600.0  # seconds: never reached by 100 samples of a 64-4-10 MLP, so the plan is the one without it
@@ -81,18 +82,18 @@ def test_the_data_check_and_the_top_ups_are_priced_at_their_own_cost(monkeypatch
 
 
 class GrowingSteps(ClockedOperator):
-    """``ClockedOperator`` of ``GROWING_DIM`` whose j-th product advances the clock by
-    1 + j/8 s: a Lanczos step's reorthogonalisation projects against the j basis vectors
+    """``ClockedOperator`` of ``dim`` whose j-th product advances the clock by
+    1 + j/``per`` s: a Lanczos step's reorthogonalisation projects against the j basis vectors
     before it."""
 
-    def __init__(self, now: list[float]) -> None:
+    def __init__(self, now: list[float], dim: int, per: float) -> None:
         super().__init__(now)
-        self.shape, self.dim = (GROWING_DIM, GROWING_DIM), GROWING_DIM
+        self.shape, self.dim, self.per = (dim, dim), dim, per
 
     def matvec(self, v):
-        self._now[0] += 1.0 + self.hvps / 8
+        self._now[0] += 1.0 + self.hvps / self.per
         self.hvps += 1
-        return v * torch.arange(1.0, GROWING_DIM + 1, dtype=torch.float64)
+        return v * torch.arange(1.0, self.dim + 1, dtype=torch.float64)
 
 
 GROWING_DIM, BUILD_S = 48, 5.0
@@ -107,6 +108,19 @@ def test_the_data_checks_eta_is_its_parts_own_seconds_as_their_steps_grow(monkey
     this clock, 0.70 halfway through the last. Now from a quarter of the first part on it is the clock's seconds left
     (1e-9 of them: float arithmetic; the fitted part is exactly quadratic in its products),
     and a price from the part's second count on."""
+    calls = _check_calls(monkeypatch, GROWING_DIM, 8.0)
+    end = calls[-1][2]
+    assert all(left is not None for _, left, _ in calls[1:])
+    priced = calls[GROWING_DIM // 4:]
+    assert all(abs(left - (end - at)) <= 1e-9 * max(end - at, 1.0) for _, left, at in priced)
+
+
+LONG_PART = 512  # steps a part: its quarter (128) well past the 64 steps the step fit waits for
+
+
+def _check_calls(monkeypatch, dim: int, per: float) -> list[tuple[int, float | None, float]]:
+    """Every progress call of a data check over 4 parts of a ``GrowingSteps(dim, per)``, each
+    built in ``BUILD_S``: (products, ``left``, the clock), unpriced (no time budget)."""
     import types
 
     from prunelimit import api
@@ -116,17 +130,30 @@ def test_the_data_checks_eta_is_its_parts_own_seconds_as_their_steps_grow(monkey
 
     def built(*args, **kwargs) -> GrowingSteps:
         now[0] += BUILD_S
-        return GrowingSteps(now)
+        return GrowingSteps(now, dim, per)
 
     monkeypatch.setattr(curvature, "hessian_operator", built)
     calls: list[tuple[int, float | None, float]] = []
     spectra, spent = curvature._part_spectra(
         None, api.CurvatureOptions(method="slq"), types.SimpleNamespace(parts=[[]] * 4),
-        types.SimpleNamespace(steps=GROWING_DIM, hvps=0), torch.float64,
+        types.SimpleNamespace(steps=dim, hvps=0), torch.float64,
         progress=lambda done, total, text, left: calls.append((done, left, now[0])),
         prices=(None, 0.0), clock=lambda: now[0])
-    assert (len(spectra), spent, len(calls)) == (4, 4 * GROWING_DIM, 4 * GROWING_DIM)
+    assert (len(spectra), spent, len(calls)) == (4, 4 * dim, 4 * dim)
+    return calls
+
+
+def test_the_data_checks_eta_early_in_a_long_first_part_prices_each_step_as_its_basis_grows(monkeypatch) -> None:
+    """Parts of 512 steps, the k-th 1 + k/320 s (a reorthogonalisation's cost grows with the
+    basis: 2.6 s at the last step, as a 9,610-weight MLP's blocks of 32 steps went from 0.20 s
+    to 0.53 s through a part): between 64 steps timed and a quarter of the first part the
+    ETA was the part's readings fitted as a straight line, which read 0.61-0.65 of the
+    check's seconds left on this clock. Now each product left is priced at a + b·k fitted on
+    the steps timed (``StepCosts``): the clock's seconds left, to 1e-9 of them (float
+    arithmetic; the fit is exact on a clock linear in k). Before 64 steps it is still the
+    line (0.56-0.60 here): a slope over fewer, extrapolated, follows the load's noise."""
+    calls = _check_calls(monkeypatch, LONG_PART, 320.0)
     end = calls[-1][2]
-    assert all(left is not None for _, left, _ in calls[1:])
-    priced = calls[GROWING_DIM // 4:]
-    assert all(abs(left - (end - at)) <= 1e-9 * max(end - at, 1.0) for _, left, at in priced)
+    early = calls[RECENT_STEPS:LONG_PART // 4 - 1]  # 65 to 127 products in: before the quadratic fit
+    assert early and [done for done, _, _ in early] == list(range(RECENT_STEPS + 1, LONG_PART // 4))
+    assert all(abs(left - (end - at)) <= 1e-9 * (end - at) for _, left, at in early)

@@ -84,7 +84,7 @@ def test_the_worst_case_is_priced_at_the_slowest_rate_the_runs_have_shown() -> N
     3 s each at least from the end of the first whole stage at that rate on, where the runs'
     mean (2.4 s at the 128th product) read 0.79 of it. Stages of 8, 16, 32, 64, 128 steps: the
     128-step stage (products 64 to 128) is the first slow whole one. The steps' fitted cost
-    (``_StepCosts``) takes the jump for a cost growing with the steps and prices them higher
+    (``StepCosts``) takes the jump for a cost growing with the steps and prices them higher
     still: 1.11-1.46 of the time left, under 1.5 (a worst case errs high)."""
     seen, _ = _stated(_Slowing(_operator(400)), 200)
     checked = set()
