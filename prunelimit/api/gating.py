@@ -179,10 +179,11 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
 
 def _fail_advice(rules, overshoot: object) -> str | None:
     """How to make the gate fail on the overshoot its warning states, where a rule on the value
-    measured past the limit does not already (``gate_rules.overshot``): it passed with a warning
-    alone, which a CI job does not read. ``None`` where no rule would change."""
+    measured past the limit passed over it (``gate_rules.overshot``) with a warning alone, which a
+    CI job does not read. ``None`` where no rule would change, or where a rule fails on it already:
+    the option was given, and a rule that passes over it turned it off with its own key."""
     report = {"overshoot": overshoot}
-    if not any(overshot(rule, report) and not rule.fail_on_overshoot for rule in rules):
+    if any(rule.fail_on_overshoot for rule in rules) or not any(overshot(rule, report) for rule in rules):
         return None
     return said("`gate --fail-on-overshoot` makes a CI job fail on it",
                 "prunelimit.gate(..., fail_on_overshoot=True) fails the gate on it")
