@@ -741,14 +741,14 @@ def _overshot_fix(rule: GateRule, reached: float, required: float, report: dict[
     narrower ± that shows it clears, passes a model that breaks pruned to it (a regression MLP's
     ρ_L 0.3357, measured limit 0.099, was offered ``--min-ratio 0.3357``); the measured limit
     is the one to gate on, or a more prunable model. ``None`` where the flag is not true."""
-    if not _overshot(rule, report):
+    if not overshot(rule, report):
         return None
     return (f"{QUANTITY[rule.use]} less its ± is only {reached:.{apart(4, reached, required)}f}, and "
             f"{_past_the_limit(rule)} (measured: overshoot.{rule.use} is true), so lowering the requirement "
             f"to it would pass a model that breaks when pruned that far: {_measured_fix(rule, report)}")
 
 
-def _overshot(rule: GateRule, report: dict[str, Any]) -> bool:
+def overshot(rule: GateRule, report: dict[str, Any]) -> bool:
     """Whether ``report``'s overshoot check measured the prediction ``rule`` reads past the limit
     one-shot pruning reaches (its flag true; ``null``, not measured, is not)."""
     overshoot = report.get("overshoot")
@@ -776,7 +776,7 @@ def _failed_on_overshoot(rule: GateRule, report: dict[str, Any], ok: bool, reaso
                          fix: str | None) -> tuple[bool, str, str | None]:
     """``rule``'s verdict, reason and fix, failed where it asks to fail on an overshoot and
     ``report``'s check measured one: a verdict standing on a number one-shot pruning does not reach."""
-    if not (rule.fail_on_overshoot and _overshot(rule, report)):
+    if not (rule.fail_on_overshoot and overshot(rule, report)):
         return ok, reason, fix
     asked = option("fail_on_overshoot") if rule.written_in is None else written_in("fail_on_overshoot", rule.written_in)
     reason = f"{reason}, but {_past_the_limit(rule)} (overshoot.{rule.use} is true), which {asked} fails"

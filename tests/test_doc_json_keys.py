@@ -27,7 +27,8 @@ RELIED_ON = {  # what a CI script reads, per command
               "acc_drop_exceeded", "overshoot", "output", "spectrum.choice", "spectrum.stopped_by", "timing",
               "warnings"),
     "gate": ("passed", "measured", "compared", "threshold", "baseline", "reason", "fix", "rules.passed",
-             "rules.measured", "rules.compared", "rules.threshold", "rules.fix", "warnings"),
+             "rules.measured", "rules.compared", "rules.threshold", "rules.fix",
+             "rules.fail_on_overshoot", "warnings"),
     "info": ("params.total", "params.prunable", "params.hessian", "layers", "loss", "accuracy",
              "prunable_set.include", "prunable_set.exclude", "prunable_set.from"),
 }

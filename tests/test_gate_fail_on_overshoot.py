@@ -113,12 +113,19 @@ def test_the_command_line_gate_exits_1_on_a_plainly_trained_model(cli, plain, tm
             "--method", "exact", "--threads", "1", "--json")
     warned = cli(*args)
     assert warned.exit_code == 0, warned.output
-    assert json.loads(warned.stdout)["overshoot"]["lower"] is True
+    document = json.loads(warned.stdout)
+    assert document["overshoot"]["lower"] is True and document["rules"][0]["fail_on_overshoot"] is False
+    # the overshoot's warning names the way to fail the job on it, which the verdict alone does not
+    assert [w for w in document["warnings"] if "past the limit" in w][0].endswith(
+        "; `gate --fail-on-overshoot` makes a CI job fail on it")
     junit = tmp_path / "gate.xml"
     failed = cli(*args, "--fail-on-overshoot", "--junit", junit)
     assert failed.exit_code == 1, failed.output
-    (rule,) = json.loads(failed.stdout)["rules"]
+    document = json.loads(failed.stdout)
+    (rule,) = document["rules"]
     assert not rule["passed"] and rule["reason"].endswith("which --fail-on-overshoot fails")
+    # a saved report says the verdict used it; its warning no longer offers it
+    assert rule["fail_on_overshoot"] is True and not any("--fail-on-overshoot" in w for w in document["warnings"])
     assert rule["fix"].startswith("gate on the measured limit (--use actual)")
     assert "<failure" in junit.read_text() and "overshoot.lower is true" in junit.read_text()
 
@@ -128,6 +135,21 @@ def test_the_library_gate_takes_it_as_a_keyword(plain) -> None:
     verdict = prunelimit.gate(model, data, min_ratio=0.2, method="exact", fail_on_overshoot=True)
     assert not verdict.passed and verdict.bounds["overshoot"]["lower"] is True
     assert "(use='actual')" in verdict.result.outcomes[0].fix
+
+
+def test_each_rule_records_whether_it_failed_on_overshoot(plain) -> None:
+    # a rule's own key false overrides the keyword: it passes over the overshoot, and the JSON says which did
+    model, data, _ = plain
+    verdict = prunelimit.gate(model, data, method="exact", fail_on_overshoot=True, rules=[
+        {"name": "on", "min_ratio": 0.2}, {"name": "off", "min_ratio": 0.2, "fail_on_overshoot": False}])
+    rules = verdict.to_json()["rules"]
+    assert [(r["name"], r["passed"], r["fail_on_overshoot"]) for r in rules] == [("on", False, True), ("off", True, False)]
+    # given already (rule 'off' turned it off with its own key): the warning does not offer it again
+    advice = "; prunelimit.gate(..., fail_on_overshoot=True) fails the gate on it"
+    assert not any(advice in w for w in verdict.warnings)
+    # not given: the overshoot's warning names the keyword in a library caller's words
+    (warning,) = [w for w in prunelimit.gate(model, data, min_ratio=0.2, method="exact").warnings if "past the limit" in w]
+    assert warning.endswith(advice)
 
 
 def test_a_config_files_key_is_named_where_it_was_set(cli, tmp_path, own_ckpt) -> None:

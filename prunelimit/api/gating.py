@@ -9,7 +9,7 @@ from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
 from prunelimit.api.limit import (
-    PredictionSource, advised, bounds, measured_in_report, prediction_report, verify_advice,
+    PAST_THE_LIMIT, PredictionSource, advised, bounds, measured_in_report, prediction_report, verify_advice,
 )
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import (
@@ -18,7 +18,7 @@ from prunelimit.api.verification import (
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option, said
-from prunelimit.gate_rules import GateResult
+from prunelimit.gate_rules import GateResult, overshot
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
 from prunelimit.report.notebook import gate_summary, shown
@@ -40,6 +40,8 @@ class GateReport:
     estimate: "PredictedLimit | None" = None  # ρ* and its stated ± (console)
     spectrum: "SpectrumReport | None" = None  # how it was computed and what stopped it (console)
     prediction_from: str | None = None  # the saved report the prediction was read from (``--from``), by name
+    # how to fail this gate on the overshoot its warning states, where a rule passed over it (``_fail_advice``)
+    fail_advice: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -49,7 +51,9 @@ class GateReport:
     @property
     def warnings(self) -> list[str]:
         # once each: a saved prediction of the same file states its input's warnings too
-        return list(dict.fromkeys([*self.notes, *self.bounds.get("warnings", [])]))
+        warnings = dict.fromkeys([*self.notes, *self.bounds.get("warnings", [])])
+        # the gate's own words, not in ``bounds``: a command that reads it back (``--from``) has no such option
+        return [f"{w}; {self.fail_advice}" if self.fail_advice and f"{PAST_THE_LIMIT}; " in w else w for w in warnings]
 
     def to_json(self) -> dict:
         r = self.result
@@ -64,7 +68,9 @@ class GateReport:
             "fix": first.fix,
             "rules": [{"name": o.rule.name, "use": o.rule.use, "passed": o.passed, "measured": o.measured,
                        "compared": o.compared, "threshold": o.threshold, "baseline": o.baseline,
-                       "reason": o.reason, "fix": o.fix} for o in r.outcomes],
+                       "reason": o.reason, "fix": o.fix,
+                       # a saved report's reader can tell a verdict that failed an overshoot from one that ignored it
+                       "fail_on_overshoot": o.rule.fail_on_overshoot} for o in r.outcomes],
             # the prediction's measured overshoot (bounds' overshoot), null when no rule reads a prediction
             "overshoot": self.bounds.get("overshoot"),
             "cache_hit": self.cache_hit,
@@ -167,7 +173,20 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     notes += sample_notes(predicted, current, sample)
     notes += resolution_notes(report, predicted, rules)
     return GateReport(evaluate_gate(report, rules, baselines), report, spectrum is not None and spectrum.cached,
-                      time.perf_counter() - start, tuple(notes), estimate, spectrum, name)
+                      time.perf_counter() - start, tuple(notes), estimate, spectrum, name,
+                      _fail_advice(rules, report.get("overshoot")))
+
+
+def _fail_advice(rules, overshoot: object) -> str | None:
+    """How to make the gate fail on the overshoot its warning states, where a rule on the value
+    measured past the limit passed over it (``gate_rules.overshot``) with a warning alone, which a
+    CI job does not read. ``None`` where no rule would change, or where a rule fails on it already:
+    the option was given, and a rule that passes over it turned it off with its own key."""
+    report = {"overshoot": overshoot}
+    if any(rule.fail_on_overshoot for rule in rules) or not any(overshot(rule, report) for rule in rules):
+        return None
+    return said("`gate --fail-on-overshoot` makes a CI job fail on it",
+                "prunelimit.gate(..., fail_on_overshoot=True) fails the gate on it")
 
 
 def _holds_measured_limit(saved: dict, stated) -> bool:

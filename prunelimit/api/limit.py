@@ -405,6 +405,10 @@ def measured_in_report(warnings, report: object, name: str) -> list[str]:
     return advised(advised(warnings, measured_advice, go_by), verify_measures, lambda: f"the actual limit {name} measured is it")
 
 
+# how a measured overshoot's warning says it, its advice after it (``_overshot``)
+PAST_THE_LIMIT = "past the limit one-shot pruning reaches"
+
+
 def _overshot(check: "OvershootCheck") -> str | None:
     """The points measured past the one-shot limit, their losses against L + ε and what that
     makes of the prediction; ``None`` when neither lies past it."""
@@ -425,7 +429,7 @@ def _overshot(check: "OvershootCheck") -> str | None:
              (True, False): "ρ_L lies", (False, True): f"ρ* lies more than {100 * LARGE_GAP:g} points"}[
         (bool(check.lower_overshoots), bool(check.predicted_overshoots))]
     limit = f"{'not within' if nan else 'above'} L + ε = {loss_text(check.loss_limit, digits=digits)}"
-    return f"measured by pruning one-shot: {losses}, {limit}, so {which} past the limit one-shot pruning reaches"
+    return f"measured by pruning one-shot: {losses}, {limit}, so {which} {PAST_THE_LIMIT}"
 
 
 def outside_hessian_warnings(names, weights, gradient: dict, selection: ParamSelection) -> list[str]:

@@ -175,7 +175,7 @@ def test_verify_from_an_older_report_does_not_send_the_user_to_verify(plain, com
     (said,) = [w for w in gated["warnings"] if "states no overshoot check" in w]
     assert sent not in said and measured_here not in said
     assert said.endswith("; go by rule 'real' on the measured limit; rule 'floor' reads the prediction "
-                         "(use='actual' gates it on the measured limit too)")
+                         f"(use='actual' gates it on the measured limit too){FAILS}")
 
 
 def test_a_gate_reading_an_older_verify_reports_limit_names_its_rules(plain, computed, tmp_path,
@@ -199,7 +199,7 @@ def test_a_gate_reading_an_older_verify_reports_limit_names_its_rules(plain, com
     with library_call():
         assert measured_advice() not in said and verify_advice() not in said
     assert said.endswith("; go by rule 'real' on the measured limit; rule 'floor' reads the prediction "
-                         "(use='actual' gates it on the measured limit too)")
+                         f"(use='actual' gates it on the measured limit too){FAILS}")
 
 
 @pytest.mark.parametrize("command", ["gate", "prune"])
@@ -225,10 +225,12 @@ def test_a_prediction_read_from_a_verify_report_is_told_as_bounds_tells_it(plain
     (stated,) = [w for w in computed["warnings"] if "the prediction overshoots" in w]
     with library_call():
         # bounds' own words, the report's limit named (a pruning's: prune to it)
-        assert _told(said, _going_by(stated, saved, command == "prune"))
+        assert _told(said, _going_by(stated, saved, command == "prune") + ("" if command == "prune" else FAILS))
         assert measured_advice() not in said and verify_advice() not in said and measured_here() not in said
 
 
+# a gate whose rule on ρ_L passed over the overshoot names the way to fail on it; a pruning has none
+FAILS = "; prunelimit.gate(..., fail_on_overshoot=True) fails the gate on it"
 LIMIT = "<the loss limit measured>"  # where a pruning's advice names the ratio the report measured
 
 
@@ -267,7 +269,7 @@ def test_a_prediction_read_from_a_mixed_gates_report_is_told_in_the_readers_word
                               False)):
         (said,) = [w for w in warnings if "the prediction overshoots" in w]
         # bounds' own words, the limit the gate's report measured named
-        assert _told(said, _going_by(stated, saved, pruned))
+        assert _told(said, _going_by(stated, saved, pruned) + ("" if pruned else FAILS))
     others = [{"name": "base", "min_ratio": 0.2}, {"name": "limit", "min_ratio": 0.1, "use": "actual"}]
     (said,) = [w for w in prunelimit.gate(model, data, rules=others, prediction_from=saved).to_json()["warnings"]
                if "the prediction overshoots" in w]
