@@ -1771,15 +1771,15 @@ def _entry_digest(header: dict, blob: bytes) -> str:
 # numpy arrays and torch tensors. Arrays and tensors go to the entry's arrays; the rest
 # is JSON with tagged nodes. Reading back builds only the dataclasses of RESULT_CLASSES.
 
-# The classes a stored result is built of: the spectrum, the per-layer blocks, the measured limit and the classes
-# their fields declare (tests/cache/test_cache_decoding.py checks it against those fields). An
+# The classes a stored result is built of: the spectrum, the per-layer blocks, the measured limit, the overshoot
+# check and the classes their fields declare (tests/cache/test_cache_decoding.py checks it against those fields). An
 # entry naming any other class (another module of the package: importing it could have side
 # effects; a class whose methods no result has) is damaged, not decoded.
 RESULT_CLASSES = frozenset({
     "prunelimit.api.curvature:CurvatureData", "prunelimit.api.curvature:SpectrumReport",
     "prunelimit.api.layers:StoredBlocks", "prunelimit.api.options:MemoryUse", "prunelimit.api.options:SolverChoice",
     "prunelimit.api.verification:StoredSearch", "prunelimit.pruning.actual:ActualLimit",
-    "prunelimit.pruning.actual:CurvePoint",
+    "prunelimit.pruning.actual:CurvePoint", "prunelimit.pruning.actual:OvershootCheck",
     "prunelimit.curvature.adaptive:Stage", "prunelimit.curvature.layers:BlockCost",
     "prunelimit.curvature.layers:BlockCurvature", "prunelimit.curvature.quadrature:SpectralQuadrature",
     "prunelimit.theory.layers:LayerBreakdown", "prunelimit.theory.layers:LayerShare",

@@ -1589,7 +1589,10 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         value = resolved.value
         # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks (or zeros)
         held = pruning_held(given.loaded, given.selection)
-        masks = magnitude_masks(model, value, scope, given.selection, held)
+        # the prediction's path along ``scope`` ranks the analysed module's weights: the caller's own
+        # here, unless the inputs hold another module (sorted again then, as for a number)
+        path = resolved.path if given.model is model else None
+        masks = magnitude_masks(model, value, scope, given.selection, held, path)
         # zeros after pruning: the removed weights and any that were zero already
         named = prunable_parameters(model, given.selection)
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]

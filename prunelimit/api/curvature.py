@@ -1253,24 +1253,29 @@ def _fixed_basis_bytes(op, choice: SolverChoice, storage) -> int:
     return min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0]) * op.shape[0] * storage.itemsize
 
 
-def _measures_whole_error(target: LimitTarget, sliced, options: CurvatureOptions, dtype) -> bool:
+def _measures_whole_error(target: LimitTarget, sliced, options: CurvatureOptions, dtype,
+                          ratio: float | None = None) -> bool:
     """Whether the rounding part of ρ*'s ± at ``sliced``'s products' error, a slice's upper
     estimate, reaches ``WHOLE_ERROR_SHARE`` of the tolerance: the error over all the data is
-    then measured after a fixed plan's runs (``_WholeError``)."""
-    rounding = rounding_part_of(target, sliced, limit_ratio_of(target, sliced, options), dtype) or 0.0
+    then measured after a fixed plan's runs (``_WholeError``). ``ratio``: ρ* on ``sliced``'s rule,
+    where the caller solved it."""
+    ratio = limit_ratio_of(target, sliced, options) if ratio is None else ratio
+    rounding = rounding_part_of(target, sliced, ratio, dtype) or 0.0
     return rounding >= WHOLE_ERROR_SHARE * options.tolerance
 
 
-def fixed_plan_error(quad, target: LimitTarget, options: CurvatureOptions, dtype):
+def fixed_plan_error(quad, target: LimitTarget, options: CurvatureOptions, dtype, ratio: float | None = None):
     """``quad``, a stored fixed plan's, with the products' error a run with ``options`` states:
     the data's where the stored run measured it and these options would too, the slice's
     (``slice_error``) where they would not; ``None`` where they would measure it and the stored
     run did not (so ε, the negative rule or the tolerance of a read, which the key leaves out,
-    never state a ± at an error this run would not have measured)."""
+    never state a ± at an error this run would not have measured). ``ratio``: ρ* on ``quad``'s
+    rule (:func:`limit_ratio_of`, at any products' error: the solve reads nodes and weights), where
+    the caller solved it."""
     if quad.slice_error is None:  # no whole-data error could follow the runs: nothing was decided
         return quad
     sliced = replace(quad, product_error=quad.slice_error)
-    if not _measures_whole_error(target, sliced, options, dtype):
+    if not _measures_whole_error(target, sliced, options, dtype, ratio):
         return sliced
     return quad if quad.product_error != quad.slice_error else None
 

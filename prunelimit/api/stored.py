@@ -44,7 +44,7 @@ from prunelimit.api.curvature import (
 )
 from prunelimit.api.options import EXACT_IGNORES, CurvatureOptions, check_exact_subset, choose_solver, memory_budget_mb
 from prunelimit.api.spectrum_notes import SUBSAMPLE_NOTE, subsample_note, tolerance_warning
-from prunelimit.cache import Store
+from prunelimit.cache import InputKeys, Store
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
@@ -176,10 +176,10 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions,
     if target is None:
         return rep
     dtype = products_dtype(rep, inputs)
-    quad = fixed_plan_error(rep.quadrature, target, options, dtype)
+    ratio = limit_ratio_of(target, rep.quadrature, options)  # once: the error chosen below leaves the rule as it is
+    quad = fixed_plan_error(rep.quadrature, target, options, dtype, ratio)
     if quad is None:
         return None
-    ratio = limit_ratio_of(target, quad, options)
     data = path_data(target, rep.curvature_data, options)
     u = exact_uncertainty(target, quad, ratio) if rep.solver == "exact" else \
         slq_uncertainty(target, quad, options, ratio, data, dtype)
@@ -190,13 +190,15 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions,
 
 
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
-                    store: "Store | None" = None, ranked: Ranking | None = None) -> SpectrumReport:
+                    store: "Store | None" = None, ranked: Ranking | None = None,
+                    read: "InputKeys | None" = None) -> SpectrumReport:
     """:func:`~prunelimit.api.curvature.spectrum`, read from ``store`` when it holds one for these
     inputs and options (``prunelimit.cache.input_key``), else computed and stored; ``store``
     ``None`` computes.
     A stored answer the machine's clock or memory cut short of its tolerance is computed
     again and replaced (``_cut_by_the_machine``). ``ranked``: the weights' magnitude profile, which
-    an answer read back is solved on (``curvature.ranking``: sorted once for the caller too)."""
+    an answer read back is solved on (``curvature.ranking``: sorted once for the caller too). ``read``:
+    the inputs as the caller keys them (``input_keys``), read once for its own results too."""
     import dataclasses
 
     from prunelimit.data.batches import total_samples
@@ -205,7 +207,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     check_exact_subset(options, total_samples(inputs.batches))
     start = time.perf_counter()
     adjust = (lambda rep: _solved_for(rep, inputs, options, ranked)) if fixed_plan(options) else None
-    keys = result_keys(inputs, store)
+    keys = result_keys(inputs, store, read=read)
     key = keys(options, "spectrum")
 
     def check(rep: SpectrumReport) -> None:
@@ -566,15 +568,23 @@ def store_result(store: "Store | None", key: str | None, kind: str, result) -> N
         store.warn(f"{kind} not cached ({exc})")
 
 
+def input_keys(inputs: Inputs, store: "Store | None") -> "InputKeys | None":
+    """What keys ``inputs``' results in ``store`` (``cache.InputKeys``), for one command to share
+    between its results: each reads every tensor and runs the loss witness; ``None`` without a store."""
+    from prunelimit.cache import InputKeys, remembered_digest
+
+    return None if store is None else InputKeys(inputs, remembered_digest(store))
+
+
 def result_keys(inputs: Inputs, store: "Store | None",
-                keyed: "Callable[[Inputs, Any], Any]" = _keyed_options) -> Callable[[Any, str], str | None]:
+                keyed: "Callable[[Inputs, Any], Any]" = _keyed_options,
+                read: "InputKeys | None" = None) -> Callable[[Any, str], str | None]:
     """The key of a ``kind`` result computed from ``inputs`` with ``options``, as the spectrum keys
     them (``keyed``: ``_keyed_options``; another result passes the dataclass of what it reads
     besides the inputs), for each ``(options, kind)`` a lookup tries: ``inputs`` are read once
-    for all (``cache.InputKeys``). ``None`` without a store or when the key cannot be read."""
-    from prunelimit.cache import InputKeys, remembered_digest
-
-    keys = None if store is None else InputKeys(inputs, remembered_digest(store))
+    for all (``cache.InputKeys``; ``read``: the caller's, from :func:`input_keys`). ``None`` without a
+    store or when the key cannot be read."""
+    keys = read if read is not None else input_keys(inputs, store)
 
     def key(options: CurvatureOptions, kind: str) -> str | None:
         if keys is None:

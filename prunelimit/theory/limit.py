@@ -129,8 +129,11 @@ def predict_limit(
     negative: Negative = "abs",
     signed: bool = True,
     zero_fraction: float = 0.0,
+    solved: float | None = None,
 ) -> LimitPrediction:
     """ρ*, its bounds and its per-run spread from quadrature ``nodes``/``weights`` (runs, m).
+    ``solved``: ρ* solved already on this ``profile``, rule, ε, ``negative`` and ``zero_fraction``
+    (a spectrum's ``limit_ratio``), not solved again (a cached ``bounds`` solved it twice).
 
     ``dim`` is D, the Hessian dimension; it enters only through the AKF margin a_η/√D
     (the quadrature weights already normalise F).
@@ -151,7 +154,7 @@ def predict_limit(
         )
 
     disc = curve(curv, tau)
-    ratio, _ = solve_fixed_point(profile, disc)
+    ratio = solve_fixed_point(profile, disc)[0] if solved is None else solved
     per_run = np.array(
         [solve_fixed_point(profile, curve(curv[i : i + 1], tau[i : i + 1]))[0] for i in range(len(tau))]
     )

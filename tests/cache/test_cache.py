@@ -947,11 +947,17 @@ CORRUPTIONS = {
 }
 
 
+def _spectrum_entry(cache: Path) -> Path:
+    """The one spectrum entry in ``cache`` (the overshoot check's is kept beside it)."""
+    (entry,) = [e for e in cache.iterdir() if b'"kind": "spectrum"' in e.read_bytes().partition(b"\n")[0]]
+    return entry
+
+
 @pytest.mark.parametrize("name", CORRUPTIONS)
 def test_corrupt_entry_is_a_miss_and_replaced(cli, own_ckpt, tmp_path, name):
     cache = tmp_path / "cache"
     first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
-    (entry,) = cache.iterdir()
+    entry = _spectrum_entry(cache)
     entry.write_bytes(CORRUPTIONS[name](entry.read_bytes()))
     second = _gate(cli, own_ckpt, cache, "--max-samples", 300)
     doc = _doc(second)
@@ -1038,7 +1044,7 @@ def test_entry_rewritten_with_its_digest_is_a_miss_when_it_does_not_fit(cli, own
     verdict or an exit 5."""
     cache = tmp_path / "cache"
     first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
-    (entry,) = cache.iterdir()
+    entry = _spectrum_entry(cache)
     entry.write_bytes(_forged(entry.read_bytes(), _stored_key(entry), FORGERIES[name]))
     second = _gate(cli, own_ckpt, cache, "--max-samples", 300)
     doc = _doc(second)
@@ -1058,7 +1064,7 @@ def test_another_models_entry_under_this_key_is_a_miss(cli, own_ckpt, tmp_path):
     mine, theirs = tmp_path / "mine", tmp_path / "theirs"
     first = _doc(_gate(cli, own_ckpt, mine, "--max-samples", 300))
     _doc(_gate(cli, other, theirs, "--max-samples", 300))
-    (entry,), (foreign,) = mine.iterdir(), theirs.iterdir()
+    entry, foreign = _spectrum_entry(mine), _spectrum_entry(theirs)
     found = decode_entry(foreign.read_bytes(), foreign.stem, "spectrum")
     entry.write_bytes(encode_entry(found, _stored_key(entry), "spectrum"))  # this model's witness: shapes tell
     second = _gate(cli, own_ckpt, mine, "--max-samples", 300)
@@ -1097,7 +1103,7 @@ def test_per_layer_blocks_of_other_layers_are_a_miss(cli, own_ckpt, tmp_path):
 def test_world_writable_entry_is_not_trusted(cli, own_ckpt, tmp_path):
     cache = tmp_path / "cache"
     _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
-    (entry,) = cache.iterdir()
+    entry = _spectrum_entry(cache)
     entry.chmod(entry.stat().st_mode | stat.S_IWOTH)
     result = _gate(cli, own_ckpt, cache, "--max-samples", 300)
     assert _doc(result)["cache_hit"] is False and "writable by every user" in result.stderr
@@ -1115,8 +1121,7 @@ def test_entries_are_private_under_umask_0(cli, own_ckpt, tmp_path):
     finally:
         os.umask(old)
     assert _doc(second)["cache_hit"] is True and "warning" not in second.stderr
-    (entry,) = cache.iterdir()
-    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    assert {stat.S_IMODE(entry.stat().st_mode) for entry in cache.iterdir()} == {0o600}
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
@@ -1948,7 +1953,7 @@ def test_an_entry_of_another_model_of_the_same_shape_under_this_key_is_a_miss(cl
     mine, theirs = tmp_path / "mine", tmp_path / "theirs"
     first = _doc(_gate(cli, own_ckpt, mine, "--max-samples", 300))
     assert _prediction(_doc(_gate(cli, other, theirs, "--max-samples", 300))) != _prediction(first)
-    (entry,), (foreign,) = mine.iterdir(), theirs.iterdir()
+    entry, foreign = _spectrum_entry(mine), _spectrum_entry(theirs)
     found = decode_entry(foreign.read_bytes(), _stored_key(foreign), "spectrum")
     theirs_witness = _stored_key(foreign).partition("~")[2]
     for key in (entry.stem, f"{entry.stem}~{theirs_witness}"):  # without a witness, with the other's

@@ -16,9 +16,11 @@ from prunelimit.api.curvature import SpectrumReport
 from prunelimit.api.layers import StoredBlocks
 from prunelimit.api.verification import StoredSearch
 from prunelimit.cache import RESULT_CLASSES, Entry, _field_hints, from_entry, to_entry
+from prunelimit.pruning.actual import OvershootCheck
 
 ROOT = Path(__file__).resolve().parents[2]
-STORED = (SpectrumReport, StoredBlocks, StoredSearch)  # the results stored_result reads (api.stored, api.layers, api.verification)
+# the results stored_result reads (api.stored, api.layers, api.verification, api.limit)
+STORED = (SpectrumReport, StoredBlocks, StoredSearch, OvershootCheck)
 
 
 def _declared(hint, found: set) -> set:
