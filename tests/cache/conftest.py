@@ -74,3 +74,15 @@ def site_folder(tmp_path, monkeypatch):
     cache._installed_code.cache_clear()  # it remembers which files are installed
     yield site
     cache._installed_code.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def fitted_inputs():
+    """A 12-unit digits MLP fitted on 300 samples (the products' error then is a 128-sample
+    slice's, ``slice_error``), as library inputs of batches of 50."""
+    import prunelimit
+    from tests.api.test_measured_slice import _fitted
+
+    model, data = _fitted(300, 12)
+    return prunelimit.inputs_from(model, data, batch_size=50)
+

@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-import prunelimit
 import prunelimit.theory.limit as theory
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import open_store
-from tests.api.test_measured_slice import _fitted
 
 PLAN = CurvatureOptions(iterations=30, runs=2)  # a fixed plan, whose read solves ρ* for this run's ε
-
-
-@pytest.fixture(scope="module")
-def fitted_inputs():
-    model, data = _fitted(300, 12)  # 300 samples: the products' error is a 128-sample slice's (slice_error)
-    return prunelimit.inputs_from(model, data, batch_size=50)
 
 
 @pytest.fixture()

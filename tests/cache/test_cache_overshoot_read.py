@@ -11,21 +11,13 @@ from dataclasses import replace
 
 import pytest
 
-import prunelimit
 import prunelimit.api.limit as limit
 import prunelimit.pruning.actual as actual
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import open_store
-from tests.api.test_measured_slice import _fitted
 
 PLAN = CurvatureOptions(iterations=30, runs=2)  # a fixed plan: its entry is keyed without ε
-
-
-@pytest.fixture(scope="module")
-def fitted_inputs():
-    model, data = _fitted(300, 12)
-    return prunelimit.inputs_from(model, data, batch_size=50)
 
 
 @pytest.fixture()
