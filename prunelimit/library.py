@@ -868,13 +868,12 @@ def _float32_copy(module: nn.Module) -> tuple[nn.Module, dict[str, torch.dtype]]
     ``inputs_from``'s Inputs outlive the call, so the other functions' widening for their call
     cannot serve, and those Inputs computed in float16 (a 64-16-10 digits MLP's dense loss
     0.209873 where ``prunelimit.verify``'s is 0.209844) and recorded ``dtype='float16'``. A copy, as the caller's model in float32 would no longer take its data."""
-    import copy
-
+    from prunelimit.models.clone import clone_model
     from prunelimit.models.load import narrow_tensors, widened_to_float32
 
     if not narrow_tensors(module):
         return module, {}
-    held = copy.deepcopy(module)
+    held = clone_model(module)  # deepcopy refuses a weight-normed module's computed weight
     for parameter in held.parameters():
         parameter.grad = None  # the caller's gradients, in the narrow type: no part of the Inputs
     return held, widened_to_float32(held)

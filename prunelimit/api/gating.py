@@ -174,15 +174,14 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     notes += resolution_notes(report, predicted, rules)
     return GateReport(evaluate_gate(report, rules, baselines), report, spectrum is not None and spectrum.cached,
                       time.perf_counter() - start, tuple(notes), estimate, spectrum, name,
-                      _fail_advice(rules, report.get("overshoot")))
+                      _fail_advice(rules, report))
 
 
-def _fail_advice(rules, overshoot: object) -> str | None:
+def _fail_advice(rules, report: dict) -> str | None:
     """How to make the gate fail on the overshoot its warning states, where a rule on the value
     measured past the limit passed over it (``gate_rules.overshot``) with a warning alone, which a
     CI job does not read. ``None`` where no rule would change, or where a rule fails on it already:
     the option was given, and a rule that passes over it turned it off with its own key."""
-    report = {"overshoot": overshoot}
     if any(rule.fail_on_overshoot for rule in rules) or not any(overshot(rule, report) for rule in rules):
         return None
     return said("`gate --fail-on-overshoot` makes a CI job fail on it",
