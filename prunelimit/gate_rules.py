@@ -98,6 +98,8 @@ class GateRule:
     # fail where the overshoot check measured the prediction the rule reads past the limit one-shot
     # pruning reaches: a CI job then cannot pass on a number the model does not reach
     fail_on_overshoot: bool = False
+    # whether the rule's own key set fail_on_overshoot (a policy rule's), which the option does not override
+    own_overshoot_key: bool = field(default=False, compare=False)
     # the YAML file its min_ratio/max_drop are written in (a policy's rule, or a --config key):
     # a failed rule's fix names the key there, which its reader edits, not a flag
     written_in: str | None = field(default=None, compare=False)
@@ -519,7 +521,7 @@ def rules_from_options(
                 name=name, use=rule_use,
                 min_ratio=entry.get("min_ratio"), baseline=entry.get("baseline"), max_drop=entry.get("max_drop"),
                 fail_on_overshoot=entry.get("fail_on_overshoot", fail_on_overshoot and rule_use != "actual"),
-                written_in=config,
+                own_overshoot_key="fail_on_overshoot" in entry, written_in=config,
             ))
         except UsageError as exc:  # a policy's keys are named as written in it, not as flags, and the file too
             raise UsageError(str(exc).replace(f"gate rule {name!r}", f"gate rule {name!r}{in_file}", 1)) from None
@@ -528,7 +530,18 @@ def rules_from_options(
                              "its own name (it names the rule's line, its JUnit case and its part of the reason)")
     if fail_on_overshoot and not any(rule.fail_on_overshoot for rule in rules):
         # named where it was set: a --config file's key, not a flag its job never typed
-        raise UsageError(f"{said(option_flag('fail_on_overshoot'), 'fail_on_overshoot')} has no effect: every rule "
+        given = said(option_flag('fail_on_overshoot'), 'fail_on_overshoot')
+        # rules on a prediction that their own key keeps from it: "every rule uses the measured limit" was said of them
+        kept = [repr(rule.name) for rule in rules if rule.use != "actual"]
+        if kept:
+            several = len(kept) > 1
+            measured = ", and every other rule uses the measured limit, which does not overshoot" \
+                if len(kept) < len(rules) else ""
+            key = said("fail_on_overshoot: false", "'fail_on_overshoot': False")
+            raise UsageError(f"{given} has no effect: {'rules' if several else 'rule'} {' and '.join(kept)}{in_file} "
+                             f"{'set their' if several else 'sets its'} own {key}, which overrides it{measured}; "
+                             f"drop it, or {'those keys' if several else 'that key'}")
+        raise UsageError(f"{given} has no effect: every rule "
                          f"uses the measured limit ({option('use', 'actual')}), which does not overshoot; drop it, "
                          "or gate on lower or predicted")
     return check_rules(rules)
@@ -630,7 +643,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                       f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{change_text(base - measured, places)} "
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}{_rounding_text(allowance, places)}"
                       f"{_precision_text(report, stored)}")
-            ok, reason, fix = _failed_on_overshoot(rule, report, ok, reason, None if ok else _drop_fix(rule))
+            ok, reason, fix = _failed_on_overshoot(rule, report, ok, reason, None if ok else _drop_fix(rule, stored))
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured, fix))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
 
@@ -767,9 +780,13 @@ def _measured_fix(rule: GateRule, report: dict[str, Any]) -> str:
     """Gate on the measured limit, in the terms of ``rule``'s reader, or make the model more prunable."""
     from prunelimit.theory.regime import report_l1_fix
 
-    use = option("use", "actual") if rule.written_in is None else written_in("use", rule.written_in, "actual")
-    return f"gate on the measured limit ({use}), or make the model more prunable, e.g. " \
+    return f"gate on the measured limit ({_measured_use(rule)}), or make the model more prunable, e.g. " \
            f"{report_l1_fix(report.get('regime'))}"
+
+
+def _measured_use(rule: GateRule) -> str:
+    """``use: actual`` as ``rule``'s reader sets it: the option, or the key in its policy file."""
+    return option("use", "actual") if rule.written_in is None else written_in("use", rule.written_in, "actual")
 
 
 def _failed_on_overshoot(rule: GateRule, report: dict[str, Any], ok: bool, reason: str,
@@ -790,13 +807,42 @@ def _at_most(value: float, places: int = 4) -> float:
     return shown if reaches(value, shown) else round(shown - 10.0 ** -places, places)
 
 
-def _drop_fix(rule: GateRule) -> str:
-    """A fall past ``max_drop``: the change to find, or a new baseline stored on purpose."""
+def _drop_fix(rule: GateRule, stored: Any) -> str:
+    """A fall past ``max_drop``: the change to find, or a new baseline stored on purpose. Where the
+    baseline document ``stored`` measured its own value past the limit one-shot pruning reaches,
+    the fall may be that overshoot's rather than the model's: the measured limits tell."""
     store = "verify" if rule.use == "actual" else "bounds"
     larger = said("a larger --max-drop", "a larger max_drop") if rule.written_in is None else \
         f"a larger {written_in('max_drop', rule.written_in)}"
+    if overshot(rule, stored):
+        return (f"{_baseline_overshot(rule)}: {_compare_measured(rule)}, or store a new baseline "
+                f"({stored_with(f'`prunelimit {store} --json > {rule.baseline}`', store)}) or allow {larger}")
     return (f"find the change that made the model less prunable; if it is intended, store a new baseline "
             f"({stored_with(f'`prunelimit {store} --json > {rule.baseline}`', store)}) or allow {larger}")
+
+
+def _baseline_overshot(rule: GateRule) -> str:
+    """What a baseline whose overshoot check measured ``rule``'s value past the limit tells of a drop against it."""
+    return (f"baseline {rule.baseline}'s {_past_the_limit(rule)} (its overshoot.{rule.use} is true), so the drop is "
+            f"judged against a value its model did not reach, and a fall of {QUANTITY[rule.use]} may be no fall of "
+            "the limit")
+
+
+def _compare_measured(rule: GateRule) -> str:
+    """What tells a fall of the limit where ``rule``'s baseline overshot: the measured limits, compared."""
+    verify = stored_with("`prunelimit verify --json`", "verify")
+    return f"compare the measured limits ({_measured_use(rule)}, against a baseline stored with {verify})"
+
+
+def baseline_overshoot_notes(baselines: Sequence[tuple[str, Any]], rules: Sequence[GateRule]) -> list[str]:
+    """A warning for each drop rule on ``lower``/``predicted`` whose baseline (a ``bounds``,
+    ``verify`` or ``gate`` report, ``baselines``' documents) measured that value past the limit
+    one-shot pruning reaches (its ``overshoot`` flag true): whatever the verdict, it compares a
+    prediction the baseline's model did not reach. A baseline that states no check (an older
+    report, ``null``) is not said to overshoot, as a rule's own flag is not."""
+    documents = dict(baselines)
+    return [f"gate rule {rule.name!r}: {_baseline_overshot(rule)}; {_compare_measured(rule)}"
+            for rule in rules if rule.baseline in documents and overshot(rule, documents[rule.baseline])]
 
 
 def _conservative_text(measured: float, pm: float, conservative: float, required: float, ok: bool,

@@ -6,6 +6,7 @@ reason says what was measured, and its fix names the measured limit to gate on."
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -159,3 +160,103 @@ def test_a_config_files_key_is_named_where_it_was_set(cli, tmp_path, own_ckpt) -
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"prunelimit: error: fail_on_overshoot in {config} has no effect: every rule "
                                     f"uses the measured limit (use: actual in {config})")
+
+
+@pytest.mark.parametrize("library", [False, True])
+def test_the_option_refused_where_each_rule_turned_it_off_says_so(library) -> None:
+    # "every rule uses the measured limit" was said of a rule on lower that its own key kept from it
+    policy = [{"name": "loose", "min_ratio": 0.1, "fail_on_overshoot": False}]
+    with (library_call() if library else contextlib.nullcontext()), pytest.raises(UsageError) as caught:
+        rules_from_options(None, "lower", None, None, policy, None if library else "ci.yaml", fail_on_overshoot=True)
+    assert str(caught.value) == ("fail_on_overshoot has no effect: rule 'loose' sets its own 'fail_on_overshoot': "
+                                 "False, which overrides it; drop it, or that key" if library else
+                                 "--fail-on-overshoot has no effect: rule 'loose' in ci.yaml sets its own "
+                                 "fail_on_overshoot: false, which overrides it; drop it, or that key")
+    with pytest.raises(UsageError) as caught:  # beside a rule on the measured limit, both are said
+        rules_from_options(None, "lower", None, None, [*policy, {"name": "m", "min_ratio": 0.1, "use": "actual"}],
+                           fail_on_overshoot=True)
+    assert "sets its own fail_on_overshoot: false, which overrides it, and every other rule uses the measured " \
+           "limit, which does not overshoot; drop it" in str(caught.value)
+
+
+def _drop_rule(baseline: str, use: str = "lower") -> GateRule:
+    return GateRule("d", use, baseline=baseline, max_drop=0.01)
+
+
+@pytest.mark.parametrize("form", ["bounds", "gate", "older", "not measured"])
+def test_a_drop_against_a_baseline_that_overshot_says_so(tmp_path, form) -> None:
+    # the baseline's ρ_L (0.45) was measured past its model's limit; the model now (ρ_L 0.3357) does not overshoot:
+    # "find the change that made the model less prunable" was told of a fall the measured limits may not show
+    from prunelimit.gate_rules import GATE_SCHEMA, baseline_overshoot_notes, baseline_reports
+
+    stored = {**_report(True, True), "schema": "prunelimit.bounds/1", "bounds": {"lower": 0.45},
+              "prediction": {"ratio": 0.55, "uncertainty": {"plus_minus": 0.0}}}
+    if form == "gate":  # a gate --json report that failed on that overshoot, read as the result it stood on
+        stored = {"schema": GATE_SCHEMA, "passed": False, "bounds": stored, "overshoot": stored["overshoot"],
+                  "rules": [{"name": "r", "use": "lower", "passed": False, "fail_on_overshoot": True}]}
+    elif form == "older":
+        del stored["overshoot"]
+    elif form == "not measured":
+        stored["overshoot"] = {"lower": None, "predicted": None}
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps(stored))
+    rules = [_drop_rule(str(path)), _drop_rule(str(path), "predicted")]
+    lower, predicted = evaluate_gate(_report(False, False), rules).outcomes
+    notes = baseline_overshoot_notes(baseline_reports(rules), rules)
+    assert not lower.passed and not predicted.passed
+    if form in ("older", "not measured"):  # no check stated, as a rule's own null flag: nothing said
+        assert notes == [] and lower.fix.startswith("find the change that made the model less prunable")
+        return
+    said = f"baseline {path}'s ρ_L lies past the limit one-shot pruning reaches (its overshoot.lower is true), so the " \
+           "drop is judged against a value its model did not reach, and a fall of ρ_L may be no fall of the limit"
+    assert lower.fix.startswith(f"{said}: compare the measured limits (--use actual, against a baseline stored with "
+                                "`prunelimit verify --json`)")
+    assert predicted.fix.startswith(f"baseline {path}'s ρ* lies more than 5 points past the limit")
+    assert notes[0] == f"gate rule 'd': {said}; compare the measured limits (--use actual, against a baseline " \
+                       "stored with `prunelimit verify --json`)"
+    assert len(notes) == 2 and "overshoot.predicted is true" in notes[1]
+
+
+def test_the_command_line_states_a_baseline_overshoot_in_every_output(cli, plain, tmp_path, monkeypatch) -> None:
+    # a passing drop against a report of the same model: the verdict stands, the console, the JSON and JUnit say so
+    monkeypatch.setenv("COLUMNS", "200")
+    args = ("gate", plain[2], "--model", SPEC, "--data", "digits:train", "--max-samples", "300", "--method", "exact",
+            "--threads", "1")
+    baseline = tmp_path / "base.json"
+    stored = cli(*args, "--min-ratio", "0.2", "--fail-on-overshoot", "--json")
+    assert stored.exit_code == 1, stored.output
+    baseline.write_text(stored.stdout)
+    junit = tmp_path / "gate.xml"
+    said = f"baseline {baseline}'s ρ_L lies past the limit one-shot pruning reaches (its overshoot.lower is true)"
+    result = cli(*args, "--baseline", baseline, "--max-drop", "0.01", "--junit", junit, "--json")
+    assert result.exit_code == 0, result.output
+    assert any(w.startswith(f"gate rule 'drop vs {baseline} <= 0.01': {said}") for w in
+               json.loads(result.stdout)["warnings"])
+    assert said in junit.read_text()
+    console = cli(*args, "--baseline", baseline, "--max-drop", "0.01")
+    assert console.exit_code == 0 and f"warning: gate rule 'drop vs {baseline} <= 0.01': {said}" in \
+        " ".join(console.stdout.split())
+
+
+def test_the_overshoot_warning_offers_only_what_would_fail_the_gate(cli, plain, tmp_path) -> None:
+    args = ("gate", plain[2], "--model", SPEC, "--data", "digits:train", "--max-samples", "300", "--method", "exact",
+            "--threads", "1", "--json")
+
+    def advice(config: str, exit_code: int = 0) -> str:
+        path = tmp_path / "ci.yaml"
+        path.write_text(config)
+        result = cli(*args, "--config", path)
+        assert result.exit_code == exit_code, result.output
+        (warning,) = [w for w in json.loads(result.stdout)["warnings"] if "past the limit" in w]
+        return warning.rpartition("`prunelimit train --l1 ...`)")[2]
+
+    # a rule whose own key turned it off: the flag it offered would change nothing (the flag is refused then)
+    assert advice("gate:\n  rules:\n    - {name: loose, min_ratio: 0.2, fail_on_overshoot: false}\n") == ""
+    # set false in the file: its key there, not a flag the job's command line does not hold
+    assert advice("gate:\n  fail_on_overshoot: false\n  min_ratio: 0.2\n") == \
+        f"; fail_on_overshoot: true in {tmp_path / 'ci.yaml'} makes a CI job fail on it"
+    # a rule that fails on it by its own key beside one the option would change: offered, for that one
+    assert advice("gate:\n  rules:\n    - {name: strict, min_ratio: 0.1, use: predicted, fail_on_overshoot: true}\n"
+                  "    - {name: plain, min_ratio: 0.2}\n"
+                  "    - {name: own, min_ratio: 0.1, fail_on_overshoot: false}\n", exit_code=1) == \
+        "; `gate --fail-on-overshoot` makes a CI job fail on it"

@@ -17,7 +17,7 @@ from prunelimit.api.verification import (
 )
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import UsageError, option, said
+from prunelimit.errors import UsageError, option, option_flag, said
 from prunelimit.gate_rules import GateResult, overshot
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
@@ -100,7 +100,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     are compared with them."""
     from prunelimit.baseline import check_baselines, provenance, recorded, sample_notes
     from prunelimit.gate_rules import (
-        baseline_reports, check_rules, evaluate_gate, needs_spectrum, resolution_notes,
+        baseline_overshoot_notes, baseline_reports, check_rules, evaluate_gate, needs_spectrum, resolution_notes,
     )
 
     start = time.perf_counter()
@@ -172,6 +172,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     predicted = [(path, doc) for path, doc in baselines if path not in measured_only]
     notes += sample_notes(predicted, current, sample)
     notes += resolution_notes(report, predicted, rules)
+    notes += baseline_overshoot_notes(predicted, rules)
     return GateReport(evaluate_gate(report, rules, baselines), report, spectrum is not None and spectrum.cached,
                       time.perf_counter() - start, tuple(notes), estimate, spectrum, name,
                       _fail_advice(rules, report))
@@ -180,11 +181,15 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
 def _fail_advice(rules, report: dict) -> str | None:
     """How to make the gate fail on the overshoot its warning states, where a rule on the value
     measured past the limit passed over it (``gate_rules.overshot``) with a warning alone, which a
-    CI job does not read. ``None`` where no rule would change, or where a rule fails on it already:
-    the option was given, and a rule that passes over it turned it off with its own key."""
-    if any(rule.fail_on_overshoot for rule in rules) or not any(overshot(rule, report) for rule in rules):
+    CI job does not read. ``None`` where the option would change no rule: each rule on that value
+    fails on it already (the option was given) or its own key turned it off (a policy rule's
+    ``fail_on_overshoot: false``, which the option does not override). Named where the reader sets
+    it: a --config file that set it false, by its key there."""
+    if not any(overshot(rule, report) and not (rule.fail_on_overshoot or rule.own_overshoot_key) for rule in rules):
         return None
-    return said("`gate --fail-on-overshoot` makes a CI job fail on it",
+    flag = option_flag("fail_on_overshoot")
+    given = "`gate --fail-on-overshoot`" if flag.startswith("--") else option("fail_on_overshoot", True, shown="true")
+    return said(f"{given} makes a CI job fail on it",
                 "prunelimit.gate(..., fail_on_overshoot=True) fails the gate on it")
 
 
