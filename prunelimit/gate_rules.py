@@ -572,6 +572,11 @@ def _rule_name(name: Any, index: int, in_file: str = "") -> str:
     ``in_file``: `` in FILE``, the policy file that errors name."""
     if name is None or name == "":
         return f"rule {index + 1}"
+    if isinstance(name, bool) and in_file:
+        # YAML 1.1 reads an unquoted yes/no/on/off/true/false as a boolean, not the word the file holds
+        raise UsageError(f"gate rule {index + 1}{in_file}: name must be text, got the boolean {yaml_quoted(name)}; "
+                         "YAML reads an unquoted yes, no, on, off, true or false as one: quote the name "
+                         "(name: \"off\")")
     if isinstance(name, bool) or not isinstance(name, (str, int, float)):
         raise UsageError(f"gate rule {index + 1}{in_file}: name must be text, got a {type(name).__name__}")
     text = str(name)

@@ -26,6 +26,9 @@ EXAMPLE_CKPT = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt
     ("{name: a, min_ratio: 0.5, use: Actual}", "gate rule 'a' in {cfg}: use must be lower, predicted or actual, "
                                                "got 'Actual'"),
     ("{name: [a], min_ratio: 0.5}", "gate rule 2 in {cfg}: name must be text, got a list"),
+    # YAML reads an unquoted off as false: 'got a bool' did not say why, nor how to write the name
+    ("{name: off, min_ratio: 0.5}", "gate rule 2 in {cfg}: name must be text, got the boolean false; YAML reads "
+                                    "an unquoted yes, no, on, off, true or false as one: quote the name (name: \"off\")"),
     # a YAML value was quoted in Python's words, which the file does not hold ("got None")
     ("{name: a, min_ratio: 0.5, use: null}", "gate rule 'a' in {cfg}: use must be lower, predicted or actual, "
                                              "got null"),
