@@ -806,8 +806,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         follows = _float64_follows(options, op, error, budgets, elapsed, after, dim * wide_storage.itemsize, cost)
         measured_again = _WholeError(inputs, options, subsample.batches, cost, fixed + step) \
             if error and over < subsample.used else None
+        timed_steps = StepCosts()  # the runs' steps' seconds, whose slope the data check's ETA takes
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
-                                                after, error, follows, measured_again)
+                                                after, error, follows, measured_again, timed_steps)
         lanczos = quad.hvps - (measured_again.products if measured_again is not None else 0)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
         if measured_again is not None and measured_again.products:  # taken within the runs, not by op
@@ -833,15 +834,17 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                 laps.lap("data_check", timed)
             elif parts:  # held back as the float32 timing was: the same float64 runs with and without it
                 unspent += DATA_CHECK_TIMING
-            narrow = (op, storage, before, quad, trail)  # the float32 answer, kept where the float64 one is wider
+            # the float32 answer, kept where the float64 one is wider
+            narrow = (op, storage, before, quad, trail, timed_steps)
             op, storage = wider, wide_storage
             before = op.hvps
             budgets = _budgets_left(options, hvps, unspent, elapsed)
             if options.max_hvps is None:  # the default's Lanczos products count the float32 runs' too
                 budgets = replace(budgets, max_hvps=options.product_budget - quad.hvps)
             counted = _counted_on(progress, hvps)
+            timed_steps = StepCosts()
             quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed,
-                                                    deadline, after)
+                                                    deadline, after, costs=timed_steps)
             quad = replace(quad, float64_products=True)
             laps.lap("lanczos", quad.hvps)
             hvps += quad.hvps
@@ -849,11 +852,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             # the float64 stages' products go on from the float32 runs': the last row's count is
             # the Lanczos products of both, as timing.stages.lanczos.hvps states them
             stated = stated + tuple(replace(stage, products=narrow[3].hvps + stage.products) for stage in trail)
-            if stopped_by == "time-budget" and trail[-1].plus_minus > narrow[-1][-1].plus_minus:
+            if stopped_by == "time-budget" and trail[-1].plus_minus > narrow[4][-1].plus_minus:
                 # float64 products dearer over all the data than the slice's measured cost (a
                 # convolution net on a CPU: 3.6× over 32 samples, 7.5× over 400) let the clock
                 # cut the runs short of the float32 ones: their wider answer is not taken
-                op, storage, before, quad, trail = narrow
+                op, storage, before, quad, trail, timed_steps = narrow
                 notes[-1] = _float64_note(error, quad.hvps, _precision(inputs), trail[-1])
                 counted = _counted_on(progress, hvps - quad.hvps)  # the bar goes on from every product made
                 # the last row says which answer was returned, as adaptive SLQ's own does
@@ -876,7 +879,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             timed_before = laps.seconds("data_check")  # its timing's, before the runs
             spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype,
                                            _top_ups(quad), prices, until=_next_past(elapsed, options.time_budget)
-                                           if stopped_by == "time-budget" else None)
+                                           if stopped_by == "time-budget" else None, slope=timed_steps.slope())
             if len(spectra) < parts:
                 notes.append(_parts_cut_note(len(spectra), parts))
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra,
@@ -1129,7 +1132,8 @@ def drawn_by_class(inputs: Inputs) -> bool:
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
                   progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None,
                   after: "Afterwards | None" = None, product_error: float = 0.0,
-                  remedy: Callable[[AdaptiveResult], bool] | None = None, again: "_WholeError | None" = None):
+                  remedy: Callable[[AdaptiveResult], bool] | None = None, again: "_WholeError | None" = None,
+                  costs: StepCosts | None = None):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
     set), leaving ``after`` its share of both budgets, or a fixed plan, cut short once
     ``clock()`` reaches ``deadline`` (``"time-budget"``). ``product_error``: the products'
@@ -1143,7 +1147,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     stopped by "rounding" for a float64 re-run, and whose fixed plan of 3 × 256 steps it gave a
     ± of 12.7 pt against 10.3 pt.
     Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
-    the time budget (under torchrun one that reads alike on every rank)."""
+    the time budget (under torchrun one that reads alike on every rank). ``costs``: where
+    adaptive SLQ times its steps (``adaptive_slq``), for the data check's ETA."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Afterwards, Assessment, adaptive_slq
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
@@ -1243,7 +1248,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         measuring=0.0 if again is None or again.products else again.seconds,
                         measuring_seconds=0.0 if again is None or again.products else again.timed_seconds)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
-                          describe=lambda a: marked(_status(a.estimate, a.plus_minus)), clock=clock)
+                          describe=lambda a: marked(_status(a.estimate, a.plus_minus)), clock=clock, costs=costs)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
 
@@ -1682,7 +1687,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
                   progress=None, status: str | None = None, dtype=None, then: int = 0,
                   prices: tuple[float | None, float] | None = None,
                   clock: "Callable[[], float]" = time.perf_counter,
-                  until: "Callable[[], bool] | None" = None) -> tuple[tuple["SpectralQuadrature", ...], int]:
+                  until: "Callable[[], bool] | None" = None,
+                  slope: float | None = None) -> tuple[tuple["SpectralQuadrature", ...], int]:
     """The first probe's spectrum on the subsample less each of its parts (``left_out``), at
     the steps the main run took (common probe: the differences in ρ* are the data's, not the
     probe's). Returns them and the products spent. ``progress`` goes on from the runs'
@@ -1703,7 +1709,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     the bar reads. The bar's rate, over its last 30 s, took the runs' products, in lockstep,
     for the check's lone ones: 'eta 0:00:18' with 10 s left on a CNN over 1,000 of 4,000
     samples; 0.82-0.86 of the time left through a 9,610-weight MLP's first part over 400
-    samples. ``until`` (``_next_past`` over parts: the next at the last one's
+    samples. ``slope``: the runs' fitted seconds a product grows by a step (``StepCosts``),
+    which ``_CheckPace`` takes until it has its own. ``until`` (``_next_past`` over parts: the next at the last one's
     seconds) is asked after each part, and from the ``FEWEST_CHECKED_PARTS``-th on stops the
     check where it is true: the plan's price, timed on 3 products before the runs, erred by half either way
     on a loaded machine (a 1,898-weight CNN's priced 12.7 s took 19.9 s and its spectrum
@@ -1718,7 +1725,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     steps = quad.steps
     spectra, spent = [], 0
     each = steps  # what a part is planned to take: the steps, until one ends short
-    pace = None if progress is None or prices is None else _CheckPace(clock, prices[0], steps)
+    pace = None if progress is None or prices is None else _CheckPace(clock, prices[0], steps, slope)
     for i, part in enumerate(left_out(subsample.parts)):
         if pace is not None:
             pace.part_begins()
@@ -1759,16 +1766,23 @@ class _CheckPace:
     timed on, in place of either fit, its products left each at a + b·k, the cost of step k
     (``StepCosts``, as adaptive SLQ's worst case prices the runs'): from there to a quarter
     of a 512-step part the straight line read 0.61-0.65 of the time left on a clock of
-    1 + k/320 s a step, and 0.34 of a 9,610-weight MLP's first part left. After it, each part at the
+    1 + k/320 s a step, and 0.34 of a 9,610-weight MLP's first part left. Before that, from
+    the first step timed, at a + b·k too where the runs' fit gives the slope (``slope``: a
+    step's growth is its reorthogonalisation's, the same against as many rows of D, whatever
+    data the products pass over), the level the check's own steps so far: the line read
+    0.56-0.60 of the time left there on that clock, 0.32 and 0.35 of that MLP's first part
+    left (replayed readings; now 1.56 and 0.85: a step's cost, convex in k, is flattest there).
+    After the first part, each part at the
     last whole part's seconds (the load of the moment), this one's rest by the share of
     the first part's seconds its products from here took."""
 
-    def __init__(self, clock: "Callable[[], float]", whole: float | None, steps: int) -> None:
+    def __init__(self, clock: "Callable[[], float]", whole: float | None, steps: int,
+                 slope: float | None = None) -> None:
         self.clock, self.whole = clock, whole
         self.began = self.part_began = clock()
         self.readings: list[tuple[int, float]] = []  # (products, seconds into the part) of this part
         self.fit = _SecondsFit(steps)  # the first part's readings
-        self.steps = StepCosts()  # ... and its steps' seconds, from its second on (its first built the operator)
+        self.steps = StepCosts(slope)  # ... and its steps' seconds, from its second on (its first built the operator)
         self.shares: list[float] = []  # the first part's share of its seconds at its 1st, 2nd, … product
         self.last = 0.0  # the last whole part's seconds, its operator's build included
 

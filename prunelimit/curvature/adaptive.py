@@ -246,9 +246,12 @@ class StepCosts:
     growth a step is the slope b of a + b·k fitted by least squares over every step timed so
     far (running sums); the level is the latest ``RECENT_STEPS`` steps' seconds a product at
     their mean step: the machine's load moves it, which a level fitted over the whole run
-    (its intercept) lags."""
+    (its intercept) lags. ``prior``: a slope fitted elsewhere on the same work, taken until
+    this one's own is (the runs' for the data check's: the same reorthogonalisation against
+    as many rows of the same length, whatever data its products pass over)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prior: float | None = None) -> None:
+        self.prior = prior
         self.sums = [0.0] * 5  # Σw, Σw·k, Σw·k², Σw·y, Σw·k·y: exact for a clock of whole seconds
         self.recent: deque[tuple[float, float, float]] = deque()  # (products, seconds, products × step)
         self.latest = [0.0] * 3  # their sums, kept as they change: the status asks after every product
@@ -263,25 +266,33 @@ class StepCosts:
         for i, (new, old) in enumerate(zip(self.recent[-1], dropped)):
             self.latest[i] += new - old
 
-    def seconds(self, products: int, first: float, last: float) -> float | None:
-        """Seconds of ``products`` products spread evenly over steps ``first`` to ``last``:
-        ``None`` before ``RECENT_STEPS`` steps were timed (a slope over the first few,
-        extrapolated to the budget's steps, read 728 s with 20 s left), or where the fit has a
-        step cost less as the basis grows (a reorthogonalisation never does; the load's noise,
-        which the rates hold)."""
+    def slope(self) -> float | None:
+        """The fitted growth a step: ``None`` before ``RECENT_STEPS`` steps were timed (a slope
+        over the first few, extrapolated to the budget's steps, read 728 s with 20 s left), or
+        where the fit has a step cost less as the basis grows (a reorthogonalisation never
+        does; the load's noise, which the rates hold)."""
         w, k, kk, y, ky = self.sums
         spread = w * kk - k * k
         if len(self.recent) < RECENT_STEPS or spread <= 0:
             return None
         slope = (w * ky - k * y) / spread
-        if slope < 0:
+        return slope if slope >= 0 else None
+
+    def seconds(self, products: int, first: float, last: float) -> float | None:
+        """Seconds of ``products`` products spread evenly over steps ``first`` to ``last``, at
+        the fitted slope, else the ``prior`` from the first step timed on; ``None`` without
+        either."""
+        slope = self.slope()
+        if slope is None and self.recent:
+            slope = self.prior
+        if slope is None:
             return None
         timed, seconds, steps = self.latest
         return products * max(0.0, (seconds + slope * ((first + last) / 2 * timed - steps)) / timed)
 
 
 def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[int], dim: int,
-              costs: StepCosts | None = None, steady: float = 0.0) -> str:
+              costs: StepCosts | None = None, steady: float = 0.0, alone: bool = False) -> str:
     """What the product budget still allows after ``spent`` products, for the progress status:
     each stage's bar ends with its own products, so its ETA says nothing of the stages that
     may follow (a CNN's first 'eta 0:01:42' for a run that took 12 min 55 s to its 1,600
@@ -297,23 +308,37 @@ def _at_worst(plan: AdaptivePlan, spent: int, per_product: float, steps: list[in
     from theirs to that reach, or at ``steady`` where it is more (the slowest rate less the
     current stage's, whose first product holds the reservation of the stage's bases: 69 s with
     21 s left), the check's at the steps from 1 to it and the top-ups' at the first. Nothing
-    before a rate is known."""
+    before a rate is known. ``alone``: the first run may yet go on alone (a focus) while the
+    others stop, the budget left then taking it, and the check after it, to steps + left, not
+    the (Σ steps + left) / runs every run reaches: priced too, the dearer of the two is stated
+    (3 runs focused at 16 steps under 600 products, a check of one part: 'a data check of 200'
+    where it took 568, 0.67 of the seconds left at a second a product)."""
     left = plan.max_products - spent
     if plan.time_budget is not None or left <= 0 or per_product <= 0:
         return ""
+    check, seconds = max((_worst_for(plan, left, per_product, going, dim, costs, steady)
+                          for going in ([steps, steps[:1]] if alone and len(steps) > 1 else [steps])),
+                         key=lambda worst: worst[1])
+    text = f" and a data check of {check:,}" if check else ""
+    return f"; at worst {plan.max_products:,} products{text}, ≈ {clock_text(seconds)} more"
+
+
+def _worst_for(plan: AdaptivePlan, left: int, per_product: float, steps: list[int], dim: int,
+               costs: StepCosts | None, steady: float) -> tuple[int, float]:
+    """``_at_worst``'s data check beyond the budget (its products) and seconds, the runs at
+    ``steps`` spending the ``left`` products."""
     after, runs = plan.after, max(len(steps), 1)
     reach = min(dim, (sum(steps) + left) // (runs + after.counted_per_step))
     following = after.expected(runs, reach)
     runs_products = max(0, left - after.products(runs, reach))
     check = after.per_step * reach if after.per_step and not after.counted else 0  # beyond the budget
-    text = f" and a data check of {check:,}" if check else ""
     seconds = (runs_products + following) * per_product
     fitted = [costs.seconds(runs_products, sum(steps) / runs + 1, reach),
               costs.seconds(after.per_step * reach, 1, reach),
               costs.seconds(following - after.per_step * reach, 1, 1)] if costs is not None else [None]
     if None not in fitted:  # the runs' steps no cheaper than the steady rate: a focus can slow a product
         seconds = max(fitted[0], runs_products * steady) + fitted[1] + fitted[2]
-    return f"; at worst {plan.max_products:,} products{text}, ≈ {clock_text(seconds)} more"
+    return check, seconds
 
 
 def adaptive_slq(
@@ -326,9 +351,12 @@ def adaptive_slq(
     describe: Callable[[Assessment], str] = lambda a: (f"{value_text(a.estimate, a.plus_minus, least=4, ends=RATIO_ENDS)} "
                                                        f"± {half_width_text(a.plus_minus, least=4)}"),
     clock: Callable[[], float] = time.perf_counter,
+    costs: StepCosts | None = None,
 ) -> AdaptiveResult:
     """SLQ on ``op`` grown until ``assess`` is satisfied (groups of ``plan.lockstep`` runs
-    advanced by one ``op.matmat`` a step).
+    advanced by one ``op.matmat`` a step). ``costs``: where the runs' steps are timed while
+    ``progress`` is called (the status's worst case), for the caller to read after them (the
+    data check's ETA takes their slope: ``StepCosts.prior``).
 
     ``progress(done, planned, text, left=seconds)`` is called after every product with the
     products of the stages so far plus the current one (no more than the time budget affords
@@ -375,8 +403,9 @@ def adaptive_slq(
     priced: float | None = None  # seconds the work left is priced at, after the next step (``past_deadline``)
     apart = (0.0, 0)  # (seconds, products) the assessments took: not the runs' rate
     last_stage_rate = 0.0  # the last whole stage's seconds a product, its assessment left out
-    costs = StepCosts()  # the runs' steps timed so far, for the status's worst case
+    costs = StepCosts() if costs is None else costs  # the runs' steps timed so far, for the status's worst case
     assessments = 1  # assessments after the stage's last step: 2 where it adds runs (``_finished_runs``)
+    focusable = True  # a focus may come: none yet, and the latest assessment knows one run's probe part
 
     def runs_rate(now: float) -> float:
         """The runs' seconds a product so far, the assessments' seconds and products left out
@@ -397,7 +426,8 @@ def adaptive_slq(
 
     def worst_case(now: float, done: int, steps: list[int]) -> str:
         """The status's worst case (``_at_worst``) after ``done`` products, the runs at ``steps``."""
-        return _at_worst(plan, done, worst_rate(now), steps, dim, costs, max(runs_rate(now), last_stage_rate))
+        return _at_worst(plan, done, worst_rate(now), steps, dim, costs, max(runs_rate(now), last_stage_rate),
+                         alone=focusable and kept is None)
 
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
@@ -504,6 +534,7 @@ def adaptive_slq(
         last_stage_rate = stage_rate(assessed) or last_stage_rate
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
+        focusable = math.isfinite(verdict.statistical_alone)  # ∞: never a focus
         spent += verdict.products
         running = spent
         quad = replace(quad, hvps=spent)

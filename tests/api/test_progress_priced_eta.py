@@ -118,9 +118,11 @@ def test_the_data_checks_eta_is_its_parts_own_seconds_as_their_steps_grow(monkey
 LONG_PART = 512  # steps a part: its quarter (128) well past the 64 steps the step fit waits for
 
 
-def _check_calls(monkeypatch, dim: int, per: float) -> list[tuple[int, float | None, float]]:
+def _check_calls(monkeypatch, dim: int, per: float,
+                 slope: float | None = None) -> list[tuple[int, float | None, float]]:
     """Every progress call of a data check over 4 parts of a ``GrowingSteps(dim, per)``, each
-    built in ``BUILD_S``: (products, ``left``, the clock), unpriced (no time budget)."""
+    built in ``BUILD_S``: (products, ``left``, the clock), unpriced (no time budget); ``slope``:
+    the runs' fitted growth a step."""
     import types
 
     from prunelimit import api
@@ -138,7 +140,7 @@ def _check_calls(monkeypatch, dim: int, per: float) -> list[tuple[int, float | N
         None, api.CurvatureOptions(method="slq"), types.SimpleNamespace(parts=[[]] * 4),
         types.SimpleNamespace(steps=dim, hvps=0), torch.float64,
         progress=lambda done, total, text, left: calls.append((done, left, now[0])),
-        prices=(None, 0.0), clock=lambda: now[0])
+        prices=(None, 0.0), clock=lambda: now[0], slope=slope)
     assert (len(spectra), spent, len(calls)) == (4, 4 * dim, 4 * dim)
     return calls
 
@@ -157,3 +159,51 @@ def test_the_data_checks_eta_early_in_a_long_first_part_prices_each_step_as_its_
     early = calls[RECENT_STEPS:LONG_PART // 4 - 1]  # 65 to 127 products in: before the quadratic fit
     assert early and [done for done, _, _ in early] == list(range(RECENT_STEPS + 1, LONG_PART // 4))
     assert all(abs(left - (end - at)) <= 1e-9 * (end - at) for _, left, at in early)
+
+
+def test_the_data_checks_eta_takes_the_runs_slope_from_its_first_step(monkeypatch) -> None:
+    """The same 512-step parts, and the runs' fit of the same steps' growth, 1/320 s a step
+    (their reorthogonalisation is the check's: as many rows of D): from the part's second
+    count (its first step timed; the first built the operator) to its 64th the ETA was the
+    straight line through its readings, 0.56-0.60 of the check's seconds left on this clock.
+    Now it is each product left at a + b·k, b the runs' and a the level of the check's own
+    steps: the clock's seconds left, to 1e-9 of them (float arithmetic; exact on a clock
+    linear in k). Without the runs' slope (a fixed plan's runs are not timed) it stays the
+    line."""
+    calls = _check_calls(monkeypatch, LONG_PART, 320.0, slope=1 / 320)
+    end = calls[-1][2]
+    early = calls[1:RECENT_STEPS]
+    assert [done for done, _, _ in early] == list(range(2, RECENT_STEPS + 1))
+    assert all(abs(left - (end - at)) <= 1e-9 * (end - at) for _, left, at in early)
+    unsloped = _check_calls(monkeypatch, LONG_PART, 320.0)[1:RECENT_STEPS]
+    assert all(left < 0.61 * (end - at) for _, left, at in unsloped)
+
+
+def test_the_spectrum_gives_the_data_check_the_runs_slope(monkeypatch, small_model, train) -> None:
+    """The slope the data check's ETA takes is the one fitted on the spectrum's own runs:
+    their steps timed (``StepCosts``, here answering a marked slope) reach ``_part_spectra``."""
+    from prunelimit.api import curvature
+    from prunelimit.curvature.adaptive import StepCosts
+
+    made: list[StepCosts] = []
+
+    class Marked(StepCosts):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+        def slope(self) -> float | None:
+            return 0.125 if self is made[0] and self.recent else super().slope()
+
+    given: list[float | None] = []
+    part_spectra = curvature._part_spectra
+
+    def spy(*args, **kwargs):
+        given.append(kwargs.get("slope"))
+        return part_spectra(*args, **kwargs)
+
+    monkeypatch.setattr(curvature, "StepCosts", Marked)
+    monkeypatch.setattr(curvature, "_part_spectra", spy)
+    prunelimit.spectrum(small_model, train, method="slq", hessian_samples=100,
+                        progress=lambda done, total=None, text=None, left=None: None)
+    assert made and made[0].recent and given == [0.125]

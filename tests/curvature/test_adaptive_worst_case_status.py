@@ -189,3 +189,41 @@ def test_the_worst_case_follows_the_load_of_the_latest_steps() -> None:
         assert 0.95 * truth <= stated <= 1.05 * truth, (done, text, truth)
         checked.add(done)
     assert checked == set(range(264, 400))
+
+
+def _focusing(quad):
+    """Truncation falling as 1/steps, one run's probe part small: the runs focus on the first
+    (``tests.curvature.test_adaptive``'s, whose tolerance the runs never meet here)."""
+    from prunelimit.curvature.adaptive import Assessment
+
+    trunc = 4.0 / int((quad.weights > 0).sum(axis=1).max())
+    return Assessment(0.5, trunc + 0.001, trunc, 0.001, 0.002)
+
+
+def test_before_a_focus_the_worst_case_prices_the_first_run_going_on_alone() -> None:
+    """Three runs in lockstep, 1 s a product, 600 products at most and a data check of one
+    part after them: after two stages (16 steps, 48 products) the first run goes on alone to
+    16 + 552 = 568 steps, and the check with it. Before the focus the status priced every run
+    going on to (48 + 552) / 3 = 200 steps and 'a data check of 200': 752 s where 1,120 s
+    were left at the 48th product, 0.67 of them. Now it states the dearer of the two, the
+    first run going on alone from where it is (k steps, 600 − 3k products left): a check of
+    k + 600 − 3k products, and their seconds and the runs' left, exactly (1 s a product: the
+    text's whole seconds); at most 30 s above the seconds left (the focus came later than
+    at once), and those exactly at the 48th product."""
+    timed = _Timed(_operator(900))
+    plan = AdaptivePlan(tolerance=0.001, max_products=600, initial_steps=8, initial_runs=3, lockstep=3,
+                        after=Afterwards(per_step=1))
+    seen: list[tuple[float, int, str]] = []
+    result = adaptive_slq(timed, plan, _focusing, seed=0, clock=lambda: timed.seconds,
+                          progress=lambda done, total, text, left=None: seen.append((timed.seconds, done, text)))
+    assert [(s.runs, s.steps) for s in result.trail][:3] == [(3, 8), (3, 16), (1, 32)]
+    assert result.steps == 568 and result.quadrature.hvps == 600
+    before = [(now, done, text) for now, done, text in seen if done <= 48]
+    assert [done for _, done, _ in before] == [*range(3, 25, 3), 24, *range(27, 49, 3), 48]  # a status a step, a stage
+    for now, done, text in before:
+        check, h, m, s = re.search(r"at worst 600 products and a data check of ([\d,]+), ≈ (\d+):(\d+):(\d+) more$",
+                                   text).groups()
+        stated = 3600 * int(h) + 60 * int(m) + int(s)
+        assert int(check) == done // 3 + 600 - done and stated == 600 - done + int(check), text
+        truth = timed.seconds - now + 568
+        assert truth <= stated <= truth + 30 and (stated == truth or done < 48), (text, truth)
