@@ -617,7 +617,8 @@ def library_call(command: Command) -> Command:
         _refuse_command_line_only(command, kwargs)
         _refuse_misfit_call(command, args, kwargs)
         with _ONE_AT_A_TIME, local(), named_for_library(), blas_as_torch(), one_look():
-            return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
+            return command(*map(validate.plain_number, args),
+                           **{name: validate.plain_number(value) for name, value in kwargs.items()})
     return cast(Command, wrapper)
 
 
@@ -707,24 +708,6 @@ def _refuse_misfit_call(command: Callable, args: tuple, kwargs: Mapping[str, Any
 def _data_tensor(value: Any) -> bool:
     """A tensor of samples (not a 0-d one, a number such as a ratio given as a tensor)."""
     return isinstance(value, Tensor) and value.dim() > 0
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) or a 0-d real tensor (torch's
-    scalar: ``ratio=(w == 0).float().mean()``, ``density=torch.tensor(0.3)``) as the Python number it
-    holds, as every function takes it: a NumPy integer seed failed inside torch (``manual_seed``:
-    'an integer is required', or an int64 overflow in the epoch's seed), one recorded in a result's
-    settings made ``json.dumps(result.to_json())`` fail, and a 0-d tensor was refused as 'a Tensor,
-    not a number' (``error_law`` alone took it). A list or tuple of NumPy scalars alike, item by item."""
-    import numpy as np
-
-    if isinstance(value, Tensor) and value.dim() == 0 and not value.is_complex() and not value.is_meta:
-        return value.item()
-    if type(value) in (list, tuple) and value and all(isinstance(v, np.generic) for v in value):
-        # a setting's numbers (milestones=[np.int64(10)], pressures=) were kept as NumPy scalars in the
-        # result's config (LompConfig(milestones=[np.int64(10)])); only NumPy's, so no batch is read
-        return type(value)(map(_plain, value))
-    return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 
 def keeps_caller_state(command: Command) -> Command:
