@@ -108,3 +108,16 @@ def test_api_train_with_a_numpy_seed_trains_as_with_its_int(tmp_path):
             for i, seed in enumerate((np.int64(1), 1))]
     assert runs[0].history == runs[1].history
     json.dumps(runs[0].to_json())
+
+
+def test_law_points_built_from_an_arrays_items_fit_as_from_arrays():
+    """``LawPoints(tuple(density), tuple(gamma))`` of float32 arrays kept ``np.float32`` items:
+    ``json.dumps(prunelimit.fit_nplh(points).to_json())`` failed ('float32 is not JSON serializable')."""
+    from prunelimit.laws.points import LawPoints
+
+    gamma = np.geomspace(1e-2, 1, 30).astype(np.float32)
+    density = (0.01 * gamma ** -0.7).astype(np.float32)
+    points = LawPoints(tuple(density), tuple(gamma))
+    assert json.dumps(prunelimit.fit_nplh(points).to_json()) == \
+        json.dumps(prunelimit.fit_nplh(LawPoints.from_arrays(density, gamma)).to_json())
+    assert all(type(v) is float for v in (*points.density, *points.gamma))
