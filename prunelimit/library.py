@@ -917,9 +917,17 @@ def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
 
     if masks is None:
         return {}
-    if not isinstance(masks, Mapping) or not all(isinstance(m, Tensor) for m in masks.values()):
-        raise UsageError(f"masks must map parameter names to bool tensors (True = kept), got {type(masks).__name__}; "
-                         "e.g. prunelimit.prune(model, 0.5).masks")
+    wanted = "masks must map parameter names to bool tensors (True = kept)"
+    if not isinstance(masks, Mapping):
+        fix = "give its masks, masks=pruning.masks" if isinstance(masks, Pruning) else \
+            "e.g. prunelimit.prune(model, 0.5).masks"
+        raise UsageError(f"{wanted}, got {type(masks).__name__}; {fix}")
+    # the value at fault, not the dict ("got dict" was said of a dict of mask.numpy() arrays)
+    for key, mask in masks.items():
+        if not isinstance(mask, Tensor):
+            fix = "give tensors, {name: torch.from_numpy(mask) for name, mask in masks.items()}" if _is_array(mask) \
+                else "e.g. prunelimit.prune(model, 0.5).masks"
+            raise UsageError(f"{wanted}, but masks[{key!r}] is {quoted(mask)}; {fix}")
     # a torch-pruned weight is the parameter weight_orig until the run folds it
     names = [name for name, _ in (() if module is None else module.named_parameters())]
     own = {*names, *(name.removesuffix("_orig") for name in names)}
