@@ -21,8 +21,9 @@ from prunelimit.errors import OptionError, UsageError, quoted
 
 
 def plain_number(value: Any) -> Any:
-    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) or a 0-d real tensor (torch's
-    scalar: ``ratio=(w == 0).float().mean()``, ``density=torch.tensor(0.3)``) as the Python number it
+    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``, or a 0-d array: ``np.asarray(3)``)
+    or a 0-d real tensor (torch's scalar: ``ratio=(w == 0).float().mean()``, ``density=torch.tensor(0.3)``)
+    as the Python number it
     holds, as every function takes it: a NumPy integer seed failed inside torch (``manual_seed``:
     'an integer is required', or an int64 overflow in the epoch's seed), one recorded in a result's
     settings made ``json.dumps(result.to_json())`` fail, and a 0-d tensor was refused as 'a Tensor,
@@ -36,7 +37,8 @@ def plain_number(value: Any) -> Any:
         # a setting's numbers (milestones=[np.int64(10)], pressures=) were kept as NumPy scalars in the
         # result's config (LompConfig(milestones=[np.int64(10)])); only NumPy's, so no batch is read
         return type(value)(map(plain_number, value))
-    return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
+    number = isinstance(value, np.generic) or isinstance(value, np.ndarray) and value.ndim == 0
+    return value.item() if number and value.dtype.kind in "biuf" else value
 
 
 def plain_fields(config: object) -> None:

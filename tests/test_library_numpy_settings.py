@@ -121,3 +121,12 @@ def test_law_points_built_from_an_arrays_items_fit_as_from_arrays():
     assert json.dumps(prunelimit.fit_nplh(points).to_json()) == \
         json.dumps(prunelimit.fit_nplh(LawPoints.from_arrays(density, gamma)).to_json())
     assert all(type(v) is float for v in (*points.density, *points.gamma))
+
+
+def test_a_zero_dimensional_array_is_read_as_its_number_as_a_zero_dimensional_tensor_is(model):
+    """``seed=np.array(3)`` (``np.asarray`` of a number) was refused as 'a ndarray, not a number',
+    where ``seed=torch.tensor(3)`` was read as 3."""
+    assert prunelimit.prune(model, np.array(0.5)) == prunelimit.prune(model, torch.tensor(0.5)) \
+        == prunelimit.prune(model, 0.5)
+    config = LompConfig(epochs=np.array(3), lr=0.05, seed=np.array(1))
+    assert (config.epochs, config.seed) == (3, 1) and type(config.seed) is int
