@@ -1398,7 +1398,8 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
     minus its stated ± (a ± that leaves out a known error fails the rule); ``baseline`` (a
     saved ``bounds``/``verify`` JSON report) with ``max_drop``; ``rules``: more rules as
-    mappings, the entries of a YAML policy's ``rules:`` list. ``fail_on_overshoot`` (default
+    mappings, the entries of a YAML policy's ``rules:`` list, or a verdict's own
+    (``outcome.rule``). ``fail_on_overshoot`` (default
     ``False``) fails a rule on ρ_L or ρ* where the overshoot check measured it past the limit
     one-shot pruning reaches (``overshoot.lower`` / ``.predicted`` true), whatever its value;
     a rule mapping's own ``fail_on_overshoot`` key overrides it. ``allow_incompatible``
@@ -1439,13 +1440,18 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
 
 
 def _rule_list(rules: Any) -> list:
-    """``gate``'s ``rules`` as a list of rule mappings: one mapping or a YAML text given as it
-    was read as its keys or characters, each refused as 'gate rule 1' that was no rule."""
+    """``gate``'s ``rules`` as a list of rule mappings (a ``GateRule`` as its keys): one mapping or
+    a YAML text given as it was read as its keys or characters, each refused as 'gate rule 1'
+    that was no rule."""
     if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
         example = f"[{dict(rules)!r}]" if isinstance(rules, Mapping) else "[{'min_ratio': 0.1, 'use': 'lower'}]"
         raise UsageError(f"rules must be a list of rule mappings, the entries of a YAML policy's rules: list, got "
                          f"{type(rules).__name__}; e.g. rules={example}")
-    listed = list(rules)
+    from prunelimit.gate_rules import RULE_KEYS, GateRule
+
+    # a verdict's rules (outcome.rule) as the mappings they were made of: refused as no mapping
+    listed = [{key: getattr(entry, key) for key in RULE_KEYS} if isinstance(entry, GateRule) else entry
+              for entry in rules]
     for i, entry in enumerate(listed):  # a result in hand, as baseline= is told: it said 'must be a file name'
         if isinstance(entry, Mapping):
             try:
