@@ -45,7 +45,7 @@ USES = ("lower", "predicted", "actual")
 # each value as the fix line and every other output names it (the verdict read "lower ratio")
 QUANTITY = {"lower": "ρ_L", "predicted": "ρ*", "actual": "actual limit"}
 _FIELDS = {"lower": ("bounds", "lower"), "predicted": ("prediction", "ratio"), "actual": ("actual", "loss_ratio")}
-_RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use", "fail_on_overshoot"}
+RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use", "fail_on_overshoot"}
 # A value at its threshold passes. The subtractions behind a threshold round (0.8 − 0.1 is
 # 0.7000000000000001, 0.3 − 0.1 is 0.19999999999999998): a gap below this is that rounding,
 # far below any ratio a report resolves (4 decimals printed, 0.001 for a measured limit).
@@ -509,11 +509,11 @@ def rules_from_options(
     in_file = "" if config is None else f" in {config}"  # a policy's rule is fixed in its file: named with it
     for i, entry in enumerate(policy or ()):
         if not isinstance(entry, dict):
-            raise UsageError(f"gate rule {i + 1}{in_file}: expected a mapping with keys {sorted(_RULE_KEYS)}")
-        unknown = [key for key in entry if key not in _RULE_KEYS]
+            raise UsageError(f"gate rule {i + 1}{in_file}: expected a mapping with keys {sorted(RULE_KEYS)}")
+        unknown = [key for key in entry if key not in RULE_KEYS]
         if unknown:
             raise UsageError(f"gate rule {i + 1}{in_file}: unknown key {quoted(unknown[0])}; "
-                             + unknown_name(str(unknown[0]), _RULE_KEYS, f"a rule's keys are {', '.join(sorted(_RULE_KEYS))}"))
+                             + unknown_name(str(unknown[0]), RULE_KEYS, f"a rule's keys are {', '.join(sorted(RULE_KEYS))}"))
         name = _rule_name(entry.get("name"), i, in_file)
         rule_use = entry.get("use", use)
         try:

@@ -617,7 +617,8 @@ def library_call(command: Command) -> Command:
         _refuse_command_line_only(command, kwargs)
         _refuse_misfit_call(command, args, kwargs)
         with _ONE_AT_A_TIME, local(), named_for_library(), blas_as_torch(), one_look():
-            return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
+            return command(*map(validate.plain_number, args),
+                           **{name: validate.plain_number(value) for name, value in kwargs.items()})
     return cast(Command, wrapper)
 
 
@@ -707,24 +708,6 @@ def _refuse_misfit_call(command: Callable, args: tuple, kwargs: Mapping[str, Any
 def _data_tensor(value: Any) -> bool:
     """A tensor of samples (not a 0-d one, a number such as a ratio given as a tensor)."""
     return isinstance(value, Tensor) and value.dim() > 0
-
-
-def _plain(value: Any) -> Any:
-    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) or a 0-d real tensor (torch's
-    scalar: ``ratio=(w == 0).float().mean()``, ``density=torch.tensor(0.3)``) as the Python number it
-    holds, as every function takes it: a NumPy integer seed failed inside torch (``manual_seed``:
-    'an integer is required', or an int64 overflow in the epoch's seed), one recorded in a result's
-    settings made ``json.dumps(result.to_json())`` fail, and a 0-d tensor was refused as 'a Tensor,
-    not a number' (``error_law`` alone took it). A list or tuple of NumPy scalars alike, item by item."""
-    import numpy as np
-
-    if isinstance(value, Tensor) and value.dim() == 0 and not value.is_complex() and not value.is_meta:
-        return value.item()
-    if type(value) in (list, tuple) and value and all(isinstance(v, np.generic) for v in value):
-        # a setting's numbers (milestones=[np.int64(10)], pressures=) were kept as NumPy scalars in the
-        # result's config (LompConfig(milestones=[np.int64(10)])); only NumPy's, so no batch is read
-        return type(value)(map(_plain, value))
-    return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 
 def keeps_caller_state(command: Command) -> Command:
@@ -934,9 +917,17 @@ def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
 
     if masks is None:
         return {}
-    if not isinstance(masks, Mapping) or not all(isinstance(m, Tensor) for m in masks.values()):
-        raise UsageError(f"masks must map parameter names to bool tensors (True = kept), got {type(masks).__name__}; "
-                         "e.g. prunelimit.prune(model, 0.5).masks")
+    wanted = "masks must map parameter names to bool tensors (True = kept)"
+    if not isinstance(masks, Mapping):
+        fix = "give its masks, masks=pruning.masks" if isinstance(masks, Pruning) else \
+            "e.g. prunelimit.prune(model, 0.5).masks"
+        raise UsageError(f"{wanted}, got {type(masks).__name__}; {fix}")
+    # the value at fault, not the dict ("got dict" was said of a dict of mask.numpy() arrays)
+    for key, mask in masks.items():
+        if not isinstance(mask, Tensor):
+            fix = "give tensors, {name: torch.from_numpy(mask) for name, mask in masks.items()}" if _is_array(mask) \
+                else "e.g. prunelimit.prune(model, 0.5).masks"
+            raise UsageError(f"{wanted}, but masks[{key!r}] is {quoted(mask)}; {fix}")
     # a torch-pruned weight is the parameter weight_orig until the run folds it
     names = [name for name, _ in (() if module is None else module.named_parameters())]
     own = {*names, *(name.removesuffix("_orig") for name in names)}
@@ -1407,7 +1398,8 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
     minus its stated ± (a ± that leaves out a known error fails the rule); ``baseline`` (a
     saved ``bounds``/``verify`` JSON report) with ``max_drop``; ``rules``: more rules as
-    mappings, the entries of a YAML policy's ``rules:`` list. ``fail_on_overshoot`` (default
+    mappings, the entries of a YAML policy's ``rules:`` list, or a verdict's own
+    (``outcome.rule``). ``fail_on_overshoot`` (default
     ``False``) fails a rule on ρ_L or ρ* where the overshoot check measured it past the limit
     one-shot pruning reaches (``overshoot.lower`` / ``.predicted`` true), whatever its value;
     a rule mapping's own ``fail_on_overshoot`` key overrides it. ``allow_incompatible``
@@ -1448,13 +1440,18 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
 
 
 def _rule_list(rules: Any) -> list:
-    """``gate``'s ``rules`` as a list of rule mappings: one mapping or a YAML text given as it
-    was read as its keys or characters, each refused as 'gate rule 1' that was no rule."""
+    """``gate``'s ``rules`` as a list of rule mappings (a ``GateRule`` as its keys): one mapping or
+    a YAML text given as it was read as its keys or characters, each refused as 'gate rule 1'
+    that was no rule."""
     if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
         example = f"[{dict(rules)!r}]" if isinstance(rules, Mapping) else "[{'min_ratio': 0.1, 'use': 'lower'}]"
         raise UsageError(f"rules must be a list of rule mappings, the entries of a YAML policy's rules: list, got "
                          f"{type(rules).__name__}; e.g. rules={example}")
-    listed = list(rules)
+    from prunelimit.gate_rules import RULE_KEYS, GateRule
+
+    # a verdict's rules (outcome.rule) as the mappings they were made of: refused as no mapping
+    listed = [{key: getattr(entry, key) for key in RULE_KEYS} if isinstance(entry, GateRule) else entry
+              for entry in rules]
     for i, entry in enumerate(listed):  # a result in hand, as baseline= is told: it said 'must be a file name'
         if isinstance(entry, Mapping):
             try:

@@ -37,12 +37,12 @@ _ARGUMENTS = {
 }
 
 
-def _checked_query(query: Command, value: str) -> Command:
-    """``query(fit, value, …)`` (``predict``, ``density_for_error``) that first refuses,
-    naming it, a ``fit`` that is no ``ErrorLawFit``, a ``value``, ``width``, ``depth`` or
-    ``eps_np`` that is no number and an ``extrapolate`` that is no bool: the command line
-    gives them parsed, a caller as it holds them (an AttributeError or a TypeError deep in
-    the query, or ``extrapolate="no"`` taken as true)."""
+def _checked_query(query: Command, value: str, name: str) -> Command:
+    """``query(fit, value, …)`` (``predict``, ``density_for_error``) as ``import prunelimit``'s
+    ``name``, that first refuses, naming it, a ``fit`` that is no ``ErrorLawFit``, a ``value``,
+    ``width``, ``depth`` or ``eps_np`` that is no number and an ``extrapolate`` that is no bool:
+    the command line gives them parsed, a caller as it holds them (an AttributeError or a
+    TypeError deep in the query, or ``extrapolate="no"`` taken as true)."""
     signature = inspect.signature(query)
 
     @functools.wraps(query)
@@ -58,6 +58,9 @@ def _checked_query(query: Command, value: str) -> Command:
                 raise OptionError(name, f"{{0}} must be a number, got {quoted(number)}{validate.not_a_number(number)}")
         validate.boolean("extrapolate", given.get("extrapolate", False))
         return query(*args, **kwargs)
+    # the name a refused call and help() give: predict_error's was errorlaw's "predict", and a call
+    # left short was told to make prunelimit.predict(fit, density), which the package lacks
+    checked.__name__ = checked.__qualname__ = name
     return cast(Command, checked)
 
 
@@ -83,7 +86,8 @@ def _warned(query: Command, density_of: Callable[[tuple, float], float]) -> Comm
 fit_nplh = with_arguments(library_call(nplh.fit_nplh), _ARGUMENTS["fit_nplh"])
 fit_error_law = with_arguments(library_call(errorlaw.fit_error_law), _ARGUMENTS["fit_error_law"])
 error_law = with_arguments(library_call(errorlaw.error_law), _ARGUMENTS["error_law"])
-predict_error = with_arguments(_warned(_checked_query(errorlaw.predict, "density"), lambda a, _: a["density"]),
-                               _ARGUMENTS["predict_error"])
-density_for_error = with_arguments(_warned(_checked_query(errorlaw.density_for_error, "target_error"),
+predict_error = with_arguments(_warned(_checked_query(errorlaw.predict, "density", "predict_error"),
+                                       lambda a, _: a["density"]), _ARGUMENTS["predict_error"])
+density_for_error = with_arguments(_warned(_checked_query(errorlaw.density_for_error, "target_error",
+                                                          "density_for_error"),
                                            lambda _, density: density), _ARGUMENTS["density_for_error"])

@@ -20,6 +20,39 @@ from prunelimit import errors
 from prunelimit.errors import OptionError, UsageError, quoted
 
 
+def plain_number(value: Any) -> Any:
+    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``, or a 0-d array: ``np.asarray(3)``)
+    or a 0-d real tensor (torch's scalar: ``ratio=(w == 0).float().mean()``, ``density=torch.tensor(0.3)``)
+    as the Python number it
+    holds, as every function takes it: a NumPy integer seed failed inside torch (``manual_seed``:
+    'an integer is required', or an int64 overflow in the epoch's seed), one recorded in a result's
+    settings made ``json.dumps(result.to_json())`` fail, and a 0-d tensor was refused as 'a Tensor,
+    not a number' (``error_law`` alone took it). A list or tuple of NumPy scalars alike, item by item."""
+    import numpy as np
+    from torch import Tensor
+
+    if isinstance(value, Tensor) and value.dim() == 0 and not value.is_complex() and not value.is_meta:
+        return value.item()
+    if type(value) in (list, tuple) and value and all(isinstance(v, np.generic) for v in value):
+        # a setting's numbers (milestones=[np.int64(10)], pressures=) were kept as NumPy scalars in the
+        # result's config (LompConfig(milestones=[np.int64(10)])); only NumPy's, so no batch is read
+        return type(value)(map(plain_number, value))
+    number = isinstance(value, np.generic) or isinstance(value, np.ndarray) and value.ndim == 0
+    return value.item() if number and value.dtype.kind in "biuf" else value
+
+
+def plain_fields(config: object) -> None:
+    """The fields of the frozen dataclass instance ``config`` as :func:`plain_number` reads them,
+    in place: a config built directly (``LompConfig(seed=np.int64(1))``) holds what the functions'
+    keyword arguments give it, where it kept the NumPy scalar (its result's JSON failed, its
+    ``repr`` read ``np.int64(1)``, and ``prunelimit.api.train``'s shuffle seed overflowed)."""
+    for field in fields(config):  # type: ignore[arg-type]
+        value = getattr(config, field.name)
+        plain = plain_number(value)
+        if plain is not value:
+            object.__setattr__(config, field.name, plain)
+
+
 def known_fields(kind: type, given: Mapping[str, object], what: str) -> None:
     """Every name in ``given`` is a field of the dataclass ``kind``: else a ``UsageError``
     naming the first unknown one and listing ``what`` there are (a typo is not ignored)."""

@@ -4,11 +4,13 @@ as text or a missing target a bare TypeError, and ``extrapolate="no"`` extrapola
 
 from __future__ import annotations
 
+import pydoc
+
 import numpy as np
 import pytest
 
 import prunelimit
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import CallError, OptionError, UsageError
 from prunelimit.laws.errorlaw import ErrorPoints
 
 
@@ -59,3 +61,13 @@ def test_a_law_fit_given_as_points_is_told_to_give_its_points():
                                          r"points, points=fit\.points$"):
         prunelimit.fit_nplh(law)
     assert prunelimit.fit_nplh(points=law.points).alpha0 == law.alpha0
+
+
+def test_predict_error_names_itself_in_a_call_it_refuses():
+    """``predict_error`` wraps ``errorlaw.predict`` and took its name: a call left short told
+    the caller to call ``prunelimit.predict(fit, density)``, which ``import prunelimit`` lacks."""
+    with pytest.raises(CallError, match=r"^predict_error\(\) needs density: prunelimit\.predict_error\(fit, density\)$"):
+        prunelimit.predict_error(0.3)
+    assert prunelimit.predict_error.__name__ == prunelimit.predict_error.__qualname__ == "predict_error"
+    assert pydoc.render_doc(prunelimit.predict_error, renderer=pydoc.plaintext).startswith(
+        "Python Library Documentation: function predict_error")

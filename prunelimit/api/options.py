@@ -101,6 +101,7 @@ class CurvatureOptions:
         from prunelimit.theory.limit import BOUND_MODES
         from prunelimit.theory.statdim import Negative
 
+        validate.plain_fields(self)  # NumPy scalars and 0-d tensors as the numbers they hold
         for name in _AUTO_IS_NONE:  # the command line's word for the default, as hessian_samples takes it
             if isinstance(getattr(self, name), str) and getattr(self, name) == "auto":
                 object.__setattr__(self, name, None)
@@ -138,8 +139,6 @@ class CurvatureOptions:
                 raise OptionError("hessian_samples", f"{{0}} {self.hessian_samples} is too few to split into "
                                   f"{DATA_PARTS} parts (the data part of ρ*'s ±): use at least {DATA_PARTS} "
                                   f"({DATA_PARTS} a class, where the targets are classes), or all")
-            # a numpy integer as the int it is: the spectrum's notes on a count it leaves unused test for int
-            object.__setattr__(self, "hessian_samples", int(self.hessian_samples))
         if self.basis_memory_mb is not None:
             validate.positive("basis_memory_mb", self.basis_memory_mb)
         if not command_line_running():

@@ -291,6 +291,7 @@ class HyperfluxConfig:
     @fields_named
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.plain_fields(self)  # NumPy scalars and 0-d tensors as the numbers they hold
         validate.positive("weight_lr", self.weight_lr)
         validate.positive("gate_lr", self.gate_lr)
         validate.momentum("momentum", self.momentum)

@@ -163,6 +163,7 @@ class ImpConfig:
     @fields_named
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.plain_fields(self)  # NumPy scalars and 0-d tensors as the numbers they hold
         validate.open_unit("rate", self.rate)
         validate.integer("levels", self.levels, 0)
         validate.choice("rewind", self.rewind, get_args(Rewind))

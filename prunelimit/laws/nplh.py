@@ -48,7 +48,7 @@ AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
 AUTO_MAX_SEGMENTS = 4  # plateau, law and a collapse that curves (two segments)
 AUTO_BREAK_CANDIDATES = 40  # break points tried at most, before each is moved freely
 AUTO_ROUNDOFF = 1e-9  # residuals of ln s below this part of its spread count as none
-DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder of ``mode="pressure"``
+DEFAULT_PRESSURES = tuple(float(2.0**k) for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder of ``mode="pressure"``
 # the settings only one mode reads
 MODE_SETTINGS = {"static": (), "iterative": ("rate", "finetune_steps"), "pressure": ("pressures", "epochs_per_level")}
 SALIENCY_MODES = ("static", "iterative")  # the modes that rank by ``metric``: a pressure point's gamma is its Γ
@@ -97,6 +97,7 @@ class NplhConfig:
     @fields_named
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.plain_fields(self)  # NumPy scalars and 0-d tensors as the numbers they hold
         validate.choice("metric", self.metric, METRICS)
         validate.choice("mode", self.mode, get_args(Mode))
         check_region(self.region)

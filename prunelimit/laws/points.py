@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from prunelimit import validate
 from prunelimit.errors import InputError, UsageError, fields_named
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
@@ -66,6 +67,7 @@ class LawPoints:
     def __post_init__(self) -> None:
         """Refuse what the CSV reader refuses, so the library fits only what the command would:
         a density outside (0, 1] or NaN, a γ that is not a positive finite number (the fit is in ln γ)."""
+        validate.plain_fields(self)  # NumPy scalars and 0-d tensors as the numbers they hold
         if len(self.density) != len(self.gamma):
             raise UsageError(
                 f"{len(self.density)} densities but {len(self.gamma)} gamma values; "

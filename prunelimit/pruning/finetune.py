@@ -34,6 +34,7 @@ class FinetuneConfig:
     @fields_named
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.plain_fields(self)  # NumPy scalars and 0-d tensors as the numbers they hold
         validate.integer("epochs", self.epochs, 0)
         validate.positive("lr", self.lr)
         validate.momentum("momentum", self.momentum)

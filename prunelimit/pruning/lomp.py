@@ -101,6 +101,7 @@ class LompConfig:
         caller wrote it: ``t_max=``, or the flag on the command line), and a setting of another
         schedule set away from its default (``t_max`` without ``schedule="cosine"``, …), which
         the schedule would ignore in silence (:func:`check_schedule_settings`)."""
+        validate.plain_fields(self)  # NumPy scalars and 0-d tensors as the numbers they hold
         validate.integer("epochs", self.epochs, 1)
         validate.positive("lr", self.lr)
         validate.non_negative("l1", self.l1)
