@@ -515,6 +515,9 @@ OTHER_CASES = [
          "is a folder; give the checkpoint file in it"),
     # data
     Case("bounds/unknown-data", _p("bounds", G, "--data", "nosuch:1"), 2, "unknown data source"),
+    # `--data train.pt` listed every source; the fix is the one it left out
+    Case("bounds/data-file-no-source", _p("bounds", G, "--data", "train.pt"), 2,
+         "unknown data source 'train.pt': a file of x and y is given as tensors:train.pt"),
     Case("bounds/bad-synthetic", _p("bounds", G, "--data", "synthetic:bogus=1"), 2, "bogus"),
     Case("bounds/synthetic-size", _p("bounds", G, "--data", "synthetic:samples=x"), 2,
          "bad data spec 'synthetic:samples=x': samples: got 'x', not a number"),

@@ -37,6 +37,7 @@ _NORMALISE = {  # per-channel mean and std used by the reference code
 # the sources whose first argument is a file or folder (``tensors:PATH``, ``cifar10:ROOT``)
 PATH_SOURCES = ("tensors", "imagefolder", *_NORMALISE)
 DOWNLOADABLE_SOURCES = tuple(_NORMALISE)  # their ROOT may not exist yet: --download fetches it there
+_TENSOR_SUFFIXES = (".pt", ".pth", ".npz", ".safetensors")  # what tensors:FILE reads
 DATA_FORMS = (
     "digits[:train|test], tensors:FILE(.pt|.npz), synthetic:samples=N,features=F|shape=CxHxW,"
     "classes=K,seed=S, cifar10:ROOT, cifar100:ROOT, mnist:ROOT, fashion-mnist:ROOT, imagefolder:DIR"
@@ -96,6 +97,8 @@ def _read(text: str, download: bool, recorded: bool) -> tuple[Tensor, Tensor]:
         return loaders[spec.head](spec)
     if spec.head in _NORMALISE:
         return _torchvision_reader(spec, download)
+    if not spec.args and Path(text).suffix.lower() in _TENSOR_SUFFIXES:  # `--data train.pt`: the file, its source left out
+        raise UsageError(f"unknown data source {spec.head!r}: a file of x and y is given as tensors:{text}")
     raise UsageError(f"unknown data source {spec.head!r}; use {DATA_FORMS}")
 
 
