@@ -406,6 +406,10 @@ CKPT_CASES = [
     ("pickle-protocol-4", lambda c: [c.protocol4, "--model", SPEC], 3,
      "uses pickle opcode FRAME (pickle protocol 4), which torch's weights-only loader does not read; save it again "
      "with torch.save's default protocol (or as safetensors), or, if you trust its source, pass --trust-pickle"),
+    # a CSV read as a protocol-0 pickle ('d' is its DICT opcode) was said to need --trust-pickle
+    ("text-csv", lambda c: [c.csv_rising, "--model", SPEC], 3, "csv_rising.csv is a text file (it begins "
+     "'density,gamma'), not a PyTorch or safetensors checkpoint; give the file torch.save(model.state_dict(), FILE) "
+     "wrote"),
     # the index was "not a readable PyTorch file (corrupt pickle data)"; a shard said only which keys were missing
     ("shard-index", lambda c: [c.shard_index, "--model", SPEC], 3, "model.safetensors.index.json is the index of a "
      "checkpoint sharded over 2 file(s) (model-00001-of-00002.safetensors, model-00002-of-00002.safetensors), not "
@@ -511,6 +515,9 @@ OTHER_CASES = [
          "is a folder; give the checkpoint file in it"),
     # data
     Case("bounds/unknown-data", _p("bounds", G, "--data", "nosuch:1"), 2, "unknown data source"),
+    # `--data train.pt` listed every source; the fix is the one it left out
+    Case("bounds/data-file-no-source", _p("bounds", G, "--data", "train.pt"), 2,
+         "unknown data source 'train.pt': a file of x and y is given as tensors:train.pt"),
     Case("bounds/bad-synthetic", _p("bounds", G, "--data", "synthetic:bogus=1"), 2, "bogus"),
     Case("bounds/synthetic-size", _p("bounds", G, "--data", "synthetic:samples=x"), 2,
          "bad data spec 'synthetic:samples=x': samples: got 'x', not a number"),
@@ -642,7 +649,11 @@ OTHER_CASES = [
                                       "-o", "{out}/t.pt"), 3, "contains pickled Python objects (io.open)"),
     Case("bounds/data-object-array", _p("bounds", G, "--data", "tensors:{data_objects}"), 3, "holds object arrays"),
     Case("bounds/data-other-format", _p("bounds", G, "--data", "tensors:{data_csv}"), 3,
-         "data.csv could not be read (corrupt pickle data); save x and y with torch.save"),
+         "data.csv is a text file (it begins 'x,y'), not tensors; read it (numpy.loadtxt, pandas) and save x and y: "
+         "torch.save({'x': x, 'y': y}, FILE)"),
+    # 'd' is a pickle opcode (DICT): it said "uses pickle opcode DICT (pickle protocol 0)"
+    Case("bounds/data-csv-opcode", _p("bounds", G, "--data", "tensors:{csv_rising}"), 3,
+         "csv_rising.csv is a text file (it begins 'density,gamma'), not tensors"),
     Case("bounds/data-pickle-protocol-4", _p("bounds", G, "--data", "tensors:{data_protocol4}"), 3,
          "protocol4-data.pt uses pickle opcode FRAME (pickle protocol 4), which torch's weights-only loader does "
          "not read; save x and y again with torch.save"),

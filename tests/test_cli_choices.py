@@ -71,7 +71,8 @@ def test_invalid_choice_exits_2_naming_the_flag_and_the_values(words, flag, choi
     result = _invoke(*words, flag, "bogus")
     assert result.exit_code == 2, result.stderr
     first = result.stderr.splitlines()[0]
-    assert first.startswith(f"prunelimit: error: Invalid value for '{flag}'"), first
+    # click's words right after the flag: no validator's prefix (typer 0.29 said "Value error, 'bogus' …")
+    assert first.startswith(f"prunelimit: error: Invalid value for '{flag}': 'bogus' is not one of "), first
     assert "bogus" in first and all(repr(v) in first for v in library), first
     assert "Traceback" not in result.stderr and not Path(OUT).exists()
 
@@ -108,7 +109,7 @@ def test_config_file_values_go_through_the_choices(tmp_path):
     assert result.exit_code == 2, result.stderr
     first = result.stderr.splitlines()[0]
     # named by its key in the file that gave it: the command line holds no --method
-    assert first.startswith(f"prunelimit: error: Invalid value for method in {bad}:") and "'fast'" in first, first
+    assert first.startswith(f"prunelimit: error: Invalid value for method in {bad}: 'fast' is not one of "), first
     assert "Traceback" not in result.stderr
 
 

@@ -44,6 +44,7 @@ TIED = [
     ("train", "--l1", f"default {NUMBER}, or the preset's", (TRAIN_DEFAULTS.l1,)),
     ("train", "--epochs", f"default {NUMBER}, or the preset's", (TRAIN_DEFAULTS.epochs,)),
     ("train", "--lr", f"default {NUMBER}, or the preset's", (TRAIN_DEFAULTS.lr,)),
+    ("train", "--warmup-epochs", f"default {NUMBER}, or the preset's", (TRAIN_DEFAULTS.warmup_epochs,)),
     ("train", "--milestones", f"multiplied by {NUMBER}", (LompConfig.gamma,)),
     ("imp", "--rewind-steps", f"default: {NUMBER}", (ImpConfig.rewind_steps,)),
     ("law nplh", "--pressures", f"2\\^k for k = {NUMBER}, {NUMBER}, \\.\\.\\., {NUMBER}",

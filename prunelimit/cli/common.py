@@ -101,6 +101,7 @@ class _Group(HelpGroup):
                 exc.show()
             else:
                 _name_config_key(exc)
+                _drop_validator_prefix(exc)
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
                 sys.exit(_report_end(exc.exit_code, f"prunelimit: error: {printable(exc.format_message())}{where}",
                                      exc.format_message()))
@@ -108,6 +109,17 @@ class _Group(HelpGroup):
         except (typer.Abort, click.exceptions.Abort) as exc:  # older typer: a signal it caught itself
             _exit_interrupted(exc.__cause__)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+_VALIDATOR_PREFIX = "Value error, "
+
+
+def _drop_validator_prefix(exc: Exception) -> None:
+    """Typer from 0.29 checks a choice (``--method lanczos``) through a pydantic validator, whose
+    message starts with pydantic's ``Value error, ``: the user reads click's own words after it."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message.startswith(_VALIDATOR_PREFIX):
+        exc.message = message[len(_VALIDATOR_PREFIX):]
 
 
 def _name_config_key(exc: Exception) -> None:

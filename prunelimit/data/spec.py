@@ -23,7 +23,8 @@ from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, UsageError, first_line, option
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_complete, check_counts,
                                check_loaded, check_npz, check_torch_file, require_file)
-from prunelimit.io.checkpoint import file_format, is_torchscript, load_quietly, pickled_global, tensor_problem, unread_opcode
+from prunelimit.io.checkpoint import (file_format, is_torchscript, load_quietly, pickled_global, tensor_problem, text_start,
+                                      unread_opcode)
 from prunelimit.specs import Spec, check_seed, parse_spec
 from prunelimit.validate import read_count
 
@@ -36,6 +37,7 @@ _NORMALISE = {  # per-channel mean and std used by the reference code
 # the sources whose first argument is a file or folder (``tensors:PATH``, ``cifar10:ROOT``)
 PATH_SOURCES = ("tensors", "imagefolder", *_NORMALISE)
 DOWNLOADABLE_SOURCES = tuple(_NORMALISE)  # their ROOT may not exist yet: --download fetches it there
+_TENSOR_SUFFIXES = (".pt", ".pth", ".npz", ".safetensors")  # what tensors:FILE reads
 DATA_FORMS = (
     "digits[:train|test], tensors:FILE(.pt|.npz), synthetic:samples=N,features=F|shape=CxHxW,"
     "classes=K,seed=S, cifar10:ROOT, cifar100:ROOT, mnist:ROOT, fashion-mnist:ROOT, imagefolder:DIR"
@@ -95,6 +97,8 @@ def _read(text: str, download: bool, recorded: bool) -> tuple[Tensor, Tensor]:
         return loaders[spec.head](spec)
     if spec.head in _NORMALISE:
         return _torchvision_reader(spec, download)
+    if not spec.args and Path(text).suffix.lower() in _TENSOR_SUFFIXES:  # `--data train.pt`: the file, its source left out
+        raise UsageError(f"unknown data source {spec.head!r}: a file of x and y is given as tensors:{text}")
     raise UsageError(f"unknown data source {spec.head!r}; use {DATA_FORMS}")
 
 
@@ -239,6 +243,9 @@ def _tensors(spec: Spec):
     kind = file_format(path)  # by content: a name's extension may be wrong either way
     if kind == "npy":
         raise InputError(f"data file {path} is one .npy array; save x and y together: np.savez(FILE.npz, x=x, y=y)")
+    if kind == "unknown" and (start := text_start(path)) is not None:  # a CSV, say, which torch reads as a pickle
+        raise InputError(f"data file {path} is a text file (it begins {start!r}), not tensors; read it (numpy.loadtxt, "
+                         "pandas) and save x and y: torch.save({'x': x, 'y': y}, FILE)")
     numpy = kind == "npz" or (kind == "unknown" and path.suffix == ".npz")
     # Declared sizes first: a zip entry or .npy header may claim far more than the file holds.
     (check_npz if numpy else check_torch_file)(path, "data file")

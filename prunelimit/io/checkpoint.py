@@ -77,6 +77,9 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     if shards is not None:  # torch.load read it as "corrupt pickle data"
         raise InputError(f"checkpoint {path} is the index of a checkpoint sharded over {len(shards)} file(s) "
                          f"({listed(shards, 2)}), not weights; {MERGE_SHARDS}")
+    if kind == "unknown" and (start := text_start(path)) is not None:  # else read as a pickle, "--trust-pickle" advised
+        raise InputError(f"checkpoint {path} is a text file (it begins {start!r}), not a PyTorch or safetensors "
+                         "checkpoint; give the file torch.save(model.state_dict(), FILE) wrote")
     if kind == "safetensors" or (kind == "unknown" and path.suffix == ".safetensors"):
         return _checked(_read_safetensors(path))  # the safetensors reader checks shapes against the stored bytes
     if kind in _NUMPY_FORMATS:
@@ -298,6 +301,32 @@ def file_format(path: Path) -> str:
     if len(head) > 8 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= path.stat().st_size:
         return "safetensors"
     return "unknown"
+
+
+def text_start(path: Path) -> str | None:
+    """The first line of a text file (a CSV, JSON or YAML file given as a checkpoint or as
+    tensors), shortened, else ``None``. torch reads such a file as a pickle of protocol 0, whose
+    opcodes are letters, and names an opcode (``density,…`` starts with ``d``, DICT) or a
+    ``KeyError``; a real protocol-0 pickle parses as one and is left to torch's reader."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if b"\0" in head:
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not a character cut at the end of the bytes read
+            return None
+        text = head[:exc.start].decode("utf-8")
+    try:
+        for _ in pickletools.genops(io.BytesIO(head)):
+            pass
+        return None  # a whole pickle
+    except ValueError as exc:
+        if "exhausted" in str(exc):  # a pickle longer than the bytes read, as far as they go
+            return None
+    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else text
+    return first if len(first) <= 40 else first[:40] + "…"
 
 
 def _load_untrusted(path: Path) -> Any:
