@@ -18,6 +18,7 @@ from torch import nn
 
 from prunelimit.errors import InputError, PrunelimitError, UsageError
 from prunelimit.io.outputs import names_a_file
+from prunelimit.errors import unknown_name
 from prunelimit.limits import MAX_MLP_LAYERS
 from prunelimit.models.zoo import ZOO, mlp
 from prunelimit.specs import USER_CODE_ERRORS, Spec, parse_spec, resolve_callable, user_failure, user_module_name
@@ -101,7 +102,17 @@ def _build(text: str, device: str | None) -> nn.Module:
     if spec.args and Path(spec.head + ".py").is_file():  # a module beside the user, named without .py
         raise UsageError(f"unknown model {spec.head!r}; for the factory in {spec.head}.py write "
                          f"{spec.head}.py{spec.text.strip()[len(spec.head):]}")
-    raise UsageError(f"unknown model {spec.head!r}; use {MODEL_FORMS}")
+    raise UsageError(f"unknown model {spec.head!r}; {_nearest_model(spec.head)}")
+
+
+def _nearest_model(name: str) -> str:
+    """What follows "unknown model 'NAME'": a built-in CIFAR variant of a name torchvision also
+    builds (resnet18: 'resnet18-cifar', or torchvision's own), else the nearest built-in name (a
+    typo), else every form a model takes."""
+    cifar = f"{name.lower().replace('_', '-')}-cifar"
+    if cifar in ZOO:
+        return f"did you mean {cifar!r} (built in, for 32×32 inputs) or torchvision:{name.lower().replace('-', '_')}?"
+    return unknown_name(name.lower(), ZOO, f"use {MODEL_FORMS}")
 
 
 def keyed_spec(text: str) -> str:

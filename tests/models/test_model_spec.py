@@ -148,3 +148,16 @@ def test_torchvision_models_are_built_untrained_and_download_nothing(monkeypatch
     with pytest.raises(UsageError, match="Unknown model"):
         build_model("torchvision:nosuch")
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("name, said", [
+    # torchvision's names: the whole list of forms, which named neither the CIFAR variant nor torchvision:NAME
+    ("resnet18", "did you mean 'resnet18-cifar' (built in, for 32×32 inputs) or torchvision:resnet18?"),
+    ("VGG16_BN", "did you mean 'vgg16-bn-cifar' (built in, for 32×32 inputs) or torchvision:vgg16_bn?"),
+    ("lenet-5", "did you mean 'lenet5'?"),  # a typo of a built-in name
+    ("nosuchnet", "use a built-in name ("),  # like none: every form a model takes
+])
+def test_an_unknown_model_name_gets_the_nearest_form(name, said):
+    with pytest.raises(UsageError) as raised:
+        build_model(name)
+    assert str(raised.value).startswith(f"unknown model {name!r}; {said}")
