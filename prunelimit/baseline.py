@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Iterator, Sequence
 
 from prunelimit.errors import InputError, UsageError, option, option_flag, said
 from prunelimit.report.notebook import brief_recorded
@@ -87,6 +87,9 @@ class Provenance:
     # call names (``None`` where the model holds no such function; never recorded): such a report cannot tell
     # this model from one with the variants swapped, and says so
     classes_uncalled: str | None = None
+    # the custom operators defined in Python that the TorchScript calls, by name (``None``: none; never recorded:
+    # their Python is in ``code``), which a refusal names
+    operators: str | None = None
     # sha256 of the Python the model's modules outside TorchScript run (an eager module's classes, the functions
     # and values they read, a custom autograd Function's backward), as the result cache keys it (``None``: every
     # module is TorchScript, or not recorded): two eager models of one state dict compute otherwise when it differs
@@ -609,7 +612,70 @@ def _code(model: Any) -> dict[str, str | None]:
         digests["code_as_traced"] = None
     if digests["classes_uncalled"] == digests["classes_printed"]:  # no function compiled twice
         digests["classes_uncalled"] = None
-    return digests
+    # the archive names a custom operator, its Python implements it: a backward scaled otherwise moves the
+    # gradient alone, code, weights and loss on the data the same; every form of the code holds it, so a report
+    # that does not (an older one) is refused
+    names, operators = _custom_operators(model)
+    if operators is not None:
+        for field in ("code", "code_as_traced", "code_by_file", "code_printed"):
+            if digests[field] is not None:
+                digests[field] = hashlib.sha256(f"{digests[field]}:{operators}".encode()).hexdigest()
+    return {**digests, "operators": names}
+
+
+def _custom_operators(model: Any) -> tuple[str | None, str | None]:
+    """The custom operators defined in Python (``torch.library.custom_op``) that ``model``'s TorchScript
+    calls, by name, and a sha256 of their Python (kernels, backward, its context's setup, fake and
+    dispatch rules) as the result cache keys the user's code (``cache._Values``); ``(None, None)``
+    where it calls none. ``TypeError`` where that Python cannot be read."""
+    import hashlib
+
+    from torch._library.custom_ops import OPDEFS
+
+    from prunelimit.cache import _Values, scripted_modules
+
+    def kinds(block: Any) -> Iterator[str]:
+        for node in block.nodes():
+            yield node.kind()
+            for inner in node.blocks():
+                yield from kinds(inner)
+
+    def graphs(module: Any) -> Iterator[Any]:
+        # each method with what it calls inlined (the functions it calls among it), and a submodule's own too,
+        # where Python calls it: inlining each of those again took 0.4 s on 48 convolution blocks
+        for method in module._c._method_names():
+            yield module._c._get_method(method).inlined_graph
+        for sub in module.modules():
+            for method in sub._c._method_names():
+                yield sub._c._get_method(method).graph
+
+    called = sorted({kind for _, module in scripted_modules(model) for graph in graphs(module)
+                     for kind in kinds(graph) if kind in OPDEFS})
+    if not called:
+        return None, None
+    digest = hashlib.sha256()
+    values = _Values(digest, ())
+    try:
+        for name in called:
+            op = OPDEFS[name]
+            kernels = {str(device): _kernel(fn) for device, fn in op._backend_fns.items()}
+            values.update(f"operator:{name}", [op._schema, op._init_fn, kernels, op._abstract_fn,
+                                                op._setup_context_fn, op._backward_fn, op._torch_dispatch_fns,
+                                                op._vmap_fn, op._autocast_dtype])
+    except Exception as exc:  # noqa: BLE001 - the user's objects run their code: anything can fail
+        raise TypeError(f"a custom operator of the model cannot be read: {type(exc).__name__}") from None
+    return ", ".join(called), digest.hexdigest()
+
+
+def _kernel(registered: Any) -> Any:
+    """The function a custom operator's kernel registration wraps (``register_kernel``'s ``fn``), not
+    torch's wrapper, whose closure holds the operator's state; the wrapper where it holds none."""
+    import inspect
+
+    wrapper = inspect.unwrap(registered)
+    code = getattr(wrapper, "__code__", None)  # a callable object or a partial: as it is
+    cells = dict(zip(code.co_freevars, wrapper.__closure__ or ())) if code is not None else {}
+    return cells["fn"].cell_contents if "fn" in cells else wrapper
 
 
 def _python(model: Any, loss_fn: Any = None) -> tuple[str | None, str | None]:
@@ -750,8 +816,10 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
             and old.code not in (current.code, current.code_by_file, current.code_as_traced, current.code_printed):
         incompatible.append("the model's TorchScript differs (its code, a constant compiled into it or a value its "
                             "modules hold besides tensors" + (", or, as an older report recorded it, the example "
-                                                              "inputs it was traced on)" if current.code_as_traced
-                                                              else ")"))
+                                                              "inputs it was traced on" if current.code_as_traced
+                                                              else "")
+                            + (f", or the Python of a custom operator it calls ({current.operators})"
+                               if current.operators else "") + ")")
     elif old.python is not None and current.python is not None and old.python != current.python:
         incompatible.append("the model's Python code differs (its modules' classes, the functions they call, a custom "
                             "autograd Function's backward included, or a value they read besides tensors)")
