@@ -314,6 +314,25 @@ def cli(monkeypatch):
     return invoke
 
 
+@pytest.fixture()
+def roots(monkeypatch) -> list:
+    """The root of every ``theory.limit.solve_fixed_point`` call without a shift (a bound's solve
+    has one): the tests that count how often ρ* (or any rule's root) is solved."""
+    import prunelimit.theory.limit as theory
+
+    found: list = []
+    solve = theory.solve_fixed_point
+
+    def counted(profile, fraction, shift=0.0):
+        root = solve(profile, fraction, shift)
+        if shift == 0.0:
+            found.append(root[0])
+        return root
+
+    monkeypatch.setattr(theory, "solve_fixed_point", counted)
+    return found
+
+
 class _Summary(HTMLParser):
     """The rows of the first table after the "Summary" heading, as ``{label: value}``."""
 

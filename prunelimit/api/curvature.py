@@ -252,6 +252,11 @@ class LimitTarget:
     profile: MagnitudeProfile
     weights: tuple
     names: tuple[str, ...]
+    # ρ* and its runs' ± on each rule solved so far (:func:`limit_ratio_of`, :func:`slq_uncertainty`):
+    # a fixed plan's runs solved them for the progress status, for whether to measure the error
+    # again and for the answer, on the same nodes. Not an init field, so that
+    # ``replace(target, profile=...)`` (another path) starts with none.
+    solved: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def product_dtype(model_dtype: "torch.dtype") -> "torch.dtype":
@@ -348,11 +353,12 @@ def recorded_engines() -> Iterator[EngineChoices]:
         _ENGINES_CHOSEN.reset(token)
 
 
-def spectrum_with_engines(inputs: Inputs, options: CurvatureOptions, progress) -> SpectrumReport:
+def spectrum_with_engines(inputs: Inputs, options: CurvatureOptions, progress,
+                          ranked: "Ranking | None" = None) -> SpectrumReport:
     """:func:`spectrum`, with the memory budgets that choose each HVP engine it chose by its
     budget again (``engine_budgets``)."""
     with recorded_engines() as choices:
-        rep = spectrum(inputs, options, progress)
+        rep = spectrum(inputs, options, progress, ranked)
     return replace(rep, engine_budgets=choices.budgets(options.hvp))
 
 
@@ -445,11 +451,23 @@ def target_or_reason(inputs: Inputs, options: CurvatureOptions, batch_losses: np
         return None, f"no ρ* (and no ± for it): {message(exc)}"
 
 
-def limit_ratio_of(target: LimitTarget, quad, options: CurvatureOptions) -> float:
-    from prunelimit.theory.limit import predict_from_quadrature
+def _rule(quad) -> tuple:
+    """What ρ* and its ± read of ``quad`` besides the target (its nodes and weights, those of its
+    bounding and half-step rules), as a key of ``LimitTarget.solved``."""
+    rules = (quad, getattr(quad, "lower", None), getattr(quad, "upper", None), getattr(quad, "half", None))
+    return (quad.dim, getattr(quad, "signed", True), getattr(quad, "exact", False),
+            *((r.nodes.shape, r.nodes.tobytes(), r.weights.tobytes()) if r is not None else None for r in rules))
 
-    return predict_from_quadrature(target.profile, quad, target.epsilon, eta=options.eta, bound_mode="none",
-                                   negative=options.negative).ratio
+
+def limit_ratio_of(target: LimitTarget, quad, options: CurvatureOptions) -> float:
+    """ρ* on ``quad``'s rule, solved once a target for the same nodes and weights (its products'
+    error and counts do not enter the solve)."""
+    from prunelimit.theory.limit import limit_root
+
+    rule = ("ρ*", _rule(quad), options.negative)
+    if rule not in target.solved:
+        target.solved[rule] = limit_root(target.profile, quad, target.epsilon, options.negative)
+    return target.solved[rule]
 
 
 def _clock(device) -> "Callable[[], float]":
@@ -658,14 +676,15 @@ class _Laps:
 
 
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
-             progress: Callable[..., object] | None = None) -> SpectrumReport:
+             progress: Callable[..., object] | None = None, ranked: "Ranking | None" = None) -> SpectrumReport:
     """Hessian spectrum of the mean analysis loss as quadrature nodes and weights, computed
     the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
 
     ``progress(done, total=None, text=None)`` reports products (or columns) done, the
     current plan's total and, for adaptive SLQ, the current ρ* ± its uncertainty; a
     ``progress`` that takes ``left=`` gets the seconds the plan prices the work left at
-    too, where it prices it (``_priced``).
+    too, where it prices it (``_priced``). ``ranked``: the weights' magnitude profile ε's target
+    takes, where the caller sorted them for itself too (:func:`ranking`).
     """
     import torch
 
@@ -745,7 +764,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         trace = TraceEstimate(float(eig.sum()), 0.0, 0.0, 1)
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
         losses = native.batch_losses() if native is not None else epsilon_losses(inputs, options)
-        target, no_target = target_or_reason(inputs, options, losses)
+        target, no_target = target_or_reason(inputs, options, losses, ranked)
     else:
         dense = None
         subsample = curvature_data(inputs, options)
@@ -764,7 +783,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
         losses = stats.batch_losses()
-        target, no_target = target_or_reason(inputs, options, losses)
+        target, no_target = target_or_reason(inputs, options, losses, ranked)
         gradient = stats.gradient()  # a pass over the data: before the runs, within the budgets
         # without a ρ* there is no rounding part to state: nothing to measure
         # timed only under a time budget, the one check that prices the float64 re-run's seconds
@@ -1586,17 +1605,20 @@ def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio:
     """The uncertainty of ``ratio``, the ρ* of ``quad`` (see ``prunelimit.theory.uncertainty``),
     with ``data``'s part where it was subsampled (``path_data`` for this ρ*'s path) and the
     rounding part of products of ``dtype``."""
-    from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.uncertainty import ratio_uncertainty
 
-    half = None
-    # The m/2-vs-m change stands in for the bracket where none is carried (deflated or H² runs)
-    if quad.half is not None and quad.lower is None:
-        half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
-                                       negative=options.negative).ratio
-    u = ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half,
-                          None if data is None else data.part_sd, data_parts=None if data is None else data.data_parts)
-    return replace(u, rounding=rounding_part_of(target, quad, ratio, dtype))
+    # the parts of the runs alone, once a target for the same rules and ρ*: a fixed plan's progress
+    # status solved its bracket's ends after the runs, and the answer again (the data part known)
+    runs = ("±", _rule(quad), ratio, options.negative)
+    if runs not in target.solved:
+        half = None
+        # The m/2-vs-m change stands in for the bracket where none is carried (deflated or H² runs)
+        if quad.half is not None and quad.lower is None:
+            half = limit_ratio_of(target, quad.half, options)
+        target.solved[runs] = ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half)
+    return replace(target.solved[runs], data=None if data is None else data.part_sd,
+                   data_parts=None if data is None else data.data_parts,
+                   rounding=rounding_part_of(target, quad, ratio, dtype))
 
 
 def _import_assessment() -> None:

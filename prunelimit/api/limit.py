@@ -143,7 +143,7 @@ def aliasing_json(a) -> dict:
 
 def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., object] | None = None,
            scope: str = "global", store: "Store | None" = None, per_layer: bool = False,
-           known: "Provenance | None" = None) -> BoundsReport:
+           known: "Provenance | None" = None, read: "InputKeys | None" = None) -> BoundsReport:
     """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 
     ``scope`` is the pruning path R(ρ) follows: ``global`` (one ranking over all tensors)
@@ -151,11 +151,12 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     The spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`).
     ``per_layer`` adds each layer's curvature and part in the limit (``api.layers.layer_breakdown``).
     ``known``: the provenance of these inputs, options and scope its caller took already (``gate``,
-    before any curvature work), not taken again.
+    before any curvature work), not taken again. ``read``: the inputs as its caller keys its own results
+    (:func:`~prunelimit.api.stored.input_keys`: ``verify``'s search), not read again.
     """
     from prunelimit.baseline import provenance
     from prunelimit.theory.consistency import consistency_warnings
-    from prunelimit.theory.limit import predict_from_quadrature
+    from prunelimit.theory.limit import limit_root, predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
 
     validate.choice("scope", scope, SCOPES)  # before any work
@@ -165,7 +166,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
                          f"only; use {option('scope', 'global')} or {option('method', 'default')}")
     require_limit_inputs(inputs, options)
     ranked = ranking(inputs)  # the weights sorted once, for every step below (none sorts them again)
-    read = input_keys(inputs, store)  # the inputs read once for the spectrum's key and the check's
+    # the inputs read once for the spectrum's key and the check's (and the caller's)
+    read = input_keys(inputs, store) if read is None else read
     spec = stored_spectrum(inputs, options, progress, store, ranked, read)
     target = limit_target(inputs, options, spec.batch_losses, ranked)
     epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
@@ -177,7 +179,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     paper = None
     ratio, radius = prediction.ratio, prediction.radius
     half = spec.half
-    half_ratio = predict_from_quadrature(profile, half, epsilon, **kw).ratio if half is not None else None
+    half_ratio = limit_root(profile, half, epsilon, options.negative) if half is not None else None
     if options.method == "paper":  # ρ*, the bounds and the m/2 check all by the reference arithmetic
         q = spec.quadrature
         paper = paper_limit(weights, q.nodes, q.weights, epsilon, dim=q.dim, **kw)

@@ -15,6 +15,7 @@ from prunelimit.api.limit import (
 )
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import Store
+from prunelimit.data.batches import total_samples
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
 from prunelimit.inputs import Inputs
 from prunelimit.io.outputs import Output
@@ -225,6 +226,9 @@ class ResolvedRatio:
     # the prediction's magnitude path along the scope (bounds' ``profile``), which the pruning takes rather than
     # sorting the weights again (~11 s of a 25M-weight model); ``None`` for a number or a saved report
     path: PruningPath | None = dataclasses.field(default=None, compare=False, repr=False)
+    # the model as given on the analysis data, as the prediction's overshoot check measured it (bounds'; ``None``
+    # for a number or a saved report, measured on its own data): prune's loss and accuracy before pruning there
+    dense: Evaluation | None = None
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -274,7 +278,10 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)",
                              _beside_pruning(_pruned_less(rep.warnings, rep.overshoot)), rep.spectrum,
                              stated, rep.epsilon, rep.epsilon_source, lower=_within_limit(rep.lower, rep.overshoot),
-                             overshoot=None if rep.overshoot is None else rep.overshoot.to_json(), path=rep.profile)
+                             overshoot=None if rep.overshoot is None else rep.overshoot.to_json(), path=rep.profile,
+                             dense=None if rep.overshoot is None else Evaluation(
+                                 rep.overshoot.dense_loss, rep.overshoot.dense_accuracy,
+                                 total_samples(inputs.batches)))
     from prunelimit.validate import number_fix, read_number
 
     try:  # as every numeric option reads its text: float() took 0_9 as 9 and named no fix for 0,9
@@ -352,7 +359,7 @@ def prune(
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
     read: dict | None = None, measured: ReadLimit | None = None, lower: float | None = None,
-    overshoot: dict | None = None, path: PruningPath | None = None,
+    overshoot: dict | None = None, path: PruningPath | None = None, dense: Evaluation | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
@@ -360,7 +367,8 @@ def prune(
     ``ratio_warnings``, ``spectrum``, ``uncertainty`` (ρ*'s stated ±), ``epsilon``,
     ``epsilon_source``, ``read``, ``measured``, ``lower`` and ``overshoot``: those of the prediction ``ratio`` came from
     (``resolve_ratio``), kept in the report (the ± in ``meta.pruned`` too); ``path``: its magnitude path along
-    ``scope``, not sorted again (``magnitude_masks``)."""
+    ``scope``, not sorted again (``magnitude_masks``); ``dense``: the model as given on the analysis data, as its
+    overshoot check measured it, not evaluated again where that is the evaluation data."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
@@ -381,7 +389,8 @@ def prune(
     preflight(planned.values(), [inputs.loaded.path, inputs.data_spec, *inputs.loaded.recorded_data()], force)
     outputs = {name: out.path for name, out in planned.items()}
     evaluation_data = eval_batches or inputs.batches
-    before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
+    before = None if not evaluation_data else dense if dense is not None and evaluation_data is inputs.batches \
+        else evaluate(inputs.model, evaluation_data, inputs.loss_fn)
     held = pruning_held(inputs.loaded, inputs.selection)  # read before pruning adds zeros of its own
     pruned = prune_model(inputs.model, ratio, scope, inputs.selection, held, path)
     masks = pruned.masks

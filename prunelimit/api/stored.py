@@ -260,7 +260,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         for where in (replace(options, method="exact", **_EXACT_DEFAULTS), _default_budgets(options)):
             if exact is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
                 exact = stored_result(store, keys(where, "spectrum"), "spectrum",
-                                      SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
+                                      SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options, ranked),
+                                      check)
         found = found if exact is None else exact
     # And the converse: --method exact reads the exact spectrum a default run chose for these
     # inputs, where the default stores one (``_default_budgets``): `bounds` then `gate --method
@@ -268,7 +269,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     if found is None and options.method == "exact":
         where = replace(_default_budgets(options), method="default")
         found = stored_result(store, keys(where, "spectrum"), "spectrum", SpectrumReport,
-                              lambda rep: _exact_for_default(rep, inputs, options), check)
+                              lambda rep: _exact_for_default(rep, inputs, options, ranked), check)
     # Then the adaptive answer stored for these inputs, seed, subset, ε and negative-curvature
     # rule under any tolerance and budgets (``_ADAPTIVE_STOPS``): one whose ± meets this
     # tolerance answers it (a gate at the default 0.01 after `bounds --tolerance 0.005`
@@ -297,7 +298,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True,
                                    notes=tuple(found.notes) + samples_notes(options, total, found.solver)
                                    + stored_rounding_note(found, inputs, options, ranked))
-    rep = spectrum_with_engines(inputs, options, progress)
+    rep = spectrum_with_engines(inputs, options, progress, ranked)
     left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
     kept = replace(rep, dense=None, over_budget=None, notes=tuple(
         n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE)))
@@ -310,10 +311,11 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # An exact spectrum the default chose under budgets of its own is stored where the default
     # at its default budgets looks for one too: a gate after `bounds --tolerance 0.05` reads it
     # rather than forming the same D columns again (solved there for the default's ε).
+    # Solved for those budgets only where they are not this run's own (then its key: stored above).
     if key is not None and default and rep.solver == "exact":
         budgets = _default_budgets(options)
-        if (shared := _exact_for_default(kept, inputs, budgets)) is not None \
-                and (where := keys(budgets, "spectrum")) != key:
+        if (where := keys(budgets, "spectrum")) != key \
+                and (shared := _exact_for_default(kept, inputs, budgets, ranked)) is not None:
             store_result(store, where, "spectrum", shared)
     # An adaptive answer is kept where the default under any tolerance looks (above), one a budget
     # cut short of its tolerance too: its ± answers a looser one (`bounds`, stopped by --max-hvps at
@@ -446,11 +448,13 @@ def _within_tolerance(rep: SpectrumReport | None, inputs: Inputs,
     return replace(worded, choice=replace(worded.choice, reason=reason, predicted_exact_seconds=None))
 
 
-def _exact_for_default(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
+def _exact_for_default(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions,
+                       ranked: Ranking | None = None) -> SpectrumReport | None:
     """A stored exact spectrum solved for ``options`` (``_solved_for``: the default method's,
     or ``method="exact"``'s reading one a default run stored), its reason saying where it came
-    from; ``None`` for anything but an exact spectrum."""
-    if rep.solver != "exact" or (solved := _solved_for(rep, inputs, options)) is None:
+    from; ``None`` for anything but an exact spectrum. ``ranked``: the weights' profile
+    (``curvature.ranking``)."""
+    if rep.solver != "exact" or (solved := _solved_for(rep, inputs, options, ranked)) is None:
         return None
     reason = "the exact spectrum of this Hessian, stored by an earlier run" + \
         ("" if options.method == "exact" else " (± 0 meets any tolerance or budget)")  # an exact run has no budgets

@@ -165,7 +165,7 @@ def prune(
                             uncertainty=resolved.uncertainty, epsilon=resolved.epsilon,
                             epsilon_source=resolved.epsilon_source, read=resolved.read,
                             measured=resolved.measured, lower=resolved.lower, overshoot=resolved.overshoot,
-                            path=resolved.path)
+                            path=resolved.path, dense=resolved.dense)
             _write_report(report, "prune", rep.to_json(),
                           lambda figures: {"sparsity per layer": figures.sparsity_figure(rep.layers, rep.collapsed)}, force)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)

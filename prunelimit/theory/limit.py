@@ -149,13 +149,13 @@ def predict_limit(
     curv = curvatures(theta, negative, signed)
 
     def curve(c: np.ndarray, t: np.ndarray, geometry: Geometry = "disc") -> Callable[[float], float]:
-        return lambda r: float(
-            fraction_per_run(c, t, r, epsilon, geometry, zero_fraction).mean()
-        )
+        return _mean_fraction(c, t, epsilon, geometry, zero_fraction)
 
     disc = curve(curv, tau)
     ratio = solve_fixed_point(profile, disc)[0] if solved is None else solved
+    # one run's own rule is the mean rule, whose root ρ* is (an exact spectrum, a one-run plan)
     per_run = np.array(
+        [ratio] if len(tau) == 1 else
         [solve_fixed_point(profile, curve(curv[i : i + 1], tau[i : i + 1]))[0] for i in range(len(tau))]
     )
 
@@ -198,6 +198,23 @@ def predict_limit(
         upper_clipped=upper_clipped,
         notes=tuple(notes),
     )
+
+
+def _mean_fraction(curv: np.ndarray, tau: np.ndarray, epsilon: float, geometry: Geometry = "disc",
+                   zero_fraction: float = 0.0) -> Callable[[float], float]:
+    """F(R) of the rules ``(curv, tau)``, the mean over their runs."""
+    return lambda r: float(fraction_per_run(curv, tau, r, epsilon, geometry, zero_fraction).mean())
+
+
+def limit_root(profile: PruningPath, quadrature: Any, epsilon: float, negative: Negative = "abs") -> float:
+    """ρ* of ``quadrature`` (``nodes``, ``weights``, optionally ``signed``) alone, as
+    :func:`predict_from_quadrature` solves it, without the per-run roots and bounds it solves
+    beside it: where ρ* alone is read (a spectrum's ρ*, its half-step rule's), they were as many
+    solves again as the runs, read by nothing."""
+    theta, tau = check_quadrature(quadrature.nodes, quadrature.weights)
+    check_epsilon(epsilon)
+    curv = curvatures(theta, negative, getattr(quadrature, "signed", True))
+    return solve_fixed_point(profile, _mean_fraction(curv, tau, epsilon))[0]
 
 
 def predict_from_quadrature(

@@ -133,8 +133,8 @@ def test_a_looser_answer_finished_beside_a_tighter_one_leaves_the_tighter_shared
     cache = tmp_path / "cache"
     compute, beside = curvature.spectrum, []
 
-    def looser_then_tighter_beside(inputs, options, progress=None):
-        rep = compute(inputs, options, progress)
+    def looser_then_tighter_beside(inputs, options, progress=None, ranked=None):
+        rep = compute(inputs, options, progress, ranked)
         if not beside:
             beside.append(None)  # the tighter run's own computation is not wrapped again
             beside[0] = stored.stored_spectrum(inputs, replace(options, tolerance=0.02), store=open_store(cache, True))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-import prunelimit.theory.limit as theory
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import open_store
@@ -16,28 +15,13 @@ from prunelimit.cache import open_store
 PLAN = CurvatureOptions(iterations=30, runs=2)  # a fixed plan, whose read solves ρ* for this run's ε
 
 
-@pytest.fixture()
-def roots(monkeypatch) -> list:
-    """The root of every ``solve_fixed_point`` call without a shift."""
-    found: list = []
-    solve = theory.solve_fixed_point
-
-    def counted(profile, fraction, shift=0.0):
-        root = solve(profile, fraction, shift)
-        if shift == 0.0:
-            found.append(root[0])
-        return root
-
-    monkeypatch.setattr(theory, "solve_fixed_point", counted)
-    return found
-
-
 def test_a_cached_bounds_solves_the_limit_once(fitted_inputs, tmp_path, roots) -> None:
     store = open_store(tmp_path / "cache", True)
     first = bounds(fitted_inputs, PLAN, store=store)
     assert first.spectrum.quadrature.slice_error is not None  # fixed_plan_error decides on a read
-    # the runs' decision on the slice's error and the spectrum's ρ*; bounds' own was a third before
-    assert roots.count(first.ratio) == 2
+    # the runs' decision on the slice's error and the spectrum's ρ* solve the same rule: once
+    # (tests/api/test_fresh_command_work_once.py); bounds' own was a third before
+    assert roots.count(first.ratio) == 1
     roots.clear()
     read = bounds(fitted_inputs, PLAN, store=store)
     assert read.spectrum.cached
