@@ -14,6 +14,11 @@ are recorded alike, as ``$NAME`` (:data:`VARIABLE_MARK`), and keyed by their val
 no such read, so ``os.environ``'s item lookup notes the name while a recording is under way and the
 code reading it is the user's (:func:`_noting_reads`).
 
+The user's code the first batch runs is recorded too (:func:`recording_ran`): a helper the forward
+executes from a file by a path built at run time, or imports by a name built so, is reached by no walk
+of the model's objects, and its read of the file is an import's; the key holds that code by its
+bytecode and what it reads (``cache._Values.code_ran``).
+
 Not keyed here: what a module reads while it is imported (once a process: a second command in
 the same process would not read it again, and its key would differ; the strings of its code
 name it, :mod:`prunelimit.cache_reads`), Python code (``.py``, bytecode, extensions: the key
@@ -25,13 +30,14 @@ opened for writing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
-from typing import Callable, Iterable, Iterator
+from types import CodeType, FrameType
+from typing import Any, Callable, Iterable, Iterator
 
 from prunelimit.cache_reads import ENTRY_NAME, FILE_BYTES_KEYED, SYSTEM_FOLDERS, BigFile, file_content
 
@@ -133,6 +139,41 @@ def recording_opens(into: set[str] | None = None) -> Iterator[set[str]]:
         yield recording[1]
     finally:
         _recordings.remove(recording)
+
+
+# what ``recording_ran`` records: each code object run, by id, with the globals it ran in
+Ran = dict[int, tuple[CodeType, dict[str, Any]]]
+
+
+@contextlib.contextmanager
+def recording_ran(into: Ran) -> Iterator[None]:
+    """Within the block, the user's code this thread runs outside an import is added to ``into``, each code
+    object by id with the globals it ran in: not installed code (torch's, prunelimit's, the standard
+    library's), nor code without a file (a notebook's cell, generated code), which the walk of the model's
+    objects keys. Nothing is recorded under a profiler of the caller's own (``sys.setprofile``), which this
+    would displace: the loss witness still guards the key there."""
+    if sys.getprofile() is not None:
+        yield
+        return
+
+    def ran(frame: FrameType, event: str, arg: Any) -> None:
+        code = frame.f_code
+        # whether the code is the user's is remembered by file; an import's run is left out, as its reads are
+        if event == "call" and id(code) not in into and _users_file(code.co_filename) and not _importing(frame):
+            into[id(code)] = (code, frame.f_globals)
+
+    sys.setprofile(ran)
+    try:
+        yield
+    finally:
+        sys.setprofile(None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _users_file(filename: str) -> bool:
+    from prunelimit.cache import is_installed
+
+    return os.path.isabs(filename) and not is_installed(filename)
 
 
 def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool], big: BigFile | None = None) -> list[str]:
