@@ -22,7 +22,8 @@ bytecode and what it reads (``cache._Values.code_ran``).
 Not keyed here: what a module reads while it is imported (once a process: a second command in
 the same process would not read it again, and its key would differ; the strings of its code
 name it, :mod:`prunelimit.cache_reads`), Python code (``.py``, bytecode, extensions: the key
-holds the user's code by other means), installed packages and the system's own views
+holds the user's code by other means) but a file of it the user's code opens itself (``exec(open(path).read())``,
+whose code is compiled from ``<string>``, which :func:`recording_ran` leaves out), installed packages and the system's own views
 (``/proc``); the checkpoint and the data, which count by the tensors read from them; and files
 opened for writing.
 """
@@ -47,7 +48,8 @@ VARIABLE_MARK = "$"
 # the frames of os.environ's own lookups (``os.getenv``, ``Mapping.get``, ``in``) above the user's code
 _LOOKUP_FILES = frozenset({"<frozen os>", "<frozen _collections_abc>", os.__file__,
                            getattr(sys.modules.get("_collections_abc"), "__file__", None)})
-# imports and extension modules: the user's code is keyed by its source (``cache.code_files``)
+# imports and extension modules: the user's code is keyed by its source (``cache.code_files``), but a file of
+# them the user's code opens itself (``exec(open(path).read())``: code compiled from ``<string>``)
 CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".pyd", ".so"})
 _WRITE_MODES = frozenset("wax+")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
@@ -103,6 +105,9 @@ def _on_event(event: str, args: tuple) -> None:
         if _importing(sys._getframe(1)):
             return
         name = os.path.abspath(os.fsdecode(os.fspath(path)))
+        # not installed code reading one (linecache, torch.jit's source: once a process, as an import)
+        if Path(name).suffix in CODE_SUFFIXES and not _users_opener(sys._getframe(1)):
+            return
         me = threading.get_ident()
         for thread, paths in _recordings:
             if thread == me:
@@ -171,9 +176,11 @@ def recording_ran(into: Ran) -> Iterator[None]:
 
 @functools.lru_cache(maxsize=4096)
 def _users_file(filename: str) -> bool:
+    """Whether code compiled from ``filename`` is the user's: a file (relative, as ``--model nets.py`` loads it, or
+    not), not code generated without one (``<string>``), outside the installation."""
     from prunelimit.cache import is_installed
 
-    return os.path.isabs(filename) and not is_installed(filename)
+    return not filename.startswith("<") and os.path.isfile(filename) and not is_installed(filename)
 
 
 def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool], big: BigFile | None = None) -> list[str]:
@@ -201,7 +208,17 @@ def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool], big: BigF
     return sorted(lines)
 
 
+def _users_opener(frame: FrameType | None) -> bool:
+    """Whether the code opening a file in ``frame`` (past ``pathlib``'s: ``Path.read_text``) is the user's."""
+    while frame is not None and frame.f_code.co_filename == _PATHLIB:
+        frame = frame.f_back
+    return frame is not None and _users_file(frame.f_code.co_filename)
+
+
+_PATHLIB = sys.modules["pathlib"].__file__
+
+
 def _not_keyed(path: str) -> bool:
     where = Path(path)
-    return (where.suffix in CODE_SUFFIXES or "__pycache__" in where.parts or bool(ENTRY_NAME.fullmatch(where.name))
+    return ("__pycache__" in where.parts or bool(ENTRY_NAME.fullmatch(where.name))
             or any(where.is_relative_to(system) for system in SYSTEM_FOLDERS))
