@@ -532,7 +532,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global", store: Any
     recorded_options = {**plain(dataclasses.asdict(options)), "hessian_samples": options.hessian_samples or "auto",
                         "scope": scope}
     try:
-        code, (python, packages), unread = _code(model), _python(model, inputs.loss_fn), None
+        code, (python, packages), unread = _code(model), _python(model, inputs.loss_fn, inputs.ran), None
     except TypeError as exc:  # recorded as none: a report of it is never compared (check_same_problem)
         code, python, packages, unread = dict.fromkeys(_CODE_FIELDS), None, None, str(exc)
     big = None if store is None else remembered_digest(store)
@@ -678,10 +678,13 @@ def _kernel(registered: Any) -> Any:
     return cells["fn"].cell_contents if "fn" in cells else wrapper
 
 
-def _python(model: Any, loss_fn: Any = None) -> tuple[str | None, str | None]:
+def _python(model: Any, loss_fn: Any = None,
+            ran: Iterable[tuple[Any, dict[str, Any]]] = ()) -> tuple[str | None, str | None]:
     """sha256 of the Python ``model``'s modules outside TorchScript run, as the result cache keys it
     (``cache._Values``: each module's class, mode, plain attributes and hooks, the functions they call and
-    the values those read, torch's global hooks and what the user's code put on installed code), its
+    the values those read, torch's global hooks, what the user's code put on installed code and the code of
+    ``ran``, what the first batch ran, that none of these nor ``loss_fn`` reaches: a helper the forward
+    imports by a name built at run time), its
     tensors left out (``weights.fingerprint`` holds them); ``None`` where every module is TorchScript
     (``_code`` holds it). Then the sha256 of the installed packages that Python and ``loss_fn`` run besides
     torch, numpy and scipy, by what installed them (:data:`NUMERICS`); ``None`` where they run none.
@@ -693,16 +696,16 @@ def _python(model: Any, loss_fn: Any = None) -> tuple[str | None, str | None]:
     from prunelimit.cache import _Values, eager_modules, package_identity
 
     eager = eager_modules(model)
+    found = _Values(hashlib.sha256(), model.modules())  # the loss apart: weights.python never held it
+    with contextlib.suppress(Exception):  # a loss that cannot be read is recorded so by its name (loss_name)
+        found.update("loss", loss_fn)
     digest = hashlib.sha256()
     values = _Values(digest, model.modules())
     try:
         if eager:
-            values.code_run(eager)
+            values.code_run(eager, [(code, namespace) for code, namespace in ran if id(code) not in found.codes])
     except Exception as exc:  # noqa: BLE001 - the user's objects run their code: anything can fail
         raise TypeError(f"an attribute of the model cannot be read: {type(exc).__name__}") from None
-    found = _Values(hashlib.sha256(), model.modules())  # the loss apart: weights.python never held it
-    with contextlib.suppress(Exception):  # a loss that cannot be read is recorded so by its name (loss_name)
-        found.update("loss", loss_fn)
     identities = {name: identity for name in sorted((values.packages | found.packages) - set(NUMERICS))
                   if (identity := package_identity(name)) is not None}
     packages = hashlib.sha256(json.dumps(identities).encode()).hexdigest() if identities else None

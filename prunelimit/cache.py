@@ -196,7 +196,7 @@ def _inputs_digest(inputs: "Inputs", big: "BigFile | None") -> tuple[str, float 
     # read from a data file), hooks, class constants and the globals the user's code reads
     values = _Values(digest, inputs.model.modules())
     try:
-        values.code_run(inputs.model.named_modules(), loss=inputs.loss_fn)
+        values.code_run(inputs.model.named_modules(), inputs.ran, loss=inputs.loss_fn)
     except Exception as exc:  # reading user objects can run their code (__getattribute__): anything
         first = str(exc).splitlines()[0][:120] if str(exc) else ""
         raise TypeError(f"an attribute of the model or the loss cannot be read for the cache key: "
@@ -248,7 +248,7 @@ def reads_fingerprint(inputs: "Inputs", big: "BigFile | None" = None) -> str | N
     buffers = [(name, buffer) for name, buffer in sorted(model.named_buffers()) if name not in kept]
     values = _Values(hashlib.sha256(), model.modules())  # its strings alone are read
     try:  # TorchScript reads no file or variable, but the Python it calls back (an ignored method) can
-        values.code_run(eager_modules(model))
+        values.code_run(eager_modules(model), inputs.ran)
         for label, called in python_called(model):
             values.update(label, called)
     except Exception as exc:  # noqa: BLE001 - reading user objects runs their code: anything can fail
@@ -1235,6 +1235,7 @@ class _Values:
         self.strings: set[str] = set()  # every string and path met (cache_reads: what they name)
         self.names: set[str] = set()  # every name the user's functions read
         self.held: dict[str, Any] = {}  # the user's modules met as values (``self.settings = cfg``)
+        self.codes: dict[int, Any] = {}  # the code objects keyed, by id (held: an id stays its own)
 
     def _tag(self, text: str) -> None:
         self.digest.update(text_bytes(text) + b"\0")
@@ -1261,18 +1262,36 @@ class _Values:
                 self._tag(f"hooks:{key}")
                 self.update(key, list(value.values()))
 
-    def code_run(self, modules: Iterable[tuple[str, Any]], **named: Any) -> None:
+    def code_run(self, modules: Iterable[tuple[str, Any]], ran: Iterable[tuple[Any, dict[str, Any]]] = (),
+                 **named: Any) -> None:
         """What the ``modules`` (name, module) run besides their tensors, as the result cache key and a
         report's ``weights.python`` read it: each module (:meth:`module`), torch's global hooks, the
-        ``named`` values (the loss), what the user's code put on installed code and the values of the
-        user's modules met on the way."""
+        ``named`` values (the loss), the code of ``ran`` none of these reached (:meth:`code_ran`), what the
+        user's code put on installed code and the values of the user's modules met on the way."""
         for name, module in modules:
             self.module(name, module)
         self.global_hooks()
         for key, value in named.items():
             self.update(key, value)
+        self.code_ran(ran)
         self.put_on_installed()
         self.modules_held()
+
+    def code_ran(self, ran: Iterable[tuple[Any, dict[str, Any]]]) -> None:
+        """The user's code the first batch ran (``Inputs.ran``: code objects with the globals they ran in) that
+        the walk did not key: a helper the forward executes from a file by a path built at run time, or imports
+        by a name built so, which no object of the model holds. Each by its code and the module-level values it
+        reads, as a function's, once by what it is (a file executed at each forward runs new code objects of
+        the same code), in an order of its file's name and place, never its folder."""
+        fresh: dict[tuple[str, int, str, bytes], tuple[Any, dict[str, Any]]] = {}
+        for code, namespace in ran:
+            if id(code) not in self.codes:
+                fresh.setdefault((Path(code.co_filename).name, code.co_firstlineno, code.co_name, code.co_code),
+                                 (code, namespace))
+        for (file, _, name, _), (code, namespace) in sorted(fresh.items()):
+            if id(code) not in self.codes:  # not nested in one keyed just now
+                self._tag(f"ran:{file}:{name}")
+                self._globals_read("ran", namespace, self._code(code), 1)
 
     def global_hooks(self) -> None:
         """The hooks torch runs around every module (``register_module_forward_hook``...)."""
@@ -1383,6 +1402,7 @@ class _Values:
                 self.packages |= one.packages
                 self.strings |= one.strings
                 self.names |= one.names  # what the code reads of the user's modules by them, and those modules
+                self.codes.update(one.codes)
                 for name, module in one.held.items():
                     self.held.setdefault(name, module)
             self._tag(f"set:{','.join(sorted(parts))}")
@@ -1439,14 +1459,17 @@ class _Values:
                 self.update(label, dict(sorted(vars(fn).items())), depth)
             return
         names = self._code(fn.__code__)
-        self.names |= names
         for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
             self.update(label, part, depth)
-        # module-level values it reads (a constant loaded from a data file at import)
-        self.update(label, {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__}, depth)
-        # and those it reads of the user's other modules (``cfg.SCALE``): a module counts by
-        # name alone, and its file need not change when the value it loads does
-        for module in _user_modules_read(fn.__globals__, names):
+        self._globals_read(label, fn.__globals__, names, depth)
+
+    def _globals_read(self, label: str, namespace: dict[str, Any], names: set[str], depth: int) -> None:
+        """The ``names`` code read of its globals ``namespace``: the module-level values (a constant loaded from a
+        data file at import), and those of the user's other modules (``cfg.SCALE``): a module counts by name
+        alone, and its file need not change when the value it loads does."""
+        self.names |= names
+        self.update(label, {n: namespace[n] for n in sorted(names) if n in namespace}, depth)
+        for module in _user_modules_read(namespace, names):
             self._tag(f"values of module:{module.__name__}")
             # a name the module lacks is computed by its __getattr__ (PEP 562: a lazy config)
             read = sorted(names | {"__getattr__"})
@@ -1454,6 +1477,7 @@ class _Values:
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""
+        self.codes[id(code)] = code
         self.digest.update(code.co_code)
         self._tag(repr((code.co_names, code.co_varnames, code.co_argcount, code.co_kwonlyargcount)))
         self.strings.update(fstring_patterns(code))  # f"conf/{name}.json": the paths it may build

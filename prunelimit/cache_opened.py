@@ -14,10 +14,16 @@ are recorded alike, as ``$NAME`` (:data:`VARIABLE_MARK`), and keyed by their val
 no such read, so ``os.environ``'s item lookup notes the name while a recording is under way and the
 code reading it is the user's (:func:`_noting_reads`).
 
+The user's code the first batch runs is recorded too (:func:`recording_ran`): a helper the forward
+executes from a file by a path built at run time, or imports by a name built so, is reached by no walk
+of the model's objects, and its read of the file is an import's; the key holds that code by its
+bytecode and what it reads (``cache._Values.code_ran``).
+
 Not keyed here: what a module reads while it is imported (once a process: a second command in
 the same process would not read it again, and its key would differ; the strings of its code
 name it, :mod:`prunelimit.cache_reads`), Python code (``.py``, bytecode, extensions: the key
-holds the user's code by other means), installed packages and the system's own views
+holds the user's code by other means) but a file of it the user's code opens itself (``exec(open(path).read())``,
+whose code is compiled from ``<string>``, which :func:`recording_ran` leaves out), installed packages and the system's own views
 (``/proc``); the checkpoint and the data, which count by the tensors read from them; and files
 opened for writing.
 """
@@ -25,13 +31,14 @@ opened for writing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
-from typing import Callable, Iterable, Iterator
+from types import CodeType, FrameType
+from typing import Any, Callable, Iterable, Iterator
 
 from prunelimit.cache_reads import ENTRY_NAME, FILE_BYTES_KEYED, SYSTEM_FOLDERS, BigFile, file_content
 
@@ -41,7 +48,8 @@ VARIABLE_MARK = "$"
 # the frames of os.environ's own lookups (``os.getenv``, ``Mapping.get``, ``in``) above the user's code
 _LOOKUP_FILES = frozenset({"<frozen os>", "<frozen _collections_abc>", os.__file__,
                            getattr(sys.modules.get("_collections_abc"), "__file__", None)})
-# imports and extension modules: the user's code is keyed by its source (``cache.code_files``)
+# imports and extension modules: the user's code is keyed by its source (``cache.code_files``), but a file of
+# them the user's code opens itself (``exec(open(path).read())``: code compiled from ``<string>``)
 CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".pyd", ".so"})
 _WRITE_MODES = frozenset("wax+")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
@@ -97,6 +105,9 @@ def _on_event(event: str, args: tuple) -> None:
         if _importing(sys._getframe(1)):
             return
         name = os.path.abspath(os.fsdecode(os.fspath(path)))
+        # not installed code reading one (linecache, torch.jit's source: once a process, as an import)
+        if Path(name).suffix in CODE_SUFFIXES and not _users_opener(sys._getframe(1)):
+            return
         me = threading.get_ident()
         for thread, paths in _recordings:
             if thread == me:
@@ -135,6 +146,43 @@ def recording_opens(into: set[str] | None = None) -> Iterator[set[str]]:
         _recordings.remove(recording)
 
 
+# what ``recording_ran`` records: each code object run, by id, with the globals it ran in
+Ran = dict[int, tuple[CodeType, dict[str, Any]]]
+
+
+@contextlib.contextmanager
+def recording_ran(into: Ran) -> Iterator[None]:
+    """Within the block, the user's code this thread runs outside an import is added to ``into``, each code
+    object by id with the globals it ran in: not installed code (torch's, prunelimit's, the standard
+    library's), nor code without a file (a notebook's cell, generated code), which the walk of the model's
+    objects keys. Nothing is recorded under a profiler of the caller's own (``sys.setprofile``), which this
+    would displace: the loss witness still guards the key there."""
+    if sys.getprofile() is not None:
+        yield
+        return
+
+    def ran(frame: FrameType, event: str, arg: Any) -> None:
+        code = frame.f_code
+        # whether the code is the user's is remembered by file; an import's run is left out, as its reads are
+        if event == "call" and id(code) not in into and _users_file(code.co_filename) and not _importing(frame):
+            into[id(code)] = (code, frame.f_globals)
+
+    sys.setprofile(ran)
+    try:
+        yield
+    finally:
+        sys.setprofile(None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _users_file(filename: str) -> bool:
+    """Whether code compiled from ``filename`` is the user's: a file (relative, as ``--model nets.py`` loads it, or
+    not), not code generated without one (``<string>``), outside the installation."""
+    from prunelimit.cache import is_installed
+
+    return not filename.startswith("<") and os.path.isfile(filename) and not is_installed(filename)
+
+
 def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool], big: BigFile | None = None) -> list[str]:
     """One line per opened file the key holds: its name and bytes (:func:`cache_reads.file_content`, ``big``
     above :data:`FILE_BYTES_KEYED`),
@@ -160,7 +208,17 @@ def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool], big: BigF
     return sorted(lines)
 
 
+def _users_opener(frame: FrameType | None) -> bool:
+    """Whether the code opening a file in ``frame`` (past ``pathlib``'s: ``Path.read_text``) is the user's."""
+    while frame is not None and frame.f_code.co_filename == _PATHLIB:
+        frame = frame.f_back
+    return frame is not None and _users_file(frame.f_code.co_filename)
+
+
+_PATHLIB = sys.modules["pathlib"].__file__
+
+
 def _not_keyed(path: str) -> bool:
     where = Path(path)
-    return (where.suffix in CODE_SUFFIXES or "__pycache__" in where.parts or bool(ENTRY_NAME.fullmatch(where.name))
+    return ("__pycache__" in where.parts or bool(ENTRY_NAME.fullmatch(where.name))
             or any(where.is_relative_to(system) for system in SYSTEM_FOLDERS))

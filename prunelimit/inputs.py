@@ -5,13 +5,13 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from prunelimit.cache_opened import recording_opens
+from prunelimit.cache_opened import Ran, recording_opens, recording_ran
 from prunelimit.data.batches import Batch, LossFn, batch_form, cross_entropy_loss, mse_loss, to_device
 from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss,
                                   user_loss_name)
@@ -48,6 +48,10 @@ class Inputs:
     # the loss were loaded and run on the first batch (``cache_opened.recording_opens``): the result cache keys
     # their bytes and values
     opened: frozenset[str] = frozenset()
+    # the user's code the first batch ran (``cache_opened.recording_ran``): each code object with the globals it
+    # ran in; the result cache and a report's weights.python key what of it no walk of the model reaches (not in
+    # the repr: a module's globals)
+    ran: tuple[tuple[Any, dict[str, Any]], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -130,14 +134,16 @@ def load_inputs(
     with recording_opens(opened):
         loss_fn = resolve_loss(loss or "ce")  # else nothing is evaluated (``info`` without data): no recorded code runs
     batches, unreached = None, ()
+    ran: Ran = {}  # the user's code the first batch runs
     if data is not None:
         batches = load_batches(data, batch_size, max_samples, dev, download, recorded, data_dtype(loaded.model))
-        with recording_opens(opened):
+        with recording_opens(opened), recording_ran(ran):
             check_compatible(loaded, batches, loss_fn, data)
             unreached = unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
         for warning in unreached:
             warn(warning, stacklevel=2)
-    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, (*read, *unreached), frozenset(opened))
+    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, (*read, *unreached), frozenset(opened),
+                  tuple(ran.values()))
 
 
 @dataclass(frozen=True)

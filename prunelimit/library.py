@@ -987,7 +987,7 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
     """:func:`inputs_from` with ``batch_size`` settled (:func:`batch_size_for`); ``dtypes``: the
     narrower float types of a model widened to float32 (:func:`narrow_floats_widened`), whose
     data's floats are read in float32 (:func:`checked_batches`)."""
-    from prunelimit.cache_opened import recording_opens
+    from prunelimit.cache_opened import Ran, recording_opens, recording_ran
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
@@ -1010,12 +1010,13 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
     # the files the first batch's forward and gradient open, as the command line records them (a report's
     # weights.reads keys their bytes); not while the data loads: the data counts by its tensors
     opened: set[str] = set()
-    with recording_opens(opened):
+    ran: Ran = {}  # and the user's code they run
+    with recording_opens(opened), recording_ran(ran):
         unreached = () if batches is None else unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
     for warning in unreached:  # parameters forward never uses: zero-curvature directions in N and D
         warn(warning, stacklevel=3)
     return Inputs(loaded, batches, loss_fn, device, None, resolved.selection, loss if isinstance(loss, str) else None,
-                  (*resolved.warnings, *unreached), frozenset(opened))
+                  (*resolved.warnings, *unreached), frozenset(opened), tuple(ran.values()))
 
 
 def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, device: torch.device | str,

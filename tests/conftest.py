@@ -408,6 +408,19 @@ def report_read_back(cli, tmp_path, *args) -> tuple[dict, Path]:
     return json.loads(made.stdout), report
 
 
+def nets_arguments(tmp_path, nets_py: str, factory: str, **files: str) -> tuple:
+    """The arguments of a command on ``factory`` of ``nets_py`` (written as ``nets.py`` beside ``files``,
+    name: text), over 200 digits, its ``a`` and ``b`` layers' weights (``Linear(64, 4)``, ``Linear(4, 10)``
+    drawn under seed 0) saved as a state dict."""
+    (tmp_path / "nets.py").write_text(nets_py)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    torch.manual_seed(0)
+    weights = tmp_path / "weights.pt"
+    torch.save(torch.nn.ModuleDict({"a": torch.nn.Linear(64, 4), "b": torch.nn.Linear(4, 10)}).state_dict(), weights)
+    return weights, "--model", f"{tmp_path / 'nets.py'}:{factory}", "--data", "digits:train", "--max-samples", 200
+
+
 def summary_rows(page: str) -> dict[str, str]:
     """The HTML summary's ``{quantity: value}`` rows, read with the stdlib parser."""
     parser = _Summary()

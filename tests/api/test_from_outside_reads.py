@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import report_read_back
+from tests.conftest import nets_arguments, report_read_back
 
 # an MLP whose gradient through its hidden layer is scaled by g (the forward is the same for any g), g read
 # five ways: a non-persistent buffer the factory fills from g.txt, g.txt opened in forward or in a scripted
@@ -101,12 +101,7 @@ DIFFERS = "what the model reads besides its state dict and code differs"
 
 def _arguments(tmp_path, factory: str) -> tuple:
     """The arguments of a command on :data:`NETS_PY`'s ``factory``, its weights saved and ``g.txt`` holding 1.0."""
-    (tmp_path / "nets.py").write_text(NETS_PY)
-    (tmp_path / "g.txt").write_text("1.0")
-    torch.manual_seed(0)
-    weights = tmp_path / "weights.pt"
-    torch.save(nn.ModuleDict({"a": nn.Linear(64, 4), "b": nn.Linear(4, 10)}).state_dict(), weights)
-    return weights, "--model", f"{tmp_path / 'nets.py'}:{factory}", "--data", "digits:train", "--max-samples", 200
+    return nets_arguments(tmp_path, NETS_PY, factory, **{"g.txt": "1.0"})
 
 
 @pytest.mark.parametrize("factory", ["buffer", "opened", "variable", "built", "ignored"])
