@@ -657,25 +657,10 @@ def _custom_operators(model: Any) -> tuple[str | None, str | None]:
     values = _Values(digest, ())
     try:
         for name in called:
-            op = OPDEFS[name]
-            kernels = {str(device): _kernel(fn) for device, fn in op._backend_fns.items()}
-            values.update(f"operator:{name}", [op._schema, op._init_fn, kernels, op._abstract_fn,
-                                                op._setup_context_fn, op._backward_fn, op._torch_dispatch_fns,
-                                                op._vmap_fn, op._autocast_dtype])
+            values.operator(name)
     except Exception as exc:  # noqa: BLE001 - the user's objects run their code: anything can fail
         raise TypeError(f"a custom operator of the model cannot be read: {type(exc).__name__}") from None
     return ", ".join(called), digest.hexdigest()
-
-
-def _kernel(registered: Any) -> Any:
-    """The function a custom operator's kernel registration wraps (``register_kernel``'s ``fn``), not
-    torch's wrapper, whose closure holds the operator's state; the wrapper where it holds none."""
-    import inspect
-
-    wrapper = inspect.unwrap(registered)
-    code = getattr(wrapper, "__code__", None)  # a callable object or a partial: as it is
-    cells = dict(zip(code.co_freevars, wrapper.__closure__ or ())) if code is not None else {}
-    return cells["fn"].cell_contents if "fn" in cells else wrapper
 
 
 def _python(model: Any, loss_fn: Any = None,
@@ -825,7 +810,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                                if current.operators else "") + ")")
     elif old.python is not None and current.python is not None and old.python != current.python:
         incompatible.append("the model's Python code differs (its modules' classes, the functions they call, a custom "
-                            "autograd Function's backward included, or a value they read besides tensors)")
+                            "autograd Function's backward and a custom operator's Python included, or a value they "
+                            "read besides tensors)")
     elif old.classes is not None and current.classes is not None \
             and old.classes not in (current.classes, current.classes_by_file, current.classes_printed):
         if old.classes == current.classes_uncalled and not incompatible:  # this archive's, or its functions swapped

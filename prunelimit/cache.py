@@ -181,6 +181,10 @@ def _inputs_digest(inputs: "Inputs", big: "BigFile | None") -> tuple[str, float 
     # a module a spec built (a trace a factory made) is keyed by its own code, not the file's
     if not (holds_code and inputs.loaded.source == "torchscript"):  # else that file is the module
         digest.update(b"scripted:" + ",".join(scripted_fingerprints(inputs.model)).encode())
+    # a custom operator the TorchScript calls, which the archive names alone: its Python implements it
+    from prunelimit.baseline import _custom_operators
+
+    digest.update(b"operators:" + (_custom_operators(inputs.model)[1] or "-").encode())
     # a function or object a module's repr shows (``Act(fn=<function relu at 0x7f…>)``) without its
     # address, which differs in every process: the value itself is keyed with the attributes below
     digest.update(b"structure:" + text_bytes(_ADDRESS.sub("", repr(inputs.model))))
@@ -1236,6 +1240,7 @@ class _Values:
         self.names: set[str] = set()  # every name the user's functions read
         self.held: dict[str, Any] = {}  # the user's modules met as values (``self.settings = cfg``)
         self.codes: dict[int, Any] = {}  # the code objects keyed, by id (held: an id stays its own)
+        self.operators: set[str] = set()  # the custom operators met (:meth:`operator`), by name
 
     def _tag(self, text: str) -> None:
         self.digest.update(text_bytes(text) + b"\0")
@@ -1361,6 +1366,11 @@ class _Values:
         if isinstance(obj, PurePath):  # by its name; what it holds is keyed with the strings, never where it lies
             self.strings.add(str(obj))
             return self._tag(portable(str(obj)) if os.path.isdir(obj) else f"path:{obj.name}")
+        # torch's objects, which hold the operator's state, by its Python (``torch.ops.ns`` is a module too)
+        if called := _custom_operators_of(obj):
+            for name in called:
+                self.operator(name)
+            return
         if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files,
             if _users_module(obj):  # and the values the code reads of it (modules_held)
                 self.held.setdefault(obj.__name__, obj)
@@ -1468,12 +1478,30 @@ class _Values:
         data file at import), and those of the user's other modules (``cfg.SCALE``): a module counts by name
         alone, and its file need not change when the value it loads does."""
         self.names |= names
+        # ``torch.ops.ns.op(x)``: torch's namespace is installed code, and the operator it calls is the user's
+        for name in _custom_operators_named(names):
+            self.operator(name)
         self.update(label, {n: namespace[n] for n in sorted(names) if n in namespace}, depth)
         for module in _user_modules_read(namespace, names):
             self._tag(f"values of module:{module.__name__}")
             # a name the module lacks is computed by its __getattr__ (PEP 562: a lazy config)
             read = sorted(names | {"__getattr__"})
             self.update(label, {n: vars(module)[n] for n in read if n in vars(module)}, depth)
+
+    def operator(self, name: str) -> None:
+        """A custom operator defined in Python (``torch.library.custom_op``, ``ns::op``) by its Python: its
+        kernels (the functions they wrap, not torch's wrappers, whose closures hold the operator's state),
+        backward, its context's setup, fake and dispatch rules; a backward scaled otherwise moves the
+        gradient alone. Once: named again where met again."""
+        from torch._library.custom_ops import OPDEFS
+
+        if name in self.operators:
+            return self._tag(f"seen operator:{name}")
+        self.operators.add(name)
+        op = OPDEFS[name]
+        kernels = {str(device): _kernel(fn) for device, fn in op._backend_fns.items()}
+        self.update(f"operator:{name}", [op._schema, op._init_fn, kernels, op._abstract_fn, op._setup_context_fn,
+                                         op._backward_fn, op._torch_dispatch_fns, op._vmap_fn, op._autocast_dtype])
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""
@@ -1509,6 +1537,51 @@ class _Values:
             self.update(label, base, depth)
         self.update(label, {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__", "__doc__")},
                     depth)
+
+
+def _custom_operators_named(names: set[str]) -> list[str]:
+    """The custom operators defined in Python whose namespace and name are both among ``names`` (the
+    names a function reads: ``torch.ops.ns.op``, ``getattr(torch.ops.ns, "op")``), sorted."""
+    from torch._library.custom_ops import OPDEFS
+
+    return sorted(name for name in OPDEFS if all(part in names for part in name.split("::")))
+
+
+# the classes of torch's objects that stand for a custom operator: _custom_operators_of's
+_OPERATOR_TYPES = frozenset({"_OpNamespace", "CustomOpDef", "OpOverload", "OpOverloadPacket"})
+
+
+def _custom_operators_of(obj: Any) -> list[str]:
+    """The custom operators defined in Python that ``obj`` is or calls: the operator (``custom_op``'s
+    result), ``torch.ops.ns.op`` or one of its overloads, or every one of a namespace (``torch.ops.ns``);
+    none for any other object."""
+    if type(obj).__name__ not in _OPERATOR_TYPES:  # every other value the key walks: not a 3 µs import
+        return []
+    import torch
+    from torch._library.custom_ops import OPDEFS, CustomOpDef
+
+    if isinstance(obj, torch._ops._OpNamespace):
+        return sorted(name for name in OPDEFS if name.partition("::")[0] == obj.name)
+    if isinstance(obj, CustomOpDef):
+        name = f"{obj._namespace}::{obj._name}"
+    elif isinstance(obj, torch._ops.OpOverload):
+        name = obj.overloadpacket._qualified_op_name
+    elif isinstance(obj, torch._ops.OpOverloadPacket):
+        name = obj._qualified_op_name
+    else:
+        return []
+    return [name] if name in OPDEFS else []  # one whose library was destroyed: as any other object
+
+
+def _kernel(registered: Any) -> Any:
+    """The function a custom operator's kernel registration wraps (``register_kernel``'s ``fn``), not
+    torch's wrapper, whose closure holds the operator's state; the wrapper where it holds none."""
+    import inspect
+
+    wrapper = inspect.unwrap(registered)
+    code = getattr(wrapper, "__code__", None)  # a callable object or a partial: as it is
+    cells = dict(zip(code.co_freevars, wrapper.__closure__ or ())) if code is not None else {}
+    return cells["fn"].cell_contents if "fn" in cells else wrapper
 
 
 def _a_name(text: str) -> bool:

@@ -180,6 +180,57 @@ def provenance_report(current) -> dict:
     return {"method": current.method, **provenance_json(current, current.hessian, current.prunable)}
 
 
+# the scale of SCALED_TANH's backward, which alone reads it (1.0: tanh's own gradient); a test sets it otherwise
+# with monkeypatch.setattr(conftest, ...): the gradient moves, the forward and the loss on the data do not
+SCALED_TANH_BACKWARD = 1.0
+
+
+@torch.library.custom_op("prunelimit_tests::scaled_tanh", mutates_args=())
+def scaled_tanh(x: torch.Tensor) -> torch.Tensor:
+    """A custom operator defined in Python, called as ``torch.ops.prunelimit_tests.scaled_tanh``."""
+    return torch.tanh(x)
+
+
+@scaled_tanh.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+def _scaled_tanh_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0])
+
+
+def _scaled_tanh_backward(ctx, g):
+    (x,) = ctx.saved_tensors
+    return g * SCALED_TANH_BACKWARD * (1 - torch.tanh(x) ** 2)
+
+
+scaled_tanh.register_autograd(_scaled_tanh_backward, setup_context=_scaled_tanh_setup)
+
+
+def keys_at_backward_scales(make, data, monkeypatch, scales=(1.0, 3.0, 1.0)) -> list[tuple[str, str]]:
+    """The result cache key of ``make()`` on ``data`` (its digest and the witness, the first batch's loss)
+    with SCALED_TANH's backward scaled by each of ``scales`` in turn."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    keys = []
+    for scale in scales:
+        monkeypatch.setattr(sys.modules[__name__], "SCALED_TANH_BACKWARD", scale)
+        keys.append(split_key(input_key(prunelimit.inputs_from(make(), data), "spectrum", CurvatureOptions())))
+    return keys
+
+
+def recorded_in_two_processes(code: str) -> list[str]:
+    """What ``code`` prints in two fresh Python processes, the second having run its model ``m``'s forward
+    and backward on ones first (``code``'s ``{run}``): a report is read by another command, another process,
+    and the Python pytest imports is not another process's (it rewrites a test module's code)."""
+    return [subprocess.run([sys.executable, "-c", code.format(run=run)], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).parents[1]).stdout.strip()
+            for run in ("", "m(torch.ones(2, 64)).sum().backward(); ")]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """One torch thread for the whole suite: tiny matmuls on a shared 2-core machine run

@@ -6,41 +6,14 @@ and the loss on the data are the same, and ``gate --from`` gated on the old ρ* 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
 import prunelimit
 from prunelimit.errors import UsageError
-
-# the operator's backward reads it: 1.0 is tanh's own gradient
-_SCALE = 1.0
-
-
-@torch.library.custom_op("prunelimit_tests_from::act", mutates_args=())
-def _act(x: torch.Tensor) -> torch.Tensor:
-    return torch.tanh(x)
-
-
-@_act.register_fake
-def _(x):
-    return torch.empty_like(x)
-
-
-def _setup(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0])
-
-
-def _backward(ctx, g):
-    (x,) = ctx.saved_tensors
-    return g * _SCALE * (1 - torch.tanh(x) ** 2)
-
-
-_act.register_autograd(_backward, setup_context=_setup)
+from tests import conftest
+from tests.conftest import keys_at_backward_scales, recorded_in_two_processes
 
 
 class _Net(nn.Module):
@@ -49,7 +22,7 @@ class _Net(nn.Module):
         self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)
 
     def forward(self, x):
-        return self.b(torch.ops.prunelimit_tests_from.act(self.a(x)))
+        return self.b(torch.ops.prunelimit_tests.scaled_tanh(self.a(x)))
 
 
 def _scripted() -> torch.jit.ScriptModule:
@@ -61,9 +34,9 @@ def test_a_report_of_another_custom_operator_backward_is_refused(train, monkeypa
     report = prunelimit.bounds(_scripted(), train)
     # its own operator reads it
     assert prunelimit.gate(_scripted(), train, min_ratio=0.0, use="predicted", prediction_from=report).passed
-    monkeypatch.setitem(globals(), "_SCALE", 3.0)
+    monkeypatch.setattr(conftest, "SCALED_TANH_BACKWARD", 3.0)
     with pytest.raises(UsageError, match="the model's TorchScript differs .*the Python of a custom operator it "
-                                         r"calls \(prunelimit_tests_from::act\)"):
+                                         r"calls \(prunelimit_tests::scaled_tanh\)"):
         prunelimit.gate(_scripted(), train, min_ratio=0.0, use="predicted", prediction_from=report)
     # the verdict it would have read was stale: the same weights compute another limit (exact spectra: the
     # Hessian scales by 3 in the operator's part, far above float rounding)
@@ -81,7 +54,12 @@ def test_the_operator_is_recorded_alike_in_another_process():
     functions its kernels run, not by the wrapper torch registers, whose closure holds the operator's state
     (its own report was refused where the command storing it had run the operator). Two processes: pytest
     rewrites a test module's code, so this one's functions are not those another process imports."""
-    recorded = [subprocess.run([sys.executable, "-c", _RECORD.format(run=run)], capture_output=True, text=True,
-                               check=True, cwd=Path(__file__).parents[2]).stdout.strip()
-                for run in ("", "m(torch.ones(2, 64)).sum().backward(); ")]
+    recorded = recorded_in_two_processes(_RECORD)
     assert recorded[0] and recorded[0] == recorded[1]
+
+
+def test_the_cache_key_holds_the_operator_backward(train, monkeypatch):
+    """The result cache keyed the archive alone: ``bounds`` read the ρ* cached for a backward scaled by 1
+    for one scaled by 3, the first batch's loss (the witness) the same."""
+    (first, witness), (scaled, scaled_witness), (again, _) = keys_at_backward_scales(_scripted, train, monkeypatch)
+    assert scaled_witness == witness and scaled != first and again == first
