@@ -39,7 +39,7 @@ PATH_SOURCES = ("tensors", "imagefolder", *_NORMALISE)
 DOWNLOADABLE_SOURCES = tuple(_NORMALISE)  # their ROOT may not exist yet: --download fetches it there
 _TENSOR_SUFFIXES = (".pt", ".pth", ".npz", ".safetensors")  # what tensors:FILE reads
 DATA_FORMS = (
-    "digits[:train|test], tensors:FILE(.pt|.npz), synthetic:samples=N,features=F|shape=CxHxW,"
+    f"digits[:train|test], tensors:FILE({'|'.join(_TENSOR_SUFFIXES)}), synthetic:samples=N,features=F|shape=CxHxW,"
     "classes=K,seed=S, cifar10:ROOT, cifar100:ROOT, mnist:ROOT, fashion-mnist:ROOT, imagefolder:DIR"
 )
 
@@ -232,7 +232,7 @@ def _digits(spec: Spec):
 
 def _tensors(spec: Spec):
     if len(spec.args) != 1 or not spec.args[0]:  # an empty name would be the current folder
-        raise UsageError(f"bad data spec {spec.text!r}: write tensors:FILE.pt or tensors:FILE.npz")
+        raise UsageError(f"bad data spec {spec.text!r}: write tensors:FILE.pt, tensors:FILE.npz or tensors:FILE.safetensors")
     path = Path(spec.args[0])
     require_file(path, "data file")
     if path.stat().st_size == 0:

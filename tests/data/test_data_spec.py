@@ -263,3 +263,18 @@ def test_the_finite_check_reads_blocks_of_rows_not_a_copy_of_the_data(monkeypatc
     y[70] = float("nan")
     with pytest.raises(InputError, match="data d: y contains NaN or Inf"):
         spec.check_finite(torch.zeros(100, 8), y, "data d")
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".npz", ".safetensors"])
+def test_the_forms_a_source_takes_name_every_file_tensors_reads(tmp_path, suffix):
+    """An unknown source lists the forms, and tensors:FILE named .pt and .npz alone where it
+    reads .pth and .safetensors files too (a user with a safetensors file read it as unsupported)."""
+    with pytest.raises(UsageError, match=r"^unknown data source 'nosuch'; use ") as raised:
+        load_dataset("nosuch")
+    forms = re.search(r"tensors:FILE\(([^)]*)\)", str(raised.value)).group(1).split("|")
+    assert suffix in forms
+    x, y = torch.randn(6, 3), torch.tensor([0, 1, 0, 1, 0, 1])
+    path = tmp_path / f"xy{suffix}"
+    save_as({"x": x, "y": y}, path, {".npz": "npz", ".safetensors": "safetensors"}.get(suffix, "zip"))
+    dataset = load_dataset(f"tensors:{path}")
+    assert torch.equal(dataset.x, x) and torch.equal(dataset.y, y)
