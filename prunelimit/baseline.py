@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Collection, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
 
 from prunelimit.errors import InputError, UsageError, option, option_flag, said
 from prunelimit.report.notebook import brief_recorded
@@ -590,7 +590,7 @@ def _code(model: Any) -> dict[str, str | None]:
     code (``unsaved_fingerprint``), a trace around one alike; ``TypeError`` where that cannot be read either."""
     import hashlib
 
-    from prunelimit.cache import saved_archive, scripted_modules, unsaved_fingerprint
+    from prunelimit.cache import saved_archive, script_operators, scripted_modules, unsaved_fingerprint
 
     found: list[tuple[str, dict[str, str | None]]] = []
     for name, module in scripted_modules(model):
@@ -615,52 +615,12 @@ def _code(model: Any) -> dict[str, str | None]:
     # the archive names a custom operator, its Python implements it: a backward scaled otherwise moves the
     # gradient alone, code, weights and loss on the data the same; every form of the code holds it, so a report
     # that does not (an older one) is refused
-    names, operators = _custom_operators(model)
+    names, operators = script_operators(model)
     if operators is not None:
         for field in ("code", "code_as_traced", "code_by_file", "code_printed"):
             if digests[field] is not None:
                 digests[field] = hashlib.sha256(f"{digests[field]}:{operators}".encode()).hexdigest()
     return {**digests, "operators": names}
-
-
-def _custom_operators(model: Any) -> tuple[str | None, str | None]:
-    """The custom operators defined in Python (``torch.library.custom_op``) that ``model``'s TorchScript
-    calls, by name, and a sha256 of their Python (kernels, backward, its context's setup, fake and
-    dispatch rules) as the result cache keys the user's code (``cache._Values``); ``(None, None)``
-    where it calls none. ``TypeError`` where that Python cannot be read."""
-    import hashlib
-
-    from torch._library.custom_ops import OPDEFS
-
-    from prunelimit.cache import _Values, scripted_modules
-
-    def kinds(block: Any) -> Iterator[str]:
-        for node in block.nodes():
-            yield node.kind()
-            for inner in node.blocks():
-                yield from kinds(inner)
-
-    def graphs(module: Any) -> Iterator[Any]:
-        # each method with what it calls inlined (the functions it calls among it), and a submodule's own too,
-        # where Python calls it: inlining each of those again took 0.4 s on 48 convolution blocks
-        for method in module._c._method_names():
-            yield module._c._get_method(method).inlined_graph
-        for sub in module.modules():
-            for method in sub._c._method_names():
-                yield sub._c._get_method(method).graph
-
-    called = sorted({kind for _, module in scripted_modules(model) for graph in graphs(module)
-                     for kind in kinds(graph) if kind in OPDEFS})
-    if not called:
-        return None, None
-    digest = hashlib.sha256()
-    values = _Values(digest, ())
-    try:
-        for name in called:
-            values.operator(name)
-    except Exception as exc:  # noqa: BLE001 - the user's objects run their code: anything can fail
-        raise TypeError(f"a custom operator of the model cannot be read: {type(exc).__name__}") from None
-    return ", ".join(called), digest.hexdigest()
 
 
 def _python(model: Any, loss_fn: Any = None,
